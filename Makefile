@@ -1,0 +1,59 @@
+# fastpyfunc: every entry point (README, CI, developers) goes through this file.
+#   make test   install everything into .venv, build, run cargo test and pytest
+#   make demo   build and run the example model end to end
+#   make bench  run the benchmarks and print their tables
+#   make lint   cargo fmt --check, clippy -D warnings, ruff
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: help venv build test test-rust test-python lint fmt demo bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check uv==0.13.9
+	$(UV) pip install -p $(PY) -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create .venv with every build/test dependency (pinned)
+
+build: venv ## build the extension into .venv (release)
+	$(VENV)/bin/maturin develop --release -q
+
+test-rust: ## Rust unit and property tests of the core
+	cargo test --quiet
+
+test-python: build ## pytest against real mlflow
+	$(PY) -m pytest tests
+
+test: build test-rust test-python ## install, build, run every test
+
+lint: venv ## formatting, clippy and ruff
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features python -- -D warnings
+	$(VENV)/bin/ruff check python tests benches examples
+	$(VENV)/bin/ruff format --check python tests benches examples
+
+fmt: venv ## apply cargo fmt and ruff format
+	cargo fmt
+	$(VENV)/bin/ruff format python tests benches examples
+	$(VENV)/bin/ruff check --fix python tests benches examples
+
+demo: build ## predict with the example model in examples/
+	$(PY) examples/demo.py
+
+bench: build ## benchmarks (side by side with mlflow and the raw engines)
+	$(PY) benches/run.py
+
+lock: venv ## re-pin requirements-dev.txt from requirements-dev.in
+	$(UV) pip compile -q requirements-dev.in -p $(PY) -o requirements-dev.txt
+
+clean: ## remove build outputs and .venv
+	rm -rf target $(VENV)

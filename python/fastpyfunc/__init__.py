@@ -1,0 +1,26 @@
+"""fastpyfunc: a drop-in, faster and safer ``mlflow.pyfunc.load_model``.
+
+    import fastpyfunc
+    model = fastpyfunc.load_model("path/to/model")   # or runs:/, models:/, s3://... with mlflow
+    model.predict(df)
+
+Importing this package is cheap: no mlflow, pandas, numpy or ML framework is imported until a
+model needs it.
+"""
+
+from . import exceptions
+from ._install import install, installed, uninstall
+from ._metadata import Model
+from ._native import __version__
+from ._pyfunc import PyFuncModel, load_model
+
+__all__ = [
+    "__version__",
+    "exceptions",
+    "install",
+    "installed",
+    "load_model",
+    "Model",
+    "PyFuncModel",
+    "uninstall",
+]

@@ -1,0 +1,185 @@
+"""Models run through embedded Python.
+
+scikit-learn models are loaded here without mlflow. Every other flavor goes through mlflow's
+``loader_module._load_pyfunc``, exactly as ``mlflow.pyfunc.load_model`` calls it. Every
+deserialization of model bytes goes through :func:`deserialize` (ours) or is announced to
+:func:`check_deserialization_allowed` before mlflow's loader runs, so one gate guards them all.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+from . import exceptions as exc
+
+# Loader modules whose _load_pyfunc deserializes pickled Python objects.
+_PICKLING_LOADERS = {
+    "mlflow.pyfunc.model",
+    "mlflow.sklearn",
+    "mlflow.pytorch",
+    "mlflow.xgboost",
+    "mlflow.lightgbm",
+    "mlflow.catboost",
+    "mlflow.statsmodels",
+    "mlflow.prophet",
+    "mlflow.pmdarima",
+    "mlflow.shap",
+    "mlflow.h2o",
+}
+
+
+def _allow_pickle() -> bool:
+    raw = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true").strip().lower()
+    if raw in ("true", "1"):
+        return True
+    if raw in ("false", "0"):
+        return False
+    raise exc.make(
+        exc.InvalidModelConfigError,
+        f"MLFLOW_ALLOW_PICKLE_DESERIALIZATION must be 'true' or 'false', got {raw!r}",
+        key="MLFLOW_ALLOW_PICKLE_DESERIALIZATION",
+    )
+
+
+def check_deserialization_allowed(model_path: str, artifact: str, fmt: str) -> None:
+    """The one gate before any model bytes are deserialized into Python objects.
+
+    Honours ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` as mlflow does (default true; skops included,
+    since its trusted-type list comes from the model file itself).
+    """
+    if not _allow_pickle():
+        raise exc.make(
+            exc.UnsafeModelError,
+            f"{model_path}: deserializing {artifact} ({fmt}) is disallowed because "
+            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION is not 'true'. Loading it could run arbitrary code "
+            "from the model file; only set it for models from trusted sources.",
+            model_path=model_path,
+            key=artifact,
+        )
+
+
+def deserialize(model_path: str, path: str, fmt: str, trusted: list[str] | None = None) -> Any:
+    """Every unpickling fastpyfunc itself does goes through here."""
+    check_deserialization_allowed(model_path, path, fmt)
+    try:
+        if fmt == "skops":
+            import skops.io
+
+            return skops.io.load(path, trusted=trusted)
+        with open(path, "rb") as f:
+            if fmt == "pickle":
+                import pickle
+
+                return pickle.load(f)
+            import cloudpickle
+
+            return cloudpickle.load(f)
+    except ImportError as e:
+        raise exc.make(
+            exc.EngineUnavailableError,
+            f"{model_path}: loading {os.path.basename(path)} ({fmt}) needs the Python package "
+            f"'{e.name}', which is not installed: pip install 'fastpyfunc[sklearn]'",
+            model_path=model_path,
+            key=e.name,
+        ) from e
+    except exc.FastPyFuncError:
+        raise
+    except Exception as e:
+        raise exc.make(
+            exc.ModelLoadError,
+            f"{model_path}: cannot load {os.path.basename(path)} as {fmt}: {type(e).__name__}: {e}",
+            model_path=model_path,
+            key=os.path.basename(path),
+        ) from e
+
+
+class SklearnModel:
+    """mlflow.sklearn's ``_SklearnModelWrapper``, without mlflow."""
+
+    _CUSTOM_PREDICT_FNS = ("predict_proba", "predict_log_proba", "predict_joint_log_proba", "score")
+
+    def __init__(self, sklearn_model: Any) -> None:
+        self.sklearn_model = sklearn_model
+        for name in self._CUSTOM_PREDICT_FNS:
+            if fn := getattr(sklearn_model, name, None):
+                setattr(self, name, fn)
+
+    def get_raw_model(self) -> Any:
+        return self.sklearn_model
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return self.sklearn_model.predict(data)
+
+
+def add_code_path(code_path: str | None) -> None:
+    """Prepends the model's ``code/`` directory to ``sys.path``, as mlflow does."""
+    if code_path and os.path.isdir(code_path) and code_path not in sys.path:
+        sys.path.insert(0, code_path)
+
+
+def load_impl(model_path: str, plan: dict[str, Any], model_config: dict[str, Any] | None) -> Any:
+    """Builds the object whose ``predict_fn`` the PyFuncModel calls."""
+    route = plan["route"]
+    add_code_path(plan.get("code_path"))
+    if route["kind"] == "sklearn":
+        return SklearnModel(
+            deserialize(model_path, route["model_file"], route["format"], route.get("trusted_types"))
+        )
+    if route["kind"] == "loader_module":
+        return _load_with_module(model_path, route["module"], plan["data_path"], model_config)
+    raise exc.make(
+        exc.EngineUnavailableError,
+        f"{model_path}: native engine {route.get('engine')!r} is not available in this build",
+        model_path=model_path,
+    )
+
+
+def _load_with_module(
+    model_path: str, module_name: str, data_path: str, model_config: dict[str, Any] | None
+) -> Any:
+    if module_name in _PICKLING_LOADERS:
+        check_deserialization_allowed(model_path, data_path, module_name)
+    try:
+        import mlflow  # noqa: F401  (the loader modules live in mlflow)
+    except ImportError as e:
+        raise exc.make(
+            exc.EngineUnavailableError,
+            f"{model_path}: this model's loader_module is {module_name!r}, which needs mlflow: "
+            "pip install mlflow (and the model's framework)",
+            model_path=model_path,
+            key="flavors.python_function.loader_module",
+        ) from e
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise exc.make(
+            exc.EngineUnavailableError,
+            f"{model_path}: cannot import the model's loader_module {module_name!r}: {e}",
+            model_path=model_path,
+            key="flavors.python_function.loader_module",
+        ) from e
+    try:
+        if model_config:
+            return module._load_pyfunc(data_path, model_config)
+        return module._load_pyfunc(data_path)
+    except ModuleNotFoundError as e:
+        raise exc.make(
+            exc.EngineUnavailableError,
+            f"{model_path}: loading this {module_name} model needs the Python package "
+            f"'{e.name}', which is not installed",
+            model_path=model_path,
+            key=e.name,
+        ) from e
+    except exc.FastPyFuncError:
+        raise
+    except Exception as e:
+        raise exc.make(
+            exc.ModelLoadError,
+            f"{model_path}: {module_name} could not load the model: {type(e).__name__}: {e}",
+            model_path=model_path,
+            error_code=getattr(e, "error_code", None),
+            error_class=getattr(e, "error_class", None),
+        ) from e

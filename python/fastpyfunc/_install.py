@@ -1,0 +1,48 @@
+"""Make unchanged MLflow scripts use fastpyfunc: patch ``mlflow.pyfunc.load_model``."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from ._pyfunc import load_model
+
+_original: Any = None
+
+
+def install() -> None:
+    """Makes ``mlflow.pyfunc.load_model`` return fastpyfunc models (idempotent).
+
+    Code that already did ``from mlflow.pyfunc import load_model`` keeps mlflow's function;
+    ``mlflow.pyfunc.load_model(...)`` calls are switched.
+    """
+    global _original
+    import mlflow.pyfunc
+
+    if mlflow.pyfunc.load_model is load_model:
+        return
+    _original = mlflow.pyfunc.load_model
+    mlflow.pyfunc.load_model = load_model
+
+
+def uninstall() -> None:
+    """Restores mlflow's own ``load_model`` (idempotent)."""
+    global _original
+    if _original is None:
+        return
+    import mlflow.pyfunc
+
+    mlflow.pyfunc.load_model = _original
+    _original = None
+
+
+@contextlib.contextmanager
+def installed() -> Iterator[None]:
+    """``with fastpyfunc.installed(): ...``: install() for the block, then uninstall()."""
+    already = _original is not None
+    install()
+    try:
+        yield
+    finally:
+        if not already:
+            uninstall()

@@ -1,0 +1,109 @@
+"""``PyFuncModel.metadata``: the MLmodel file as an object with mlflow ``Model``'s attributes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from typing import Any
+
+from ._schema import ModelSignature, ParamSchema, Schema
+
+# Top-level keys mlflow's Model always has as attributes (None when absent).
+_ATTRIBUTES = (
+    "artifact_path",
+    "run_id",
+    "utc_time_created",
+    "flavors",
+    "saved_input_example_info",
+    "model_uuid",
+    "mlflow_version",
+    "metadata",
+    "prompts",
+    "model_size_bytes",
+    "resources",
+    "env_vars",
+    "auth_policy",
+    "model_id",
+)
+
+
+class Model:
+    """The parsed MLmodel of a loaded model (mlflow's ``mlflow.models.Model`` interface).
+
+    Unknown top-level keys are kept as attributes, as mlflow keeps them.
+    """
+
+    def __init__(self, root: str, raw: dict[str, Any], signature: dict[str, Any] | None) -> None:
+        self._root = root
+        self._raw = raw
+        for key, value in raw.items():
+            if key != "signature" and key.isidentifier():
+                setattr(self, key, copy.deepcopy(value))
+        for key in _ATTRIBUTES:
+            if not hasattr(self, key):
+                setattr(self, key, None)
+        if self.flavors is None:
+            self.flavors = {}
+        self.signature: ModelSignature | None = ModelSignature(signature) if signature else None
+
+    def get_input_schema(self) -> Schema | None:
+        return self.signature.inputs if self.signature is not None else None
+
+    def get_output_schema(self) -> Schema | None:
+        return self.signature.outputs if self.signature is not None else None
+
+    def get_params_schema(self) -> ParamSchema | None:
+        return self.signature.params if self.signature is not None else None
+
+    def _is_signature_from_type_hint(self) -> bool:
+        return bool(self._raw.get("is_signature_from_type_hint", False))
+
+    def _is_type_hint_from_example(self) -> bool:
+        return bool(self._raw.get("type_hint_from_example", False))
+
+    def load_input_example(self, path: str | None = None) -> Any:
+        """The saved input example (DataFrame, ndarray, dict, ...), or None if there is none."""
+        from ._example import read_input_example
+
+        return read_input_example(self, path or self._root)
+
+    def load_input_example_params(self, path: str | None = None) -> Any:
+        """The params saved with the input example, or None."""
+        info = self.saved_input_example_info or {}
+        if not info.get("params"):
+            return None
+        with open(os.path.join(path or self._root, info["artifact_path"])) as f:
+            return json.load(f).get("params")
+
+    def get_serving_input(self, path: str | None = None) -> str | None:
+        info = self.saved_input_example_info or {}
+        name = info.get("serving_input_path")
+        if not name:
+            return None
+        with open(os.path.join(path or self._root, name)) as f:
+            return f.read()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The MLmodel content as a dict (what ``yaml.safe_load`` of the file gives)."""
+        return copy.deepcopy(self._raw)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), default_flow_style=False)
+
+    def as_mlflow(self) -> Any:
+        """This metadata as ``mlflow.models.Model`` (needs mlflow)."""
+        from mlflow.models import Model as MlflowModel
+
+        return MlflowModel.from_dict(self.to_dict())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Model) and self._raw == other._raw
+
+    def __repr__(self) -> str:
+        return f"<fastpyfunc Model {self._root!r} flavors={list(self.flavors)}>"

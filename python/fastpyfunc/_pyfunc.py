@@ -1,0 +1,289 @@
+"""``load_model`` and ``PyFuncModel``: mlflow.pyfunc's API, with the load planned in Rust."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import _native
+from . import exceptions as exc
+from ._enforce import Enforcer
+from ._fallback import load_impl
+from ._metadata import Model
+from ._uri import resolve
+
+_logger = logging.getLogger("fastpyfunc")
+_UNSET = object()
+
+
+class PyFuncModel:
+    """A loaded model: ``predict`` enforces the signature, then runs the model.
+
+    Same interface as ``mlflow.pyfunc.PyFuncModel``.
+    """
+
+    def __init__(self, model_path: str, metadata: Model, impl: Any, plan: dict[str, Any]) -> None:
+        self._model_path = model_path
+        self._model_meta = metadata
+        self._impl = impl
+        self._plan = plan
+        predict_fn = plan["predict_fn"]
+        if not hasattr(impl, predict_fn):
+            raise exc.make(
+                exc.ModelLoadError,
+                f"{model_path}: model implementation is missing required {predict_fn} method",
+                model_path=model_path,
+                key="flavors.python_function.predict_fn",
+            )
+        self._predict_fn = getattr(impl, predict_fn)
+        self._predict_takes_params = _takes_params(self._predict_fn)
+        stream_fn = plan.get("predict_stream_fn")
+        self._predict_stream_fn = None
+        if stream_fn:
+            if not hasattr(impl, stream_fn):
+                raise exc.make(
+                    exc.ModelLoadError,
+                    f"{model_path}: model implementation is missing required {stream_fn} method",
+                    model_path=model_path,
+                    key="flavors.python_function.predict_stream_fn",
+                )
+            self._predict_stream_fn = getattr(impl, stream_fn)
+        self._enforce = Enforcer(model_path, metadata, self.loader_module)
+        self._input_example: Any = _UNSET
+
+    # -- prediction -------------------------------------------------------------------------
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        """Enforces the signature on ``data`` and ``params``, then returns the model's output."""
+        data, params = self._enforce(data, params)
+        if self._predict_takes_params:
+            return self._predict_fn(data, params=params)
+        _warn_params_dropped(params)
+        return self._predict_fn(data)
+
+    def predict_stream(self, data: Any, params: dict[str, Any] | None = None) -> Iterator[Any]:
+        """Streams the output of a streamable model (single input)."""
+        if self._predict_stream_fn is None:
+            raise exc.make(
+                exc.FastPyFuncError,
+                f"{self._model_path}: this model does not support predict_stream method.",
+                model_path=self._model_path,
+            )
+        data, params = self._enforce(data, params)
+        if isinstance(data, list):
+            if len(data) != 1:
+                raise exc.make(
+                    exc.SchemaEnforcementError,
+                    f"{self._model_path}: 'predict_stream' requires single input, but it got input data {data}",
+                    model_path=self._model_path,
+                )
+            data = data[0]
+        if "params" in inspect.signature(self._predict_stream_fn).parameters:
+            return self._predict_stream_fn(data, params=params)
+        _warn_params_dropped(params)
+        return self._predict_stream_fn(data)
+
+    # -- attributes -------------------------------------------------------------------------
+
+    @property
+    def metadata(self) -> Model:
+        """The model's MLmodel (mlflow ``Model`` interface)."""
+        return self._model_meta
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        """The model_config the model was loaded with (saved config merged with overrides)."""
+        return self._model_meta.flavors["python_function"].get("config") or {}
+
+    @property
+    def loader_module(self) -> str | None:
+        pf = self._model_meta.flavors.get("python_function")
+        return pf.get("loader_module") if pf else None
+
+    @property
+    def model_id(self) -> str | None:
+        return self._model_meta.model_id
+
+    @property
+    def input_example(self) -> Any:
+        """The saved input example, read on first access (None if absent or unreadable)."""
+        if self._input_example is _UNSET:
+            try:
+                self._input_example = self._model_meta.load_input_example(self._model_path)
+            except Exception as e:  # mlflow swallows these too
+                _logger.debug("Failed to load input example from model metadata: %s", e)
+                self._input_example = None
+        return self._input_example
+
+    @input_example.setter
+    def input_example(self, value: Any) -> None:
+        self._input_example = value
+
+    @property
+    def _model_impl(self) -> Any:
+        return self._impl
+
+    @property
+    def engine(self) -> str:
+        """How this model runs: ``"python"`` (embedded Python) or a native engine's name."""
+        route = self._plan["route"]
+        return route["engine"] if route["kind"] == "native" else "python"
+
+    def unwrap_python_model(self) -> Any:
+        """The user's PythonModel instance (custom pyfunc models only)."""
+        python_model = getattr(self._impl, "python_model", None)
+        if python_model is None:
+            raise exc.make(
+                exc.FastPyFuncError,
+                f"{self._model_path}: unable to retrieve base model object from pyfunc.",
+                model_path=self._model_path,
+            )
+        return python_model
+
+    def get_raw_model(self) -> Any:
+        """The framework's own model object (what mlflow's wrapper returns)."""
+        if hasattr(self._impl, "get_raw_model"):
+            return self._impl.get_raw_model()
+        raise NotImplementedError("`get_raw_model` is not implemented by the underlying model")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PyFuncModel) and self._model_meta == other._model_meta
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        meta = self._model_meta
+        info = {}
+        if meta.artifact_path is not None:
+            info["artifact_path"] = meta.artifact_path
+        info["flavor"] = self.loader_module
+        if meta.run_id is not None:
+            info["run_id"] = meta.run_id
+        body = "".join(f"  {k}: {v}\n" for k, v in info.items())
+        return f"mlflow.pyfunc.loaded_model:\n{body}"
+
+
+def _takes_params(fn: Any) -> bool:
+    try:
+        param = inspect.signature(fn).parameters.get("params")
+    except (TypeError, ValueError):
+        return False
+    return param is not None and param.kind != inspect.Parameter.VAR_KEYWORD
+
+
+def _warn_params_dropped(params: Any) -> None:
+    if params:
+        _logger.warning(
+            "The underlying model does not support passing additional parameters to the predict"
+            f" function. `params` {params} will be ignored."
+        )
+
+
+def _read_model_config(model_config: Any) -> dict[str, Any] | None:
+    if model_config is None or isinstance(model_config, dict):
+        return model_config
+    if isinstance(model_config, (str, Path)):
+        path = os.path.abspath(model_config)
+        if not os.path.isfile(path):
+            raise exc.make(
+                exc.InvalidModelConfigError,
+                f"model_config file '{path}' does not exist",
+                key=path,
+            )
+        try:
+            loaded = json.loads(_native.read_yaml(path))
+        except exc.FastPyFuncError as e:
+            raise exc.make(
+                exc.InvalidModelConfigError, f"model_config file is not valid YAML: {e}", key=path
+            ) from e
+        if loaded is not None and not isinstance(loaded, dict):
+            raise exc.make(
+                exc.InvalidModelConfigError, f"model_config file '{path}' must hold a mapping", key=path
+            )
+        return loaded
+    raise exc.make(
+        exc.InvalidModelConfigError,
+        f"model_config must be a dict or a path to a YAML file, got {type(model_config).__name__}",
+        key="model_config",
+    )
+
+
+def _merge_model_config(
+    pyfunc_conf: dict[str, Any], overrides_arg: dict[str, Any] | None, model_path: str
+) -> dict[str, Any] | None:
+    """mlflow's ``_get_overridden_pyfunc_model_config``: env JSON first, then the argument; only
+    keys the saved config already has are applied (in place, as mlflow does)."""
+    saved = pyfunc_conf.get("config")
+    overrides: dict[str, Any] = {}
+    if env := os.environ.get("MLFLOW_PYFUNC_INFERENCE_CONFIG"):
+        try:
+            overrides.update(dict(json.loads(env)))
+        except (ValueError, TypeError) as e:
+            raise exc.make(
+                exc.InvalidModelConfigError,
+                f"{model_path}: MLFLOW_PYFUNC_INFERENCE_CONFIG is not a JSON object: {e}",
+                model_path=model_path,
+                key="MLFLOW_PYFUNC_INFERENCE_CONFIG",
+            ) from e
+    if overrides_arg:
+        overrides.update(overrides_arg)
+    if not overrides:
+        return saved
+    if not saved:
+        _logger.warning(
+            f"Argument(s) {', '.join(map(str, overrides))} were ignored since the model's "
+            "``pyfunc`` flavor doesn't accept model configuration. Use ``model_config`` when "
+            "logging the model to allow it."
+        )
+        return None
+    ignored = [k for k in overrides if k not in saved]
+    if ignored:
+        _logger.warning(
+            f"Argument(s) {', '.join(map(str, ignored))} were ignored since they are not valid "
+            "keys in the corresponding section of the ``pyfunc`` flavor. Current allowed "
+            f"configuration includes {', '.join(map(str, saved))}"
+        )
+    saved.update({k: v for k, v in overrides.items() if k in saved})
+    return saved
+
+
+def load_model(
+    model_uri: str | os.PathLike[str],
+    suppress_warnings: bool = False,
+    dst_path: str | None = None,
+    model_config: str | Path | dict[str, Any] | None = None,
+) -> PyFuncModel:
+    """Loads an MLflow model directory (or URI) and returns a :class:`PyFuncModel`.
+
+    Drop-in for ``mlflow.pyfunc.load_model``: same arguments, same predictions.
+    """
+    local_path = resolve(model_uri, dst_path)
+    info = json.loads(_native.load_model_info(local_path))
+    meta = Model(info["root"], info["mlmodel"], info["signature"])
+    plan = info["plan"]
+    pyfunc_conf = meta.flavors["python_function"]
+    if not suppress_warnings:
+        _warn_python_version(pyfunc_conf.get("python_version"))
+    config = _merge_model_config(pyfunc_conf, _read_model_config(model_config), local_path)
+    impl = load_impl(local_path, plan, config)
+    return PyFuncModel(local_path, meta, impl, plan)
+
+
+def _warn_python_version(saved: str | None) -> None:
+    if not saved:
+        return
+    parts = saved.split(".")
+    if parts[:2] != [str(sys.version_info.major), str(sys.version_info.minor)]:
+        warnings.warn(
+            f"The version of Python that the model was saved in, `Python {saved}`, differs from "
+            f"the version of Python that is currently running, `Python {sys.version.split()[0]}`, "
+            "and may be incompatible",
+            UserWarning,
+            stacklevel=3,
+        )

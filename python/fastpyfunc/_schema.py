@@ -1,0 +1,186 @@
+"""Signature objects with mlflow's method names, built from the schema the Rust core parsed.
+
+Types are reported as mlflow's JSON names (``"double"``, ``{"type": "array", ...}``) and tensor
+dtypes as numpy dtype names, so no numpy or mlflow import is needed. ``as_mlflow()`` converts to
+mlflow's own classes when mlflow is installed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+
+class ColSpec:
+    """One column: ``type`` is a DataType name or a nested type dict (array/object/map/any)."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self._spec = spec
+        self.name: str | None = spec.get("name")
+        self.required: bool = bool(spec.get("required", True))
+        kind = spec["type"]
+        self.type: str | dict[str, Any] = (
+            kind
+            if kind not in ("array", "object", "map", "any", "sparkml_vector")
+            else {k: v for k, v in spec.items() if k not in ("name", "required")}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._spec)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ColSpec) and self._spec == other._spec
+
+    def __repr__(self) -> str:
+        req = "required" if self.required else "optional"
+        return f"{self.type!r} ({req})" if self.name is None else f"{self.name!r}: {self.type!r} ({req})"
+
+
+class TensorSpec:
+    """One tensor: ``type`` is the numpy dtype name, ``shape`` uses -1 for variable dimensions."""
+
+    required = True
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self._spec = spec
+        self.name: str | None = spec.get("name")
+        self.type: str = spec["tensor-spec"]["dtype"]
+        self.shape: tuple[int, ...] = tuple(spec["tensor-spec"]["shape"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._spec)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TensorSpec) and self._spec == other._spec
+
+    def __repr__(self) -> str:
+        tensor = f"Tensor({self.type!r}, {self.shape!r})"
+        return tensor if self.name is None else f"{self.name!r}: {tensor}"
+
+
+class Schema:
+    """Inputs or outputs of a signature: all ColSpec or all TensorSpec."""
+
+    def __init__(self, specs: list[dict[str, Any]]) -> None:
+        self.inputs: list[ColSpec | TensorSpec] = [
+            TensorSpec(s) if s.get("type") == "tensor" else ColSpec(s) for s in specs
+        ]
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __iter__(self) -> Iterator[ColSpec | TensorSpec]:
+        return iter(self.inputs)
+
+    def is_tensor_spec(self) -> bool:
+        return bool(self.inputs) and isinstance(self.inputs[0], TensorSpec)
+
+    def has_input_names(self) -> bool:
+        return bool(self.inputs) and self.inputs[0].name is not None
+
+    def input_names(self) -> list[str | int]:
+        return [s.name if s.name is not None else i for i, s in enumerate(self.inputs)]
+
+    def required_input_names(self) -> list[str | int]:
+        return [n for n, s in zip(self.input_names(), self.inputs) if s.required]
+
+    def optional_input_names(self) -> list[str | int]:
+        return [n for n, s in zip(self.input_names(), self.inputs) if not s.required]
+
+    def input_types(self) -> list[Any]:
+        return [s.type for s in self.inputs]
+
+    def input_dict(self) -> dict[str, ColSpec | TensorSpec]:
+        return {s.name: s for s in self.inputs if s.name is not None}
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [s.to_dict() for s in self.inputs]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    def as_mlflow(self) -> Any:
+        """This schema as ``mlflow.types.Schema`` (needs mlflow)."""
+        from mlflow.types import Schema as MlflowSchema
+
+        return MlflowSchema.from_json(self.to_json())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schema) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return "[" + ", ".join(repr(s) for s in self.inputs) + "]"
+
+
+class ParamSpec:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self._spec = spec
+        self.name: str = spec["name"]
+        self.type: str = spec["type"]
+        self.default: Any = spec.get("default")
+        self.shape: tuple[int, ...] | None = tuple(spec["shape"]) if spec.get("shape") is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._spec)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ParamSpec) and self._spec == other._spec
+
+    def __repr__(self) -> str:
+        return f"{self.name!r}: {self.type!r} (default: {self.default!r}, shape: {self.shape!r})"
+
+
+class ParamSchema:
+    def __init__(self, specs: list[dict[str, Any]]) -> None:
+        self.params: list[ParamSpec] = [ParamSpec(s) for s in specs]
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    def __iter__(self) -> Iterator[ParamSpec]:
+        return iter(self.params)
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [p.to_dict() for p in self.params]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    def as_mlflow(self) -> Any:
+        from mlflow.types import ParamSchema as MlflowParamSchema
+
+        return MlflowParamSchema.from_json(self.to_json())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ParamSchema) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return "[" + ", ".join(repr(p) for p in self.params) + "]"
+
+
+class ModelSignature:
+    """``inputs``, ``outputs`` and ``params`` of a model, as mlflow's ModelSignature has them."""
+
+    def __init__(self, parsed: dict[str, Any]) -> None:
+        self.inputs = Schema(parsed["inputs"]) if parsed.get("inputs") is not None else None
+        self.outputs = Schema(parsed["outputs"]) if parsed.get("outputs") is not None else None
+        self.params = ParamSchema(parsed["params"]) if parsed.get("params") is not None else None
+
+    def to_dict(self) -> dict[str, str | None]:
+        """The MLmodel form: each part a JSON string."""
+        return {
+            "inputs": self.inputs.to_json() if self.inputs is not None else None,
+            "outputs": self.outputs.to_json() if self.outputs is not None else None,
+            "params": self.params.to_json() if self.params is not None else None,
+        }
+
+    def as_mlflow(self) -> Any:
+        from mlflow.models.signature import ModelSignature as MlflowSignature
+
+        return MlflowSignature.from_dict(self.to_dict())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModelSignature) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"inputs:\n  {self.inputs!r}\noutputs:\n  {self.outputs!r}\nparams:\n  {self.params!r}\n"

@@ -1,0 +1,81 @@
+//! Native engines: which graph runtime can run a model without Python, and whether that runtime
+//! is present in this build and on this machine.
+//!
+//! Engines are loaded at first use from the user's installed wheels (libonnxruntime, the TF C
+//! API, a separately built libtorch engine library), so `import fastpyfunc` never needs them.
+//! [`crate::plan`] asks [`availability`] for each candidate and falls back to embedded Python
+//! when the engine is not there, so adding an engine changes this file and nothing upstream.
+
+use std::path::PathBuf;
+
+use crate::mlmodel::LoadedMlModel;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// ONNX Runtime through the `ort` crate.
+    Onnx,
+    /// libtorch through the `tch` crate, for TorchScript archives.
+    TorchScript,
+    /// The TensorFlow C API, for SavedModel directories.
+    SavedModel,
+}
+
+impl EngineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Onnx => "onnx",
+            EngineKind::TorchScript => "torchscript",
+            EngineKind::SavedModel => "savedmodel",
+        }
+    }
+}
+
+/// A model a native engine could run: the engine and the artifact it would load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub engine: EngineKind,
+    pub artifact: PathBuf,
+}
+
+/// Whether an engine can be used in this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Availability {
+    Ready,
+    /// Not usable; the reason says what is missing.
+    Missing(String),
+}
+
+/// The native engine that could run this model, judged from the MLmodel alone.
+/// TorchScript needs a look inside `model.pth` and is decided by its engine when it lands.
+pub fn candidate(m: &LoadedMlModel) -> Option<Candidate> {
+    let flavors = &m.model.flavors;
+    let loader = flavors.python_function.as_ref()?.loader_module.as_str();
+    match loader {
+        "mlflow.onnx" => {
+            let data = flavors.onnx.as_ref()?.data.as_deref()?;
+            Some(Candidate {
+                engine: EngineKind::Onnx,
+                artifact: m.root.join(data),
+            })
+        }
+        "mlflow.tensorflow" => {
+            let tf = flavors.tensorflow.as_ref()?;
+            match tf.model_type.as_deref() {
+                Some("tf2-module") | Some("tf1-estimator") => Some(Candidate {
+                    engine: EngineKind::SavedModel,
+                    artifact: m.root.join(tf.saved_model_dir.as_deref()?),
+                }),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Whether `engine` is compiled into this build and its runtime can be loaded.
+pub fn availability(engine: EngineKind) -> Availability {
+    Availability::Missing(format!(
+        "the native {} engine is not part of this fastpyfunc build yet",
+        engine.name()
+    ))
+}

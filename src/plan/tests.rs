@@ -1,0 +1,85 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::mlmodel::yaml;
+
+fn model(dir: &Path, mlmodel: &str) -> LoadedMlModel {
+    std::fs::create_dir_all(dir).unwrap();
+    let raw = yaml::parse(Path::new("MLmodel"), mlmodel).unwrap();
+    LoadedMlModel::from_value(dir.to_path_buf(), &dir.join("MLmodel"), raw).unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("fpf-plan-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn sklearn_skops_route() {
+    let dir = tmp("sk");
+    let m = model(&dir, crate::mlmodel::tests::SKLEARN_MLMODEL);
+    std::fs::write(dir.join("model.skops"), b"x").unwrap();
+    let plan = LoadPlan::new(&m).unwrap();
+    assert_eq!(
+        plan.route,
+        Route::Sklearn {
+            model_file: dir.join("model.skops"),
+            format: SklearnFormat::Skops,
+            trusted_types: None
+        }
+    );
+    assert_eq!(plan.data_path, dir);
+    assert_eq!(plan.predict_fn, "predict");
+    std::fs::remove_file(dir.join("model.skops")).unwrap();
+    let e = LoadPlan::new(&m).unwrap_err();
+    assert!(e.to_string().contains("model.skops"), "{e}");
+}
+
+#[test]
+fn old_sklearn_data_file_defaults_to_pickle() {
+    let dir = tmp("old");
+    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.sklearn, data: model.pkl}\n");
+    std::fs::write(dir.join("model.pkl"), b"x").unwrap();
+    let plan = LoadPlan::new(&m).unwrap();
+    assert!(matches!(plan.route, Route::Sklearn { format: SklearnFormat::Pickle, .. }));
+}
+
+#[test]
+fn onnx_goes_to_python_until_the_engine_lands() {
+    let dir = tmp("onnx");
+    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.onnx, data: model.onnx}\n  onnx: {data: model.onnx}\n");
+    let plan = LoadPlan::new(&m).unwrap();
+    assert_eq!(plan.route, Route::LoaderModule { module: "mlflow.onnx".into() });
+    assert_eq!(plan.native_unavailable.as_ref().unwrap().0, EngineKind::Onnx);
+    assert_eq!(plan.data_path, dir.join("model.onnx"));
+}
+
+#[test]
+fn no_pyfunc_flavor() {
+    let m = model(&tmp("nopf"), "flavors:\n  sklearn: {pickled_model: model.pkl}\n");
+    let e = LoadPlan::new(&m).unwrap_err();
+    assert!(e.to_string().contains("python_function"), "{e}");
+    assert!(e.to_string().contains("sklearn"), "{e}");
+}
+
+#[test]
+fn external_models_are_refused() {
+    let m = model(&tmp("ext"), "flavors:\n  python_function: {loader_module: x}\nmetadata: {mlflow.model.isExternal: true}\n");
+    assert!(LoadPlan::new(&m).unwrap_err().to_string().contains("external"));
+}
+
+#[test]
+fn paths_may_not_leave_the_model_directory() {
+    for bad in ["../../etc", "/etc", "a/../../b"] {
+        let m = model(&tmp("esc"), &format!("flavors:\n  python_function: {{loader_module: x, code: '{bad}'}}\n"));
+        let e = LoadPlan::new(&m).unwrap_err();
+        assert!(e.to_string().contains("flavors.python_function.code"), "{e}");
+    }
+    let m = model(&tmp("ok"), "flavors:\n  python_function: {loader_module: x, code: code, data: a/../b}\n");
+    assert!(LoadPlan::new(&m).is_ok());
+}
+
+#[test]
+fn streamable_models_get_a_stream_fn() {
+    let m = model(&tmp("stream"), "flavors:\n  python_function: {loader_module: mlflow.pyfunc.model, streamable: true}\n");
+    assert_eq!(LoadPlan::new(&m).unwrap().predict_stream_fn.as_deref(), Some("predict_stream"));
+}

@@ -1,0 +1,16 @@
+//! The PyO3 binding: a private `fastpyfunc._native` module with a few load-time functions.
+//! The public API lives in `python/fastpyfunc/`; this layer only converts and maps errors.
+
+mod errors;
+mod model;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(model::load_model_info, m)?)?;
+    m.add_function(wrap_pyfunction!(model::read_yaml, m)?)?;
+    m.add_function(wrap_pyfunction!(model::classify_uri, m)?)?;
+    Ok(())
+}
