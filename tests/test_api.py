@@ -1,0 +1,180 @@
+"""The PyFuncModel and Model API, attribute by attribute against mlflow's."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import assert_same, both, write_mlmodel
+
+import fastpyfunc
+from fastpyfunc import exceptions as exc
+
+
+def test_metadata_attributes(custom_model):
+    ours, theirs = both(custom_model)
+    for attr in (
+        "artifact_path", "run_id", "utc_time_created", "flavors", "saved_input_example_info",
+        "model_uuid", "mlflow_version", "metadata", "prompts", "model_size_bytes", "resources",
+        "env_vars", "auth_policy", "model_id",
+    ):
+        assert getattr(ours.metadata, attr) == getattr(theirs.metadata, attr), attr
+    assert ours.metadata.to_dict() == yaml.safe_load((custom_model / "MLmodel").read_text())
+    assert ours.loader_module == theirs.loader_module == "mlflow.pyfunc.model"
+    assert ours.model_id == theirs.model_id
+
+
+def test_schemas_match_mlflow(custom_model, sklearn_models, onnx_model):
+    for d in (custom_model, sklearn_models[("skops", "predict")], onnx_model):
+        ours, theirs = both(d)
+        for getter in ("get_input_schema", "get_output_schema", "get_params_schema"):
+            a, b = getattr(ours.metadata, getter)(), getattr(theirs.metadata, getter)()
+            assert (a is None) == (b is None), getter
+            if b is not None:
+                assert a.to_dict() == json.loads(json.dumps(b.to_dict())), getter
+                assert a.as_mlflow() == b
+        sig = ours.metadata.signature
+        assert (sig is None) == (theirs.metadata.signature is None)
+        if sig is None:
+            continue
+        assert sig.to_dict() == theirs.metadata.signature.to_dict()
+        inputs, their_inputs = ours.metadata.get_input_schema(), theirs.metadata.get_input_schema()
+        assert inputs.input_names() == their_inputs.input_names()
+        assert inputs.has_input_names() == their_inputs.has_input_names()
+        assert inputs.is_tensor_spec() == their_inputs.is_tensor_spec()
+        assert inputs.required_input_names() == their_inputs.required_input_names()
+        assert inputs.optional_input_names() == their_inputs.optional_input_names()
+
+
+def test_input_example(custom_model, sklearn_models, onnx_model, torch_pt2_model):
+    for d in (custom_model, sklearn_models[("pickle", "predict")], onnx_model, torch_pt2_model):
+        ours, theirs = both(d)
+        assert_same(ours.input_example, theirs.input_example)
+        assert_same(ours.metadata.load_input_example(str(d)), theirs.metadata.load_input_example(str(d)))
+
+
+def test_model_config_and_unwrap(custom_model):
+    ours, theirs = both(custom_model)
+    assert ours.model_config == theirs.model_config == {"scale": 2.0}
+    assert type(ours.unwrap_python_model()).__name__ == "AddOffset"
+    with pytest.raises(NotImplementedError):
+        ours.get_raw_model()
+
+
+def test_unwrap_on_non_custom_model(sklearn_models):
+    ours = fastpyfunc.load_model(str(sklearn_models[("skops", "predict")]))
+    with pytest.raises(exc.FastPyFuncError, match="unable to retrieve base model"):
+        ours.unwrap_python_model()
+
+
+def test_repr(custom_model):
+    ours, theirs = both(custom_model)
+    assert yaml.safe_load(repr(ours)) == yaml.safe_load(repr(theirs))
+
+
+def test_predict_stream_not_streamable(custom_model):
+    ours = fastpyfunc.load_model(str(custom_model))
+    with pytest.raises(exc.FastPyFuncError, match="does not support predict_stream"):
+        ours.predict_stream(pd.DataFrame({"a": [1.0]}))
+
+
+class Streamer:  # defined at module level so cloudpickle stores it by value via the fixture below
+    pass
+
+
+@pytest.fixture(scope="module")
+def stream_model(tmp_path_factory):
+    import mlflow
+
+    class Chunks(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return [str(model_input)]
+
+        def predict_stream(self, context, model_input, params=None):
+            yield from str(model_input).split()
+
+    d = tmp_path_factory.mktemp("stream") / "model"
+    mlflow.pyfunc.save_model(str(d), python_model=Chunks())
+    return d
+
+
+def test_predict_stream(stream_model):
+    ours, theirs = both(stream_model)
+    assert list(ours.predict_stream("a b c")) == list(theirs.predict_stream("a b c")) == ["a", "b", "c"]
+
+
+def test_install_patches_mlflow(sklearn_models, iris):
+    import mlflow
+
+    X, _ = iris
+    d = str(sklearn_models[("skops", "predict")])
+    original = mlflow.pyfunc.load_model
+    with fastpyfunc.installed():
+        m = mlflow.pyfunc.load_model(d)
+        assert isinstance(m, fastpyfunc.PyFuncModel)
+        assert_same(m.predict(X.head()), original(d).predict(X.head()))
+    assert mlflow.pyfunc.load_model is original
+    fastpyfunc.install()
+    fastpyfunc.install()
+    assert mlflow.pyfunc.load_model is fastpyfunc.load_model
+    fastpyfunc.uninstall()
+    fastpyfunc.uninstall()
+    assert mlflow.pyfunc.load_model is original
+
+
+def test_params_without_schema_are_dropped(sklearn_models, iris):
+    X, _ = iris
+    ours, theirs = both(sklearn_models[("skops", "predict")])
+    assert_same(ours.predict(X.head(), params={"x": 1}), theirs.predict(X.head(), params={"x": 1}))
+
+
+def test_model_without_signature(tmp_path):
+    import mlflow
+    from sklearn.linear_model import LinearRegression
+
+    reg = LinearRegression().fit(np.arange(10.0).reshape(5, 2), np.arange(5.0))
+    d = tmp_path / "m"
+    mlflow.sklearn.save_model(reg, str(d))
+    ours, theirs = both(d)
+    x = np.arange(6.0).reshape(3, 2)
+    assert ours.metadata.signature is None
+    assert_same(ours.predict(x), theirs.predict(x))
+
+
+def test_mlmodel_file_path_is_accepted(sklearn_models):
+    d = sklearn_models[("skops", "predict")]
+    m = fastpyfunc.load_model(str(d))
+    assert m.metadata.flavors["python_function"]["loader_module"] == "mlflow.sklearn"
+
+
+def test_file_uri(sklearn_models, iris):
+    X, _ = iris
+    d = sklearn_models[("skops", "predict")]
+    m = fastpyfunc.load_model(d.as_uri())
+    assert_same(m.predict(X.head()), fastpyfunc.load_model(str(d)).predict(X.head()))
+
+
+def test_unknown_keys_are_kept(tmp_path, sklearn_models):
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(sklearn_models[("skops", "predict")], d)
+    with open(d / "MLmodel", "a") as f:
+        f.write("future_key: {a: 1}\n")
+    m = fastpyfunc.load_model(str(d))
+    assert m.metadata.future_key == {"a": 1}
+    assert m.metadata.to_dict()["future_key"] == {"a": 1}
+
+
+def test_python_version_mismatch_warns(tmp_path, sklearn_models):
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(sklearn_models[("skops", "predict")], d)
+    text = (d / "MLmodel").read_text().replace("python_version: 3.11", "python_version: 3.7")
+    write_mlmodel(d, text)
+    with pytest.warns(UserWarning, match="Python 3.7"):
+        fastpyfunc.load_model(str(d))

@@ -1,0 +1,65 @@
+"""Where mlflow and the frameworks are absent: cheap import, sklearn models still load."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from conftest import assert_same
+
+import fastpyfunc
+
+HEAVY = ["torch", "tensorflow", "onnxruntime", "pandas", "sklearn", "mlflow", "numpy", "yaml"]
+
+
+def _run(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_import_is_cheap():
+    out = _run(f"import sys, json, fastpyfunc; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+    assert json.loads(out) == []
+
+
+def test_import_without_any_framework():
+    blockers = "; ".join(f"sys.modules[{m!r}] = None" for m in HEAVY)
+    out = _run(f"import sys; {blockers}\nimport fastpyfunc; print(fastpyfunc.__version__)")
+    assert out.strip() == fastpyfunc.__version__
+
+
+def test_sklearn_without_mlflow(sklearn_models, iris):
+    X, _ = iris
+    x = X.iloc[:8].to_numpy()
+    for (fmt, fn), d in sklearn_models.items():
+        code = (
+            "import sys, warnings; sys.modules['mlflow'] = None\n"
+            "warnings.simplefilter('ignore')\n"
+            "import json, numpy as np, fastpyfunc\n"
+            f"m = fastpyfunc.load_model({str(d)!r})\n"
+            f"x = np.array({x.tolist()!r})\n"
+            "import pandas as pd\n"
+            f"df = pd.DataFrame(x, columns={list(X.columns)!r})\n"
+            "out = m.predict(df)\n"
+            "print(json.dumps({'dtype': str(out.dtype), 'values': out.tolist(), 'mlflow': 'mlflow' in sys.modules and sys.modules['mlflow'] is not None}))\n"
+        )
+        got = json.loads(_run(code))
+        assert got["mlflow"] is False
+        expected = fastpyfunc.load_model(str(d)).predict(X.iloc[:8])
+        assert_same(np.array(got["values"], dtype=got["dtype"]), expected)
+
+
+def test_other_flavors_without_mlflow_say_what_to_install(custom_model):
+    code = (
+        "import sys; sys.modules['mlflow'] = None\n"
+        "import fastpyfunc\n"
+        "try:\n"
+        f"    fastpyfunc.load_model({str(custom_model)!r})\n"
+        "except fastpyfunc.exceptions.EngineUnavailableError as e:\n"
+        "    print(e)\n"
+    )
+    out = _run(code)
+    assert "mlflow.pyfunc.model" in out and "pip install mlflow" in out and str(custom_model) in out
