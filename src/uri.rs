@@ -109,7 +109,10 @@ mod tests {
             classify("file://localhost/a%20b").unwrap(),
             ModelUri::Local("/a b".into())
         );
-        assert_eq!(classify("file:rel/m").unwrap(), ModelUri::Local("rel/m".into()));
+        assert_eq!(
+            classify("file:rel/m").unwrap(),
+            ModelUri::Local("rel/m".into())
+        );
         assert!(classify("file://otherhost/x").is_err());
     }
 
@@ -135,7 +138,10 @@ mod tests {
 
     #[test]
     fn plain_paths_are_local() {
-        assert_eq!(classify("some/dir").unwrap(), ModelUri::Local("some/dir".into()));
+        assert_eq!(
+            classify("some/dir").unwrap(),
+            ModelUri::Local("some/dir".into())
+        );
         assert_eq!(classify("C:\\m").unwrap(), ModelUri::Local("C:\\m".into()));
     }
 

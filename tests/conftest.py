@@ -12,15 +12,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-os.environ.setdefault("MLFLOW_TRACKING_URI", "sqlite:///" + str(Path(os.environ.get("TMPDIR", "/tmp")) / f"fpf-mlflow-{os.getpid()}.db"))
+os.environ.setdefault(
+    "MLFLOW_TRACKING_URI",
+    "sqlite:///" + str(Path(os.environ.get("TMPDIR", "/tmp")) / f"fpf-mlflow-{os.getpid()}.db"),
+)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 warnings.filterwarnings("ignore", category=FutureWarning)
 
-import mlflow  # noqa: E402
-
 import fastpyfunc  # noqa: E402
+import mlflow  # noqa: E402
 
 HERE = Path(__file__).parent
 
@@ -33,7 +35,9 @@ def require(module: str) -> Any:
     try:
         return __import__(module)
     except ImportError as e:  # pragma: no cover - environment problem
-        pytest.fail(f"this test needs '{module}', which is not installed ({e}); run `make test`", pytrace=False)
+        pytest.fail(
+            f"this test needs '{module}', which is not installed ({e}); run `make test`", pytrace=False
+        )
 
 
 def assert_same(ours: Any, theirs: Any, path: str = "result") -> None:
@@ -53,7 +57,7 @@ def assert_same(ours: Any, theirs: Any, path: str = "result") -> None:
             assert_same(ours[k], theirs[k], f"{path}[{k!r}]")
     elif isinstance(theirs, (list, tuple)):
         assert len(ours) == len(theirs), f"{path}: length"
-        for i, (a, b) in enumerate(zip(ours, theirs)):
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
             assert_same(a, b, f"{path}[{i}]")
     else:
         assert ours == theirs, f"{path}: {ours!r} != {theirs!r}"
@@ -78,6 +82,7 @@ def _copy(x: Any) -> Any:
 
 # --------------------------------------------------------------------------------------------
 # Models
+
 
 @pytest.fixture(scope="session")
 def iris():
@@ -188,7 +193,9 @@ def keras_model(tmp_path_factory):
     import keras
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)]
+    )
     d = tmp_path_factory.mktemp("keras") / "model"
     example = np.random.default_rng(0).random((2, 4), dtype=np.float32)
     mlflow.tensorflow.save_model(model, str(d), input_example=example)

@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import json
 
+import fastpyfunc
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from conftest import assert_same, both, write_mlmodel
-
-import fastpyfunc
 from fastpyfunc import exceptions as exc
 
 
 def test_metadata_attributes(custom_model):
     ours, theirs = both(custom_model)
     for attr in (
-        "artifact_path", "run_id", "utc_time_created", "flavors", "saved_input_example_info",
-        "model_uuid", "mlflow_version", "metadata", "prompts", "model_size_bytes", "resources",
-        "env_vars", "auth_policy", "model_id",
+        "artifact_path",
+        "run_id",
+        "utc_time_created",
+        "flavors",
+        "saved_input_example_info",
+        "model_uuid",
+        "mlflow_version",
+        "metadata",
+        "prompts",
+        "model_size_bytes",
+        "resources",
+        "env_vars",
+        "auth_policy",
+        "model_id",
     ):
         assert getattr(ours.metadata, attr) == getattr(theirs.metadata, attr), attr
     assert ours.metadata.to_dict() == yaml.safe_load((custom_model / "MLmodel").read_text())
@@ -79,10 +89,6 @@ def test_predict_stream_not_streamable(custom_model):
     ours = fastpyfunc.load_model(str(custom_model))
     with pytest.raises(exc.FastPyFuncError, match="does not support predict_stream"):
         ours.predict_stream(pd.DataFrame({"a": [1.0]}))
-
-
-class Streamer:  # defined at module level so cloudpickle stores it by value via the fixture below
-    pass
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,11 @@ import pickle
 import subprocess
 import sys
 
+import fastpyfunc
 import pytest
 from conftest import write_mlmodel
-from mlflow.exceptions import MlflowException
-
-import fastpyfunc
 from fastpyfunc import exceptions as exc
+from mlflow.exceptions import MlflowException
 
 
 def test_mlflow_code_catches_our_errors(tmp_path):
@@ -86,4 +85,3 @@ def test_bad_model_config(custom_model, tmp_path):
         fastpyfunc.load_model(str(custom_model), model_config=str(bad))
     with pytest.raises(exc.InvalidModelConfigError, match="dict or a path"):
         fastpyfunc.load_model(str(custom_model), model_config=42)
-

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import fastpyfunc
 import pytest
 from conftest import write_mlmodel
-
-import fastpyfunc
 from fastpyfunc.exceptions import (
     FastPyFuncError,
     MalformedModelError,
@@ -38,9 +37,11 @@ HOSTILE = {
     "duplicate_keys": "flavors: {}\nflavors: {}\n",
     "wrong_type": "flavors:\n  python_function: {loader_module: [1, 2]}\n",
     "bad_signature_json": PYFUNC + "signature: {inputs: '[{\"type\": ', outputs: null}\n",
-    "bad_signature_rule": PYFUNC + "signature: {inputs: '[{\"type\": \"double\", \"name\": \"a\"}, {\"type\": \"double\"}]'}\n",
-    "unknown_column_type": PYFUNC + "signature: {inputs: '[{\"type\": \"decimal\", \"name\": \"a\"}]'}\n",
-    "sized_tensor_dtype": PYFUNC + "signature: {inputs: '[{\"type\": \"tensor\", \"tensor-spec\": {\"dtype\": \"<U5\", \"shape\": [-1]}}]'}\n",
+    "bad_signature_rule": PYFUNC
+    + 'signature: {inputs: \'[{"type": "double", "name": "a"}, {"type": "double"}]\'}\n',
+    "unknown_column_type": PYFUNC + 'signature: {inputs: \'[{"type": "decimal", "name": "a"}]\'}\n',
+    "sized_tensor_dtype": PYFUNC
+    + 'signature: {inputs: \'[{"type": "tensor", "tensor-spec": {"dtype": "<U5", "shape": [-1]}}]\'}\n',
     "code_outside_model": "flavors:\n  python_function: {loader_module: mlflow.pyfunc.model, code: ../../../../etc}\n",
     "yaml_python_tag": "flavors: !!python/object/apply:os.system ['echo pwned']\n",
 }

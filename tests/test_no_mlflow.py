@@ -6,10 +6,9 @@ import json
 import subprocess
 import sys
 
+import fastpyfunc
 import numpy as np
 from conftest import assert_same
-
-import fastpyfunc
 
 HEAVY = ["torch", "tensorflow", "onnxruntime", "pandas", "sklearn", "mlflow", "numpy", "yaml"]
 
@@ -34,7 +33,7 @@ def test_import_without_any_framework():
 def test_sklearn_without_mlflow(sklearn_models, iris):
     X, _ = iris
     x = X.iloc[:8].to_numpy()
-    for (fmt, fn), d in sklearn_models.items():
+    for d in sklearn_models.values():
         code = (
             "import sys, warnings; sys.modules['mlflow'] = None\n"
             "warnings.simplefilter('ignore')\n"

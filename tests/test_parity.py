@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import fastpyfunc
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import assert_same, both, compare_predict
-
-import fastpyfunc
 
 
 @pytest.mark.parametrize("fmt", ["skops", "pickle", "cloudpickle"])

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import fastpyfunc
 import mlflow
 import pytest
 from conftest import assert_same
-
-import fastpyfunc
 
 
 @pytest.fixture(scope="module")

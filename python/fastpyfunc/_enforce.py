@@ -70,9 +70,7 @@ class Enforcer:
                 from mlflow.models.utils import _enforce_params_schema
 
                 return data, _enforce_params_schema(params, params_schema)
-            return _validate_prediction_input(
-                data, params, input_schema, params_schema, self._loader_module
-            )
+            return _validate_prediction_input(data, params, input_schema, params_schema, self._loader_module)
         except MlflowException as e:
             raise exc.make(
                 exc.SchemaEnforcementError,

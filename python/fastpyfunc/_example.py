@@ -32,11 +32,15 @@ def _read_plain(meta: Any, info: dict[str, Any], root: str) -> Any:
     if kind == "dataframe":
         import pandas as pd
 
-        df = pd.DataFrame(
-            index=example.get("index"), columns=example.get("columns"), data=example["data"]
-        )
+        df = pd.DataFrame(index=example.get("index"), columns=example.get("columns"), data=example["data"])
         if schema is not None and schema.has_input_names() and not schema.is_tensor_spec():
-            numpy = {"boolean": "bool", "integer": "int32", "long": "int64", "float": "float32", "double": "float64"}
+            numpy = {
+                "boolean": "bool",
+                "integer": "int32",
+                "long": "int64",
+                "float": "float32",
+                "double": "float64",
+            }
             for spec in schema.inputs:
                 if spec.name in df.columns and isinstance(spec.type, str) and spec.type in numpy:
                     df[spec.name] = df[spec.name].astype(numpy[spec.type])

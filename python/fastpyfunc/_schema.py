@@ -8,7 +8,8 @@ mlflow's own classes when mlflow is installed.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 class ColSpec:
@@ -82,10 +83,10 @@ class Schema:
         return [s.name if s.name is not None else i for i, s in enumerate(self.inputs)]
 
     def required_input_names(self) -> list[str | int]:
-        return [n for n, s in zip(self.input_names(), self.inputs) if s.required]
+        return [n for n, s in zip(self.input_names(), self.inputs, strict=True) if s.required]
 
     def optional_input_names(self) -> list[str | int]:
-        return [n for n, s in zip(self.input_names(), self.inputs) if not s.required]
+        return [n for n, s in zip(self.input_names(), self.inputs, strict=True) if not s.required]
 
     def input_types(self) -> list[Any]:
         return [s.type for s in self.inputs]

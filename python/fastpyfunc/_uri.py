@@ -37,6 +37,4 @@ def resolve(model_uri: str | os.PathLike[str], dst_path: str | None) -> str:
             error_class=e.error_class,
         ) from e
     except OSError as e:
-        raise exc.make(
-            exc.ModelNotFoundError, f"model URI '{uri}': {e}", model_path=uri
-        ) from e
+        raise exc.make(exc.ModelNotFoundError, f"model URI '{uri}': {e}", model_path=uri) from e

@@ -145,7 +145,9 @@ def _class_for(cls: type[FastPyFuncError]) -> type[FastPyFuncError]:
         return cls
     mixed = _MIXED.get(cls)
     if mixed is None:
-        mixed = type(cls.__name__, (cls, base), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+        mixed = type(
+            cls.__name__, (cls, base), {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        )
         _MIXED[cls] = mixed
     return mixed
 

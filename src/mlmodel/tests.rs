@@ -59,7 +59,11 @@ fn reads_every_top_level_key() {
     assert_eq!(m.model.mlflow_version.as_deref(), Some("3.17.2"));
     assert_eq!(m.model.model_size_bytes, Some(11634));
     assert_eq!(
-        m.model.saved_input_example_info.as_ref().unwrap().example_type,
+        m.model
+            .saved_input_example_info
+            .as_ref()
+            .unwrap()
+            .example_type,
         "dataframe"
     );
     assert_eq!(m.model.extra["some_future_key"]["nested"][1], 2);
@@ -77,7 +81,10 @@ fn unknown_flavors_are_kept_raw() {
 
 #[test]
 fn legacy_env_string_and_numeric_versions() {
-    let m = parse("flavors:\n  python_function: {loader_module: m, env: conda.yaml, python_version: 3.8}\n").unwrap();
+    let m = parse(
+        "flavors:\n  python_function: {loader_module: m, env: conda.yaml, python_version: 3.8}\n",
+    )
+    .unwrap();
     let pf = m.model.flavors.python_function.unwrap();
     assert!(matches!(pf.env, Some(EnvSpec::Path(ref p)) if p == "conda.yaml"));
     assert_eq!(pf.python_version.as_deref(), Some("3.8"));
@@ -87,7 +94,10 @@ fn legacy_env_string_and_numeric_versions() {
 fn wrong_shape_names_the_key() {
     let e = parse("flavors:\n  python_function: {loader_module: [a, b]}\n").unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("flavors.python_function.loader_module"), "{msg}");
+    assert!(
+        msg.contains("flavors.python_function.loader_module"),
+        "{msg}"
+    );
     assert!(msg.contains("/m/MLmodel"), "{msg}");
 }
 

@@ -37,10 +37,19 @@ fn sklearn_skops_route() {
 #[test]
 fn old_sklearn_data_file_defaults_to_pickle() {
     let dir = tmp("old");
-    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.sklearn, data: model.pkl}\n");
+    let m = model(
+        &dir,
+        "flavors:\n  python_function: {loader_module: mlflow.sklearn, data: model.pkl}\n",
+    );
     std::fs::write(dir.join("model.pkl"), b"x").unwrap();
     let plan = LoadPlan::new(&m).unwrap();
-    assert!(matches!(plan.route, Route::Sklearn { format: SklearnFormat::Pickle, .. }));
+    assert!(matches!(
+        plan.route,
+        Route::Sklearn {
+            format: SklearnFormat::Pickle,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -48,14 +57,25 @@ fn onnx_goes_to_python_until_the_engine_lands() {
     let dir = tmp("onnx");
     let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.onnx, data: model.onnx}\n  onnx: {data: model.onnx}\n");
     let plan = LoadPlan::new(&m).unwrap();
-    assert_eq!(plan.route, Route::LoaderModule { module: "mlflow.onnx".into() });
-    assert_eq!(plan.native_unavailable.as_ref().unwrap().0, EngineKind::Onnx);
+    assert_eq!(
+        plan.route,
+        Route::LoaderModule {
+            module: "mlflow.onnx".into()
+        }
+    );
+    assert_eq!(
+        plan.native_unavailable.as_ref().unwrap().0,
+        EngineKind::Onnx
+    );
     assert_eq!(plan.data_path, dir.join("model.onnx"));
 }
 
 #[test]
 fn no_pyfunc_flavor() {
-    let m = model(&tmp("nopf"), "flavors:\n  sklearn: {pickled_model: model.pkl}\n");
+    let m = model(
+        &tmp("nopf"),
+        "flavors:\n  sklearn: {pickled_model: model.pkl}\n",
+    );
     let e = LoadPlan::new(&m).unwrap_err();
     assert!(e.to_string().contains("python_function"), "{e}");
     assert!(e.to_string().contains("sklearn"), "{e}");
@@ -64,22 +84,40 @@ fn no_pyfunc_flavor() {
 #[test]
 fn external_models_are_refused() {
     let m = model(&tmp("ext"), "flavors:\n  python_function: {loader_module: x}\nmetadata: {mlflow.model.isExternal: true}\n");
-    assert!(LoadPlan::new(&m).unwrap_err().to_string().contains("external"));
+    assert!(LoadPlan::new(&m)
+        .unwrap_err()
+        .to_string()
+        .contains("external"));
 }
 
 #[test]
 fn paths_may_not_leave_the_model_directory() {
     for bad in ["../../etc", "/etc", "a/../../b"] {
-        let m = model(&tmp("esc"), &format!("flavors:\n  python_function: {{loader_module: x, code: '{bad}'}}\n"));
+        let m = model(
+            &tmp("esc"),
+            &format!("flavors:\n  python_function: {{loader_module: x, code: '{bad}'}}\n"),
+        );
         let e = LoadPlan::new(&m).unwrap_err();
-        assert!(e.to_string().contains("flavors.python_function.code"), "{e}");
+        assert!(
+            e.to_string().contains("flavors.python_function.code"),
+            "{e}"
+        );
     }
-    let m = model(&tmp("ok"), "flavors:\n  python_function: {loader_module: x, code: code, data: a/../b}\n");
+    let m = model(
+        &tmp("ok"),
+        "flavors:\n  python_function: {loader_module: x, code: code, data: a/../b}\n",
+    );
     assert!(LoadPlan::new(&m).is_ok());
 }
 
 #[test]
 fn streamable_models_get_a_stream_fn() {
-    let m = model(&tmp("stream"), "flavors:\n  python_function: {loader_module: mlflow.pyfunc.model, streamable: true}\n");
-    assert_eq!(LoadPlan::new(&m).unwrap().predict_stream_fn.as_deref(), Some("predict_stream"));
+    let m = model(
+        &tmp("stream"),
+        "flavors:\n  python_function: {loader_module: mlflow.pyfunc.model, streamable: true}\n",
+    );
+    assert_eq!(
+        LoadPlan::new(&m).unwrap().predict_stream_fn.as_deref(),
+        Some("predict_stream")
+    );
 }

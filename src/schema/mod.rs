@@ -98,9 +98,7 @@ impl Schema {
         }
         let schema = match (cols.is_empty(), tensors.is_empty()) {
             (false, false) => {
-                return Err(
-                    "a schema cannot mix ColSpec and TensorSpec; choose one of them".into(),
-                )
+                return Err("a schema cannot mix ColSpec and TensorSpec; choose one of them".into())
             }
             (false, true) => Schema::Columns(cols),
             _ => Schema::Tensors(tensors),
@@ -114,9 +112,7 @@ impl Schema {
         }
         if let Schema::Tensors(t) = &schema {
             if t.len() > 1 && named == 0 {
-                return Err(
-                    "several TensorSpecs need names; name each TensorSpec".into(),
-                );
+                return Err("several TensorSpecs need names; name each TensorSpec".into());
             }
         }
         if let Schema::Columns(c) = &schema {
@@ -181,7 +177,12 @@ impl Signature {
                 }
                 Some(specs)
             }
-            Some(other) => return Err(err("params", format!("expected a JSON list, found {other}"))),
+            Some(other) => {
+                return Err(err(
+                    "params",
+                    format!("expected a JSON list, found {other}"),
+                ))
+            }
         };
         Ok(Signature {
             inputs,

@@ -56,7 +56,9 @@ impl ParamSpec {
         } else {
             match DataType::from_name(ty_name) {
                 Some(DataType::Binary) => {
-                    return Err(format!("{ctx}: binary type is not supported for parameters"))
+                    return Err(format!(
+                        "{ctx}: binary type is not supported for parameters"
+                    ))
                 }
                 Some(t) => ColType::Data(t),
                 None => return Err(format!("{ctx}: unsupported parameter type '{ty_name}'")),

@@ -68,9 +68,9 @@ impl TensorSpec {
             .ok_or_else(|| format!("{ctx}: TensorSpec is missing the `shape` list"))?
             .iter()
             .map(|d| {
-                d.as_i64()
-                    .filter(|&d| d >= -1)
-                    .ok_or_else(|| format!("{ctx}: shape entries must be integers >= -1, found {d}"))
+                d.as_i64().filter(|&d| d >= -1).ok_or_else(|| {
+                    format!("{ctx}: shape entries must be integers >= -1, found {d}")
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let name = match v.get("name") {

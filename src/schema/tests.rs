@@ -26,21 +26,30 @@ fn colspecs_of_every_type() {
     assert_eq!(cols[0].ty, ColType::Data(DataType::Double));
     assert!(!cols[1].required);
     assert!(cols[6].required, "required defaults to true");
-    let ColType::Object(props) = &cols[3].ty else { panic!() };
+    let ColType::Object(props) = &cols[3].ty else {
+        panic!()
+    };
     assert_eq!(props[0].name, "y", "properties are sorted by name");
     assert_eq!(cols[5].ty, ColType::Any);
 }
 
 #[test]
 fn tensorspecs() {
-    let s = schema(json!([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 28, 28]}}])).unwrap();
+    let s = schema(
+        json!([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 28, 28]}}]),
+    )
+    .unwrap();
     let Schema::Tensors(t) = &s else { panic!() };
     assert_eq!(t[0].dtype, "float32");
     assert_eq!(t[0].shape, vec![-1, 28, 28]);
-    let e = schema(json!([{"type": "tensor", "tensor-spec": {"dtype": "<U5", "shape": [-1]}}])).unwrap_err();
+    let e = schema(json!([{"type": "tensor", "tensor-spec": {"dtype": "<U5", "shape": [-1]}}]))
+        .unwrap_err();
     assert!(e.contains("<U5"), "{e}");
     assert_eq!(canonical_dtype("<f4").as_deref(), Some("float32"));
-    assert_eq!(canonical_dtype("datetime64[ns]").as_deref(), Some("datetime64[ns]"));
+    assert_eq!(
+        canonical_dtype("datetime64[ns]").as_deref(),
+        Some("datetime64[ns]")
+    );
     assert_eq!(canonical_dtype("str").as_deref(), Some("str"));
     assert_eq!(canonical_dtype("S10"), None);
 }
@@ -50,19 +59,25 @@ fn mlflow_schema_rules() {
     let empty = schema(json!([])).unwrap_err();
     assert!(empty.contains("at least one"), "{empty}");
     let mixed_kinds = schema(json!([{"type": "double", "name": "a"}, {"type": "tensor", "name": "t", "tensor-spec": {"dtype": "int64", "shape": [-1]}}])).unwrap_err();
-    assert!(mixed_kinds.contains("mix ColSpec and TensorSpec"), "{mixed_kinds}");
-    let mixed_names = schema(json!([{"type": "double", "name": "a"}, {"type": "double"}])).unwrap_err();
+    assert!(
+        mixed_kinds.contains("mix ColSpec and TensorSpec"),
+        "{mixed_kinds}"
+    );
+    let mixed_names =
+        schema(json!([{"type": "double", "name": "a"}, {"type": "double"}])).unwrap_err();
     assert!(mixed_names.contains("named and unnamed"), "{mixed_names}");
     let unnamed_tensors = schema(json!([
         {"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}},
         {"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}
-    ])).unwrap_err();
+    ]))
+    .unwrap_err();
     assert!(unnamed_tensors.contains("need names"), "{unnamed_tensors}");
     let unnamed_optional = schema(json!([{"type": "double", "required": false}])).unwrap_err();
     assert!(unnamed_optional.contains("optional"), "{unnamed_optional}");
     let unknown = schema(json!([{"type": "decimal", "name": "a"}])).unwrap_err();
     assert!(unknown.contains("decimal"), "{unknown}");
-    let dup = schema(json!([{"type": "double", "name": "a"}, {"type": "long", "name": "a"}])).unwrap_err();
+    let dup = schema(json!([{"type": "double", "name": "a"}, {"type": "long", "name": "a"}]))
+        .unwrap_err();
     assert!(dup.contains("duplicate"), "{dup}");
 }
 
@@ -78,7 +93,10 @@ fn params() {
     assert_eq!(p[0].ty, ColType::Data(DataType::Long));
     assert_eq!(p[1].shape, Some(vec![-1]));
     assert!(matches!(p[2].ty, ColType::Object(_)));
-    let bad = RawSignature { params: Some(r#"[{"name": "b", "default": "", "type": "binary"}]"#.into()), ..Default::default() };
+    let bad = RawSignature {
+        params: Some(r#"[{"name": "b", "default": "", "type": "binary"}]"#.into()),
+        ..Default::default()
+    };
     let e = Signature::parse(Path::new("/m/MLmodel"), &bad).unwrap_err();
     assert!(e.to_string().contains("binary"), "{e}");
     let dup = RawSignature { params: Some(r#"[{"name": "b", "default": 1, "type": "long"}, {"name": "b", "default": 1, "type": "long"}]"#.into()), ..Default::default() };
@@ -90,17 +108,20 @@ fn data_type() -> impl Strategy<Value = DataType> {
 }
 
 fn col_type() -> impl Strategy<Value = ColType> {
-    let leaf = prop_oneof![
-        data_type().prop_map(ColType::Data),
-        Just(ColType::Any),
-    ];
+    let leaf = prop_oneof![data_type().prop_map(ColType::Data), Just(ColType::Any),];
     leaf.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
             inner.clone().prop_map(|t| ColType::Array(Box::new(t))),
             inner.clone().prop_map(|t| ColType::Map(Box::new(t))),
-            proptest::collection::btree_map("[a-z]{1,4}", (inner, any::<bool>()), 1..4).prop_map(|m| {
-                ColType::Object(m.into_iter().map(|(name, (ty, required))| Property { name, ty, required }).collect())
-            }),
+            proptest::collection::btree_map("[a-z]{1,4}", (inner, any::<bool>()), 1..4).prop_map(
+                |m| {
+                    ColType::Object(
+                        m.into_iter()
+                            .map(|(name, (ty, required))| Property { name, ty, required })
+                            .collect(),
+                    )
+                }
+            ),
         ]
     })
 }

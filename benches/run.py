@@ -1,0 +1,109 @@
+"""fastpyfunc benchmarks, measured side by side in one run (medians of fresh processes).
+
+    make bench            # or: .venv/bin/python benches/run.py [--runs N]
+
+Prints markdown tables:
+  1. import time: `import fastpyfunc` vs `import mlflow.pyfunc`;
+  2. load_model + first predict in a fresh process, fastpyfunc vs mlflow.pyfunc, for a
+     scikit-learn (skops) model and an ONNX model.
+Absolute times depend on the machine and its load; compare the columns of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PY = sys.executable
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+
+
+def fresh(code: str) -> float:
+    """Runs `code` in a new interpreter; it prints its own elapsed seconds as the last line."""
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, env=ENV)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def timed(body: str) -> str:
+    return "import time\n_t = time.perf_counter()\n" + body + "\nprint(time.perf_counter() - _t)\n"
+
+
+def median_of(code: str, runs: int) -> float:
+    fresh(code)  # warm the OS page cache and .pyc files
+    return statistics.median(fresh(code) for _ in range(runs))
+
+
+def make_models(root: Path) -> dict[str, tuple[Path, str]]:
+    """Saves the benchmark models with mlflow; returns {name: (dir, input expression)}."""
+    import mlflow
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    clf = LogisticRegression(max_iter=1000).fit(X, y)
+    mlflow.sklearn.save_model(clf, str(root / "sklearn"), input_example=X.head(2))
+    onx = to_onnx(clf, X.to_numpy(np.float32)[:1], options={"zipmap": False}, target_opset=17)
+    mlflow.onnx.save_model(onx, str(root / "onnx"))
+    cols = list(X.columns)
+    return {
+        "sklearn (skops)": (
+            root / "sklearn",
+            f"__import__('pandas').DataFrame([[5.1, 3.5, 1.4, 0.2]], columns={cols!r})",
+        ),
+        "onnx": (root / "onnx", "{'X': __import__('numpy').array([[5.1, 3.5, 1.4, 0.2]], dtype='float32')}"),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+
+    rows = []
+    base = median_of(timed("pass"), args.runs)
+    fpf = median_of(timed("import fastpyfunc"), args.runs)
+    mlf = median_of(timed("import mlflow.pyfunc"), args.runs)
+    rows.append(("`import`", fpf, mlf, base))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        models = make_models(Path(tmp))
+        for name, (path, data) in models.items():
+            ours = median_of(
+                timed(f"import fastpyfunc\nm = fastpyfunc.load_model({str(path)!r})\nm.predict({data})"),
+                args.runs,
+            )
+            theirs = median_of(
+                timed(
+                    f"import mlflow.pyfunc\nm = mlflow.pyfunc.load_model({str(path)!r})\nm.predict({data})"
+                ),
+                args.runs,
+            )
+            rows.append((f"import + load_model + first predict: {name}", ours, theirs, base))
+
+    print(
+        f"\nfresh processes, median of {args.runs} runs each (python {sys.version.split()[0]}, {os.cpu_count()} cores)\n"
+    )
+    print("| what | fastpyfunc | mlflow.pyfunc | mlflow / fastpyfunc |")
+    print("|---|---:|---:|---:|")
+    for what, ours, theirs, _ in rows:
+        print(f"| {what} | {1000 * ours:.1f} ms | {1000 * theirs:.1f} ms | {theirs / ours:.1f}x |")
+    results = Path("bench-results")
+    results.mkdir(exist_ok=True)
+    (results / "startup.json").write_text(
+        json.dumps({"runs": args.runs, "rows": rows, "time": time.time()}, indent=1)
+    )
+
+
+if __name__ == "__main__":
+    main()
