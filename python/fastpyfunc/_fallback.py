@@ -8,9 +8,11 @@ deserialization of model bytes goes through :func:`deserialize` (ours) or is ann
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from . import exceptions as exc
@@ -64,7 +66,8 @@ def check_deserialization_allowed(model_path: str, artifact: str, fmt: str) -> N
 def deserialize(model_path: str, path: str, fmt: str, trusted: list[str] | None = None) -> Any:
     """Every unpickling fastpyfunc itself does goes through here."""
     check_deserialization_allowed(model_path, path, fmt)
-    try:
+    name = os.path.basename(path)
+    with _load_errors(model_path, f"loading {name} ({fmt})", name, " (pip install 'fastpyfunc[sklearn]')"):
         if fmt == "skops":
             import skops.io
 
@@ -77,22 +80,30 @@ def deserialize(model_path: str, path: str, fmt: str, trusted: list[str] | None 
             import cloudpickle
 
             return cloudpickle.load(f)
+
+
+@contextlib.contextmanager
+def _load_errors(model_path: str, what: str, key: str | None, install_hint: str = "") -> Iterator[None]:
+    """Turns what a loader raises into fastpyfunc errors that name the model and the step."""
+    try:
+        yield
+    except exc.FastPyFuncError:
+        raise
     except ImportError as e:
         raise exc.make(
             exc.EngineUnavailableError,
-            f"{model_path}: loading {os.path.basename(path)} ({fmt}) needs the Python package "
-            f"'{e.name}', which is not installed: pip install 'fastpyfunc[sklearn]'",
+            f"{model_path}: {what} needs the Python package '{e.name}', which is not installed{install_hint}",
             model_path=model_path,
             key=e.name,
         ) from e
-    except exc.FastPyFuncError:
-        raise
     except Exception as e:
         raise exc.make(
             exc.ModelLoadError,
-            f"{model_path}: cannot load {os.path.basename(path)} as {fmt}: {type(e).__name__}: {e}",
+            f"{model_path}: {what} failed: {type(e).__name__}: {e}",
             model_path=model_path,
-            key=os.path.basename(path),
+            key=key,
+            error_code=getattr(e, "error_code", None),
+            error_class=getattr(e, "error_class", None),
         ) from e
 
 
@@ -161,25 +172,9 @@ def _load_with_module(
             model_path=model_path,
             key="flavors.python_function.loader_module",
         ) from e
-    try:
+    with _load_errors(
+        model_path, f"loading the model with {module_name}", "flavors.python_function.loader_module"
+    ):
         if model_config:
             return module._load_pyfunc(data_path, model_config)
         return module._load_pyfunc(data_path)
-    except ModuleNotFoundError as e:
-        raise exc.make(
-            exc.EngineUnavailableError,
-            f"{model_path}: loading this {module_name} model needs the Python package "
-            f"'{e.name}', which is not installed",
-            model_path=model_path,
-            key=e.name,
-        ) from e
-    except exc.FastPyFuncError:
-        raise
-    except Exception as e:
-        raise exc.make(
-            exc.ModelLoadError,
-            f"{model_path}: {module_name} could not load the model: {type(e).__name__}: {e}",
-            model_path=model_path,
-            error_code=getattr(e, "error_code", None),
-            error_class=getattr(e, "error_class", None),
-        ) from e

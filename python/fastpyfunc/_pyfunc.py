@@ -34,29 +34,22 @@ class PyFuncModel:
         self._model_meta = metadata
         self._impl = impl
         self._plan = plan
-        predict_fn = plan["predict_fn"]
-        if not hasattr(impl, predict_fn):
-            raise exc.make(
-                exc.ModelLoadError,
-                f"{model_path}: model implementation is missing required {predict_fn} method",
-                model_path=model_path,
-                key="flavors.python_function.predict_fn",
-            )
-        self._predict_fn = getattr(impl, predict_fn)
+        self._predict_fn = self._method(plan["predict_fn"], "predict_fn")
         self._predict_takes_params = _takes_params(self._predict_fn)
         stream_fn = plan.get("predict_stream_fn")
-        self._predict_stream_fn = None
-        if stream_fn:
-            if not hasattr(impl, stream_fn):
-                raise exc.make(
-                    exc.ModelLoadError,
-                    f"{model_path}: model implementation is missing required {stream_fn} method",
-                    model_path=model_path,
-                    key="flavors.python_function.predict_stream_fn",
-                )
-            self._predict_stream_fn = getattr(impl, stream_fn)
+        self._predict_stream_fn = self._method(stream_fn, "predict_stream_fn") if stream_fn else None
         self._enforce = Enforcer(model_path, metadata, self.loader_module)
         self._input_example: Any = _UNSET
+
+    def _method(self, name: str, key: str) -> Any:
+        if not hasattr(self._impl, name):
+            raise exc.make(
+                exc.ModelLoadError,
+                f"{self._model_path}: model implementation is missing required {name} method",
+                model_path=self._model_path,
+                key=f"flavors.python_function.{key}",
+            )
+        return getattr(self._impl, name)
 
     # -- prediction -------------------------------------------------------------------------
 
