@@ -34,12 +34,13 @@ test-python: build ## pytest against real mlflow
 
 test: build test-rust test-python ## install, build, run every test
 
-lint: venv ## formatting, clippy and ruff
+lint: venv ## formatting, clippy, ruff and mypy
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features python -- -D warnings
 	$(VENV)/bin/ruff check python tests benches examples
 	$(VENV)/bin/ruff format --check python tests benches examples
+	$(VENV)/bin/mypy python/fastpyfunc --ignore-missing-imports
 
 fmt: venv ## apply cargo fmt and ruff format
 	cargo fmt

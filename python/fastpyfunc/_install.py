@@ -18,12 +18,12 @@ def install() -> None:
     ``mlflow.pyfunc.load_model(...)`` calls are switched.
     """
     global _original
-    import mlflow.pyfunc
+    import mlflow.pyfunc as pyfunc
 
-    if mlflow.pyfunc.load_model is load_model:
+    if getattr(pyfunc, "load_model", None) is load_model:
         return
-    _original = mlflow.pyfunc.load_model
-    mlflow.pyfunc.load_model = load_model
+    _original = pyfunc.load_model
+    pyfunc.load_model = load_model  # type: ignore[assignment]  # our PyFuncModel, same interface
 
 
 def uninstall() -> None:
@@ -31,9 +31,9 @@ def uninstall() -> None:
     global _original
     if _original is None:
         return
-    import mlflow.pyfunc
+    import mlflow.pyfunc as pyfunc
 
-    mlflow.pyfunc.load_model = _original
+    pyfunc.load_model = _original
     _original = None
 
 

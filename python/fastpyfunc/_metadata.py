@@ -9,8 +9,9 @@ from typing import Any
 
 from ._schema import ModelSignature, ParamSchema, Schema
 
-# Top-level keys mlflow's Model always has as attributes (None when absent).
-_ATTRIBUTES = (
+# Top-level keys with their own attribute (None when absent).
+_KNOWN = (
+    "signature",
     "artifact_path",
     "run_id",
     "utc_time_created",
@@ -37,14 +38,25 @@ class Model:
     def __init__(self, root: str, raw: dict[str, Any], signature: dict[str, Any] | None) -> None:
         self._root = root
         self._raw = raw
+        attr = lambda key: copy.deepcopy(raw.get(key))  # noqa: E731
+        self.artifact_path: str | None = attr("artifact_path")
+        self.run_id: str | None = attr("run_id")
+        self.utc_time_created: str | None = attr("utc_time_created")
+        self.flavors: dict[str, Any] = attr("flavors") or {}
+        self.saved_input_example_info: dict[str, Any] | None = attr("saved_input_example_info")
+        self.model_uuid: str | None = attr("model_uuid")
+        self.mlflow_version: str | None = attr("mlflow_version")
+        self.metadata: dict[str, Any] | None = attr("metadata")
+        self.prompts: list[str] | None = attr("prompts")
+        self.model_size_bytes: int | None = attr("model_size_bytes")
+        self.resources: dict[str, Any] | None = attr("resources")
+        self.env_vars: list[str] | None = attr("env_vars")
+        self.auth_policy: dict[str, Any] | None = attr("auth_policy")
+        self.model_id: str | None = attr("model_id")
+        # Keys a newer MLflow writes stay reachable as attributes, as mlflow keeps them.
         for key, value in raw.items():
-            if key != "signature" and key.isidentifier():
+            if key not in _KNOWN and key.isidentifier():
                 setattr(self, key, copy.deepcopy(value))
-        for key in _ATTRIBUTES:
-            if not hasattr(self, key):
-                setattr(self, key, None)
-        if self.flavors is None:
-            self.flavors = {}
         self.signature: ModelSignature | None = ModelSignature(signature) if signature else None
 
     def get_input_schema(self) -> Schema | None:

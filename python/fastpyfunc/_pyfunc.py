@@ -153,7 +153,7 @@ class PyFuncModel:
 
     def __repr__(self) -> str:
         meta = self._model_meta
-        info = {}
+        info: dict[str, str | None] = {}
         if meta.artifact_path is not None:
             info["artifact_path"] = meta.artifact_path
         info["flavor"] = self.loader_module
