@@ -21,8 +21,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 warnings.filterwarnings("ignore", category=FutureWarning)
 
-import fastpyfunc  # noqa: E402
 import mlflow  # noqa: E402
+
+import fastpyfunc  # noqa: E402
 
 HERE = Path(__file__).parent
 

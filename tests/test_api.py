@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
-import fastpyfunc
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import assert_same, both, write_mlmodel
+
+import fastpyfunc
 from fastpyfunc import exceptions as exc
+
+from conftest import assert_same, both, write_mlmodel
 
 
 def test_metadata_attributes(custom_model):

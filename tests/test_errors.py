@@ -6,11 +6,13 @@ import pickle
 import subprocess
 import sys
 
-import fastpyfunc
 import pytest
-from conftest import write_mlmodel
-from fastpyfunc import exceptions as exc
 from mlflow.exceptions import MlflowException
+
+import fastpyfunc
+from fastpyfunc import exceptions as exc
+
+from conftest import write_mlmodel
 
 
 def test_mlflow_code_catches_our_errors(tmp_path):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import fastpyfunc
 import pytest
-from conftest import write_mlmodel
+
+import fastpyfunc
 from fastpyfunc.exceptions import (
     FastPyFuncError,
     MalformedModelError,
@@ -12,6 +12,8 @@ from fastpyfunc.exceptions import (
     ModelNotFoundError,
     UnsupportedFlavorError,
 )
+
+from conftest import write_mlmodel
 
 PYFUNC = "flavors:\n  python_function: {loader_module: mlflow.sklearn, model_path: model.pkl}\n  sklearn: {serialization_format: pickle}\n"
 

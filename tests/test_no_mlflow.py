@@ -6,8 +6,10 @@ import json
 import subprocess
 import sys
 
-import fastpyfunc
 import numpy as np
+
+import fastpyfunc
+
 from conftest import assert_same
 
 HEAVY = ["torch", "tensorflow", "onnxruntime", "pandas", "sklearn", "mlflow", "numpy", "yaml"]

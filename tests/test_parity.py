@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import fastpyfunc
 import numpy as np
 import pandas as pd
 import pytest
+
+import fastpyfunc
+
 from conftest import assert_same, both, compare_predict
 
 

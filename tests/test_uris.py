@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import fastpyfunc
 import mlflow
 import pytest
+
+import fastpyfunc
+
 from conftest import assert_same
 
 
