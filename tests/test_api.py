@@ -171,10 +171,13 @@ def test_unknown_keys_are_kept(tmp_path, sklearn_models):
     d = tmp_path / "m"
     shutil.copytree(sklearn_models[("skops", "predict")], d)
     with open(d / "MLmodel", "a") as f:
-        f.write("future_key: {a: 1}\n")
+        f.write("future_key: {a: 1}\n_raw: clobber\n")
     m = fastpyfunc.load_model(str(d))
     assert m.metadata.future_key == {"a": 1}
     assert m.metadata.to_dict()["future_key"] == {"a": 1}
+    # a key that names internal state does not overwrite it
+    assert m.metadata.to_dict()["_raw"] == "clobber"
+    assert m.metadata.flavors["python_function"]["loader_module"] == "mlflow.sklearn"
 
 
 def test_python_version_mismatch_warns(tmp_path, sklearn_models):

@@ -9,25 +9,6 @@ from typing import Any
 
 from ._schema import ModelSignature, ParamSchema, Schema
 
-# Top-level keys with their own attribute (None when absent).
-_KNOWN = (
-    "signature",
-    "artifact_path",
-    "run_id",
-    "utc_time_created",
-    "flavors",
-    "saved_input_example_info",
-    "model_uuid",
-    "mlflow_version",
-    "metadata",
-    "prompts",
-    "model_size_bytes",
-    "resources",
-    "env_vars",
-    "auth_policy",
-    "model_id",
-)
-
 
 class Model:
     """The parsed MLmodel of a loaded model (mlflow's ``mlflow.models.Model`` interface).
@@ -53,11 +34,12 @@ class Model:
         self.env_vars: list[str] | None = attr("env_vars")
         self.auth_policy: dict[str, Any] | None = attr("auth_policy")
         self.model_id: str | None = attr("model_id")
-        # Keys a newer MLflow writes stay reachable as attributes, as mlflow keeps them.
-        for key, value in raw.items():
-            if key not in _KNOWN and key.isidentifier():
-                setattr(self, key, copy.deepcopy(value))
         self.signature: ModelSignature | None = ModelSignature(signature) if signature else None
+        # Keys a newer MLflow writes stay reachable as attributes, as mlflow keeps them; keys that
+        # already have an attribute above (or name internal state) are not overwritten.
+        for key, value in raw.items():
+            if key.isidentifier() and key not in self.__dict__:
+                setattr(self, key, copy.deepcopy(value))
 
     def get_input_schema(self) -> Schema | None:
         return self.signature.inputs if self.signature is not None else None

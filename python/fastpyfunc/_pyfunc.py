@@ -38,6 +38,10 @@ class PyFuncModel:
         self._predict_takes_params = _takes_params(self._predict_fn)
         stream_fn = plan.get("predict_stream_fn")
         self._predict_stream_fn = self._method(stream_fn, "predict_stream_fn") if stream_fn else None
+        # mlflow's predict_stream passes params when the function has any parameter named so.
+        self._stream_takes_params = self._predict_stream_fn is not None and _has_parameter(
+            self._predict_stream_fn, "params"
+        )
         self._enforce = Enforcer(model_path, metadata, self.loader_module)
         self._input_example: Any = _UNSET
 
@@ -78,7 +82,7 @@ class PyFuncModel:
                     model_path=self._model_path,
                 )
             data = data[0]
-        if "params" in inspect.signature(self._predict_stream_fn).parameters:
+        if self._stream_takes_params:
             return self._predict_stream_fn(data, params=params)
         _warn_params_dropped(params)
         return self._predict_stream_fn(data)
@@ -169,6 +173,13 @@ def _takes_params(fn: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return param is not None and param.kind != inspect.Parameter.VAR_KEYWORD
+
+
+def _has_parameter(fn: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _warn_params_dropped(params: Any) -> None:
