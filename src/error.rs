@@ -43,6 +43,36 @@ pub enum Error {
     /// The model URI cannot be resolved locally.
     #[error("model URI '{uri}': {reason}")]
     InvalidUri { uri: String, reason: String },
+
+    /// A native engine's runtime library is missing, too old or failed to start.
+    #[error("{path}: the {engine} engine is not available: {reason}")]
+    EngineUnavailable {
+        path: PathBuf,
+        engine: &'static str,
+        reason: String,
+    },
+
+    /// The model file exists but the engine cannot load it (corrupt, unsupported operator...).
+    #[error("{path}: cannot load the model: {reason}")]
+    ModelLoad { path: PathBuf, reason: String },
+
+    /// The data given to `predict` does not fit the model: `key` names the input.
+    #[error("{path}: invalid input{}: {reason}", key_suffix_input(.key))]
+    InvalidInput {
+        path: PathBuf,
+        key: Option<String>,
+        reason: String,
+    },
+
+    /// The engine failed while running the model on valid-looking input.
+    #[error("{path}: prediction failed: {reason}")]
+    Predict { path: PathBuf, reason: String },
+}
+
+fn key_suffix_input(key: &Option<String>) -> String {
+    key.as_ref()
+        .map(|k| format!(" '{k}'"))
+        .unwrap_or_default()
 }
 
 fn key_suffix(key: &Option<String>) -> String {
@@ -62,6 +92,10 @@ impl Error {
             Error::InvalidSignature { .. } => "MalformedModelError",
             Error::UnsupportedFlavor { .. } => "UnsupportedFlavorError",
             Error::InvalidUri { .. } => "InvalidUriError",
+            Error::EngineUnavailable { .. } => "EngineUnavailableError",
+            Error::ModelLoad { .. } => "ModelLoadError",
+            Error::InvalidInput { .. } => "InvalidInputError",
+            Error::Predict { .. } => "PredictionError",
         }
     }
 
@@ -72,7 +106,11 @@ impl Error {
             | Error::Io { path, .. }
             | Error::MalformedMlModel { path, .. }
             | Error::InvalidSignature { path, .. }
-            | Error::UnsupportedFlavor { path, .. } => Some(path),
+            | Error::UnsupportedFlavor { path, .. }
+            | Error::EngineUnavailable { path, .. }
+            | Error::ModelLoad { path, .. }
+            | Error::InvalidInput { path, .. }
+            | Error::Predict { path, .. } => Some(path),
             Error::InvalidUri { .. } => None,
         }
     }
@@ -80,7 +118,7 @@ impl Error {
     /// The offending key or input, if any.
     pub fn key(&self) -> Option<String> {
         match self {
-            Error::MalformedMlModel { key, .. } => key.clone(),
+            Error::MalformedMlModel { key, .. } | Error::InvalidInput { key, .. } => key.clone(),
             Error::InvalidSignature { section, .. } => Some(format!("signature.{section}")),
             _ => None,
         }

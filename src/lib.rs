@@ -6,9 +6,11 @@
 
 pub mod engine;
 pub mod error;
+pub mod flavor;
 pub mod mlmodel;
 pub mod plan;
 pub mod schema;
+pub mod tensor;
 pub mod uri;
 
 #[cfg(feature = "python")]

@@ -109,7 +109,7 @@ impl LoadPlan {
         });
 
         let mut native_unavailable = None;
-        let route = match engine::candidate(m) {
+        let route = match engine::candidate(m, &data_path) {
             Some(c) => match engine::availability(c.engine) {
                 Availability::Ready => Some(Route::Native(c)),
                 Availability::Missing(why) => {

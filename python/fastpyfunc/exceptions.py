@@ -24,6 +24,8 @@ __all__ = [
     "UnsafeModelError",
     "SchemaEnforcementError",
     "InvalidModelConfigError",
+    "InvalidInputError",
+    "PredictionError",
 ]
 
 
@@ -124,6 +126,18 @@ class InvalidModelConfigError(FastPyFuncError):
     """``model_config`` is not a dict, or its file cannot be read."""
 
     default_error_code = "INVALID_PARAMETER_VALUE"
+
+
+class InvalidInputError(FastPyFuncError):
+    """The data given to ``predict`` does not fit the model's inputs (names, types, shapes)."""
+
+    default_error_code = "INVALID_PARAMETER_VALUE"
+
+
+class PredictionError(FastPyFuncError):
+    """The engine failed while running the model."""
+
+    default_error_code = "INTERNAL_ERROR"
 
 
 _PUBLIC = {name: globals()[name] for name in __all__}

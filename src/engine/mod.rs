@@ -6,6 +6,8 @@
 //! [`crate::plan`] asks [`availability`] for each candidate and falls back to embedded Python
 //! when the engine is not there, so adding an engine changes this file and nothing upstream.
 
+pub mod onnx;
+
 use std::path::PathBuf;
 
 use crate::mlmodel::LoadedMlModel;
@@ -45,19 +47,18 @@ pub enum Availability {
     Missing(String),
 }
 
-/// The native engine that could run this model, judged from the MLmodel alone.
+/// The native engine that could run this model, judged from the MLmodel alone. `data_path` is
+/// the checked `python_function.data` path (what mlflow's loader is given).
 /// TorchScript needs a look inside `model.pth` and is decided by its engine when it lands.
-pub fn candidate(m: &LoadedMlModel) -> Option<Candidate> {
+pub fn candidate(m: &LoadedMlModel, data_path: &std::path::Path) -> Option<Candidate> {
     let flavors = &m.model.flavors;
     let loader = flavors.python_function.as_ref()?.loader_module.as_str();
     match loader {
-        "mlflow.onnx" => {
-            let data = flavors.onnx.as_ref()?.data.as_deref()?;
-            Some(Candidate {
-                engine: EngineKind::Onnx,
-                artifact: m.root.join(data),
-            })
-        }
+        // mlflow.onnx._load_pyfunc loads the file `python_function.data` names.
+        "mlflow.onnx" => Some(Candidate {
+            engine: EngineKind::Onnx,
+            artifact: data_path.to_path_buf(),
+        }),
         "mlflow.tensorflow" => {
             let tf = flavors.tensorflow.as_ref()?;
             match tf.model_type.as_deref() {
@@ -72,10 +73,15 @@ pub fn candidate(m: &LoadedMlModel) -> Option<Candidate> {
     }
 }
 
-/// Whether `engine` is compiled into this build and its runtime can be loaded.
+/// Whether `engine` is compiled into this build. Whether its runtime library loads is only known
+/// at load time (it is found in the user's installed wheel), and a failure there is an error that
+/// says what to install.
 pub fn availability(engine: EngineKind) -> Availability {
-    Availability::Missing(format!(
-        "the native {} engine is not part of this fastpyfunc build yet",
-        engine.name()
-    ))
+    match engine {
+        EngineKind::Onnx => Availability::Ready,
+        EngineKind::TorchScript | EngineKind::SavedModel => Availability::Missing(format!(
+            "the native {} engine is not part of this fastpyfunc build yet",
+            engine.name()
+        )),
+    }
 }

@@ -1,7 +1,7 @@
 //! The MLmodel file: YAML -> typed [`MlModel`], keeping every key MLflow (or a newer MLflow)
 //! writes, with the signature's JSON strings parsed into a typed [`Signature`].
 
-mod flavors;
+pub mod flavors;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};

@@ -53,21 +53,42 @@ fn old_sklearn_data_file_defaults_to_pickle() {
 }
 
 #[test]
-fn onnx_goes_to_python_until_the_engine_lands() {
+fn onnx_runs_natively_from_the_pyfunc_data_path() {
     let dir = tmp("onnx");
-    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.onnx, data: model.onnx}\n  onnx: {data: model.onnx}\n");
+    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.onnx, data: model.onnx}\n  onnx: {data: other.onnx}\n");
+    let plan = LoadPlan::new(&m).unwrap();
+    assert_eq!(
+        plan.route,
+        Route::Native(Candidate {
+            engine: EngineKind::Onnx,
+            artifact: dir.join("model.onnx"),
+        })
+    );
+    assert!(plan.native_unavailable.is_none());
+}
+
+#[test]
+fn torchscript_and_savedmodel_go_to_python_until_their_engines_land() {
+    let dir = tmp("tf");
+    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.tensorflow, data: tfmodel}\n  tensorflow: {model_type: tf2-module, saved_model_dir: tfmodel}\n");
     let plan = LoadPlan::new(&m).unwrap();
     assert_eq!(
         plan.route,
         Route::LoaderModule {
-            module: "mlflow.onnx".into()
+            module: "mlflow.tensorflow".into()
         }
     );
     assert_eq!(
         plan.native_unavailable.as_ref().unwrap().0,
-        EngineKind::Onnx
+        EngineKind::SavedModel
     );
-    assert_eq!(plan.data_path, dir.join("model.onnx"));
+}
+
+#[test]
+fn onnx_data_outside_the_model_is_refused() {
+    let m = model(&tmp("onnxesc"), "flavors:\n  python_function: {loader_module: mlflow.onnx, data: ../../x.onnx}\n");
+    let e = LoadPlan::new(&m).unwrap_err();
+    assert!(e.to_string().contains("outside the model directory"), "{e}");
 }
 
 #[test]

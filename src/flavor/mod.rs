@@ -1,0 +1,4 @@
+//! MLflow's flavor wrappers, rule by rule: how pyfunc input becomes engine feeds, independent of
+//! both the engine's API and the Python binding.
+
+pub mod onnx;
