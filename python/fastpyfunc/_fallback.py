@@ -131,10 +131,16 @@ def add_code_path(code_path: str | None) -> None:
         sys.path.insert(0, code_path)
 
 
-def load_impl(model_path: str, plan: dict[str, Any], model_config: dict[str, Any] | None) -> Any:
+def load_impl(
+    model_path: str, plan: dict[str, Any], model_config: dict[str, Any] | None, flavors: dict[str, Any]
+) -> Any:
     """Builds the object whose ``predict_fn`` the PyFuncModel calls."""
     route = plan["route"]
     add_code_path(plan.get("code_path"))
+    if route["kind"] == "native" and route["engine"] == "onnx":
+        from ._onnx import OnnxModel
+
+        return OnnxModel(model_path, route["artifact"], flavors.get("onnx"))
     if route["kind"] == "sklearn":
         return SklearnModel(
             deserialize(model_path, route["model_file"], route["format"], route.get("trusted_types"))

@@ -1,4 +1,4 @@
-"""Private native module (Rust). Load-time helpers; results are JSON text."""
+"""Private native module (Rust): load-time helpers (results as JSON text) and the engines."""
 
 __version__: str
 
@@ -10,3 +10,27 @@ def read_yaml(path: str) -> str:
 
 def classify_uri(model_uri: str) -> tuple[str, str]:
     """``("local", path)`` or ``("remote", scheme)``."""
+
+from typing import Any
+
+_Port = tuple[str, str, list[int] | None]
+
+class OnnxModel:
+    """A loaded ONNX Runtime session."""
+
+    @property
+    def inputs(self) -> list[_Port]:
+        """``[(name, onnx type, dims)]`` of the graph inputs (-1 for open dimensions)."""
+    @property
+    def outputs(self) -> list[_Port]:
+        """``[(name, onnx type, dims)]`` of the graph outputs."""
+    @property
+    def providers(self) -> list[str]:
+        """Execution providers the session runs with."""
+    def run(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        """``{output name: value}`` for ``{input name: array-like}``; the GIL is released."""
+    def _last_feed_addrs(self) -> list[int]: ...
+
+def load_onnx(model_file: str, library: str, flavor_json: str, mlmodel_path: str) -> tuple[OnnxModel, list[str]]:
+    """Loads an ONNX model with the onnxruntime library at ``library``; returns the model and the
+    warnings its load produced."""

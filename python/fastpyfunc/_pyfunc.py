@@ -276,7 +276,7 @@ def load_model(
     if not suppress_warnings:
         _warn_python_version(pyfunc_conf.get("python_version"))
     config = _merge_model_config(pyfunc_conf, _read_model_config(model_config), local_path)
-    impl = load_impl(local_path, plan, config)
+    impl = load_impl(local_path, plan, config, meta.flavors)
     return PyFuncModel(local_path, meta, impl, plan)
 
 

@@ -79,9 +79,12 @@ impl OnnxSession {
             if !missing.is_empty() {
                 let missing: Vec<&str> = missing.iter().map(|p| p.name.as_str()).collect();
                 warnings.push(format!(
-                    "ONNX model declares execution providers {declared:?} but {missing:?} are \
-                     unavailable in this onnxruntime build; serving with {requested:?}. GPU \
-                     acceleration will not be used if a GPU provider is missing."
+                    "ONNX model declares execution providers {} but {} are unavailable in this \
+                     onnxruntime build; serving with {}. GPU acceleration will not be used if a \
+                     GPU provider is missing.",
+                    py_list(&declared),
+                    py_list(&missing),
+                    py_list(&requested)
                 ));
             }
             let build = |providers: &[&ProviderSpec]| -> std::result::Result<Session, String> {
@@ -93,9 +96,10 @@ impl OnnxSession {
                 Ok(s) => (s, requested),
                 Err(e) if !usable.iter().all(|p| p.name == CPU) => {
                     warnings.push(format!(
-                        "ONNX model requested execution providers {requested:?} but onnxruntime \
-                         failed to initialize them ({e}); falling back to CPU. GPU acceleration \
-                         will not be used."
+                        "ONNX model requested execution providers {} but onnxruntime failed to \
+                         initialize them ({e}); falling back to CPU. GPU acceleration will not be \
+                         used.",
+                        py_list(&requested)
                     ));
                     (build(&[]).map_err(load_err)?, vec![CPU.to_string()])
                 }
@@ -166,10 +170,18 @@ impl OnnxSession {
             }
             let mut state = self.lock();
             state.last_feed_addrs = feeds.iter().map(|(_, t)| t.data.addr()).collect();
-            let outputs = state
-                .session
-                .run(values)
-                .map_err(|e| predict_err(e.to_string()))?;
+            let outputs = state.session.run(values).map_err(|e| {
+                // onnxruntime's own shape/rank/name checks: the input is wrong, not the model.
+                if e.code() == ort::ErrorCode::InvalidArgument {
+                    Error::InvalidInput {
+                        path: self.path.clone(),
+                        key: None,
+                        reason: e.message().to_string(),
+                    }
+                } else {
+                    predict_err(e.to_string())
+                }
+            })?;
             outputs
                 .into_iter()
                 .map(|(name, v)| {
@@ -188,6 +200,12 @@ fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
             reason: format!("ONNX Runtime binding panicked: {}", panic_text(&p)),
         })
     })
+}
+
+/// `['a', 'b']`: lists in warnings read as mlflow's (Python) warnings do.
+fn py_list<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("'{}'", s.as_ref())).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 /// Providers fastpyfunc knows how to register (besides CPU, which is always there).

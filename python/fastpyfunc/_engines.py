@@ -1,0 +1,79 @@
+"""Finding each engine's runtime library in the user's installed wheels, without importing them.
+
+``importlib.util.find_spec`` locates a top-level package without running it (importing
+onnxruntime costs 30-300 ms; the native engine does not need its Python module at all).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from . import exceptions as exc
+
+#: Oldest onnxruntime the native engine runs on (its C API level).
+ONNXRUNTIME_MIN = (1, 31)
+_ORT_HINT = "pip install 'onnxruntime>=1.31' (or 'fastpyfunc[onnx]'), or set ORT_DYLIB_PATH"
+
+
+def _unavailable(model_path: str, message: str, key: str) -> exc.FastPyFuncError:
+    return exc.make(exc.EngineUnavailableError, f"{model_path}: {message}", model_path=model_path, key=key)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for p in text.split(".")[:2]:
+        digits = "".join(ch for ch in p if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def onnxruntime_library(model_path: str) -> str:
+    """Path of ``libonnxruntime`` to load: ``ORT_DYLIB_PATH``, else the installed wheel's copy."""
+    override = os.environ.get("ORT_DYLIB_PATH")
+    if override:
+        if not os.path.isfile(override):
+            raise _unavailable(
+                model_path, f"ORT_DYLIB_PATH={override!r} is not a file", "ORT_DYLIB_PATH"
+            )
+        return override
+    spec = importlib.util.find_spec("onnxruntime")
+    if spec is None or not spec.submodule_search_locations:
+        raise _unavailable(
+            model_path,
+            f"running ONNX models needs ONNX Runtime, which is not installed: {_ORT_HINT}",
+            "onnxruntime",
+        )
+    version = None
+    for dist in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml"):
+        try:
+            version = importlib.metadata.version(dist)
+            break
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    if version is not None and _version_tuple(version) < ONNXRUNTIME_MIN:
+        raise _unavailable(
+            model_path,
+            f"onnxruntime {version} is installed but the native ONNX engine needs onnxruntime>="
+            f"{'.'.join(map(str, ONNXRUNTIME_MIN))}: {_ORT_HINT}",
+            "onnxruntime",
+        )
+    capi = Path(spec.submodule_search_locations[0]) / "capi"
+    if sys.platform == "win32":
+        patterns = ["onnxruntime.dll"]
+    elif sys.platform == "darwin":
+        patterns = ["libonnxruntime.*.dylib", "libonnxruntime.dylib"]
+    else:
+        patterns = ["libonnxruntime.so.*", "libonnxruntime.so"]
+    for pattern in patterns:
+        found = sorted(capi.glob(pattern))
+        if found:
+            return str(found[-1])
+    raise _unavailable(
+        model_path,
+        f"the onnxruntime package at {capi.parent} has no ONNX Runtime library in capi/: {_ORT_HINT}",
+        "onnxruntime",
+    )

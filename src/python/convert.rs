@@ -1,0 +1,172 @@
+//! NumPy <-> engine tensors. Inputs are borrowed where the array already fits (C-contiguous,
+//! aligned, native byte order, the right dtype) and converted exactly once otherwise; outputs are
+//! moved into new NumPy arrays without another copy.
+
+use numpy::prelude::*;
+use numpy::{PyArray1, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArray};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+use crate::flavor::onnx::Given;
+use crate::tensor::{Data, DataRef, ElemType, Map, MapKeys, TensorRef, Value};
+
+/// What one array holds, for the flavor rules: `None` for dtypes no engine takes (datetime...).
+pub(crate) fn given(arr: &Bound<'_, PyUntypedArray>) -> Option<Given> {
+    let dt = arr.dtype();
+    let size = dt.itemsize();
+    let elem = match (dt.kind(), size) {
+        (b'b', _) => ElemType::Bool,
+        (b'i', 1) => ElemType::I8,
+        (b'i', 2) => ElemType::I16,
+        (b'i', 4) => ElemType::I32,
+        (b'i', 8) => ElemType::I64,
+        (b'u', 1) => ElemType::U8,
+        (b'u', 2) => ElemType::U16,
+        (b'u', 4) => ElemType::U32,
+        (b'u', 8) => ElemType::U64,
+        (b'f', 2) => ElemType::F16,
+        (b'f', 4) => ElemType::F32,
+        (b'f', 8) => ElemType::F64,
+        (b'U' | b'S' | b'O', _) => return Some(Given::Text),
+        _ => return None,
+    };
+    Some(Given::Elem(elem))
+}
+
+/// Whether the array's buffer can be lent as it is.
+pub(crate) fn fits(arr: &Bound<'_, PyUntypedArray>) -> bool {
+    arr.is_c_contiguous() && arr.is_aligned() && arr.dtype().is_native_byteorder() != Some(false)
+}
+
+/// `np.ascontiguousarray(arr, dtype=<elem, native byte order>)`: the one conversion.
+pub(crate) fn convert<'py>(
+    arr: &Bound<'py, PyUntypedArray>,
+    elem: ElemType,
+) -> PyResult<Bound<'py, PyUntypedArray>> {
+    let py = arr.py();
+    let np = py.import("numpy")?;
+    let dtype = np.getattr("dtype")?.call1((elem.numpy_name(),))?;
+    let out = np.call_method1("ascontiguousarray", (arr, dtype))?;
+    Ok(out.cast_into::<PyUntypedArray>()?)
+}
+
+/// A feed array held (and borrowed) for the length of one engine call.
+pub(crate) enum Held<'py> {
+    Num(NumHeld<'py>),
+    Str { shape: Vec<usize>, data: Vec<String> },
+}
+
+macro_rules! num_held {
+    ($(($v:ident, $t:ty)),*) => {
+        pub(crate) enum NumHeld<'py> {
+            $($v(PyReadonlyArrayDyn<'py, $t>),)*
+        }
+
+        impl<'py> NumHeld<'py> {
+            /// Borrows `arr` (already checked to fit) as its element type.
+            pub(crate) fn borrow(arr: &Bound<'py, PyUntypedArray>, elem: ElemType) -> PyResult<Self> {
+                match elem {
+                    $(ElemType::$v => Ok(NumHeld::$v(arr.cast::<PyArrayDyn<$t>>()?.try_readonly()
+                        .map_err(|e| PyTypeError::new_err(e.to_string()))?)),)*
+                    ElemType::String => Err(PyTypeError::new_err("string arrays are not numeric")),
+                }
+            }
+
+            fn tensor(&self) -> TensorRef<'_> {
+                match self {
+                    $(NumHeld::$v(a) => TensorRef {
+                        shape: a.shape(),
+                        // `fits` checked contiguity and alignment before borrowing.
+                        data: DataRef::$v(a.as_slice().expect("checked C-contiguous")),
+                    },)*
+                }
+            }
+        }
+    };
+}
+crate::with_numeric_types!(num_held);
+
+impl Held<'_> {
+    pub(crate) fn tensor(&self) -> TensorRef<'_> {
+        match self {
+            Held::Num(n) => n.tensor(),
+            Held::Str { shape, data } => TensorRef {
+                shape,
+                data: DataRef::Str(data),
+            },
+        }
+    }
+}
+
+/// Every element as a string, the way onnxruntime's Python API reads `<U`, `S` and object arrays:
+/// `str()` of each object, bytes decoded as UTF-8.
+pub(crate) fn strings<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Held<'py>> {
+    let shape = arr.shape().to_vec();
+    let flat = arr.call_method0("ravel")?.call_method0("tolist")?;
+    let list = flat.cast::<PyList>()?;
+    let mut data = Vec::with_capacity(list.len());
+    for item in list.iter() {
+        let s = if let Ok(s) = item.cast::<PyString>() {
+            s.to_str()?.to_owned()
+        } else if let Ok(b) = item.cast::<PyBytes>() {
+            String::from_utf8(b.as_bytes().to_vec())
+                .map_err(|e| PyTypeError::new_err(format!("bytes element is not UTF-8: {e}")))?
+        } else {
+            item.str()?.to_str()?.to_owned()
+        };
+        data.push(s);
+    }
+    Ok(Held::Str { shape, data })
+}
+
+/// An engine output as the Python object onnxruntime's Python API would return.
+pub(crate) fn value_to_py<'py>(py: Python<'py>, v: Value) -> PyResult<Bound<'py, PyAny>> {
+    match v {
+        Value::Tensor(t) => data_to_array(py, t.data, &t.shape),
+        Value::MapSequence(maps) => {
+            let list = PyList::empty(py);
+            for m in maps {
+                list.append(map_to_dict(py, m)?)?;
+            }
+            Ok(list.into_any())
+        }
+    }
+}
+
+fn data_to_array<'py>(py: Python<'py>, data: Data, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    macro_rules! arrays {
+        ($(($v:ident, $t:ty)),*) => {
+            match data {
+                $(Data::$v(v) => PyArray1::from_vec(py, v).reshape(shape.to_vec())?.into_any(),)*
+                // onnxruntime returns string tensors as object arrays of str.
+                Data::Str(v) => {
+                    let objs: Vec<Py<PyAny>> = v.into_iter().map(|s| PyString::new(py, &s).into_any().unbind()).collect();
+                    PyArray1::from_vec(py, objs).reshape(shape.to_vec())?.into_any()
+                }
+            }
+        };
+    }
+    Ok(crate::with_numeric_types!(arrays))
+}
+
+fn map_to_dict<'py>(py: Python<'py>, m: Map) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let n = m.values.len();
+    let values = data_to_array(py, m.values, &[n])?;
+    let values = values.call_method0("tolist")?;
+    let values = values.cast::<PyList>()?;
+    match m.keys {
+        MapKeys::I64(keys) => {
+            for (k, v) in keys.into_iter().zip(values.iter()) {
+                d.set_item(k, v)?;
+            }
+        }
+        MapKeys::Str(keys) => {
+            for (k, v) in keys.into_iter().zip(values.iter()) {
+                d.set_item(k, v)?;
+            }
+        }
+    }
+    Ok(d)
+}
