@@ -70,9 +70,7 @@ pub enum Error {
 }
 
 fn key_suffix_input(key: &Option<String>) -> String {
-    key.as_ref()
-        .map(|k| format!(" '{k}'"))
-        .unwrap_or_default()
+    key.as_ref().map(|k| format!(" '{k}'")).unwrap_or_default()
 }
 
 fn key_suffix(key: &Option<String>) -> String {

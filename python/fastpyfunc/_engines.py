@@ -36,9 +36,7 @@ def onnxruntime_library(model_path: str) -> str:
     override = os.environ.get("ORT_DYLIB_PATH")
     if override:
         if not os.path.isfile(override):
-            raise _unavailable(
-                model_path, f"ORT_DYLIB_PATH={override!r} is not a file", "ORT_DYLIB_PATH"
-            )
+            raise _unavailable(model_path, f"ORT_DYLIB_PATH={override!r} is not a file", "ORT_DYLIB_PATH")
         return override
     spec = importlib.util.find_spec("onnxruntime")
     if spec is None or not spec.submodule_search_locations:

@@ -1,5 +1,7 @@
 """Private native module (Rust): load-time helpers (results as JSON text) and the engines."""
 
+from typing import Any
+
 __version__: str
 
 def load_model_info(model_dir: str) -> str:
@@ -10,8 +12,6 @@ def read_yaml(path: str) -> str:
 
 def classify_uri(model_uri: str) -> tuple[str, str]:
     """``("local", path)`` or ``("remote", scheme)``."""
-
-from typing import Any
 
 _Port = tuple[str, str, list[int] | None]
 
@@ -31,6 +31,8 @@ class OnnxModel:
         """``{output name: value}`` for ``{input name: array-like}``; the GIL is released."""
     def _last_feed_addrs(self) -> list[int]: ...
 
-def load_onnx(model_file: str, library: str, flavor_json: str, mlmodel_path: str) -> tuple[OnnxModel, list[str]]:
+def load_onnx(
+    model_file: str, library: str, flavor_json: str, mlmodel_path: str
+) -> tuple[OnnxModel, list[str]]:
     """Loads an ONNX model with the onnxruntime library at ``library``; returns the model and the
     warnings its load produced."""

@@ -71,7 +71,7 @@ class OnnxModel:
                         model_path=self._model_path,
                         key=missing[0],
                     )
-                feeds = {name: data[name].values for name, _ in self.inputs}
+                feeds = {name: _column(data[name]) for name, _ in self.inputs}
             return _frame(pd, self._run(feeds))
         raise exc.make(
             exc.InvalidInputError,
@@ -113,6 +113,13 @@ class OnnxModel:
                 sess_options=_session_options(onnxruntime, self._flavor),
             )
         return self._raw
+
+
+def _column(series: Any) -> Any:
+    """mlflow's ``df[name].values``; extension arrays (pandas' default ``str`` dtype, nullable
+    ints) become NumPy arrays, where mlflow hands onnxruntime an object it rejects."""
+    values = series.values
+    return values if isinstance(values, np.ndarray) else series.to_numpy()
 
 
 def _session_options(onnxruntime: Any, flavor: dict[str, Any]) -> Any:

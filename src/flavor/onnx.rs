@@ -81,7 +81,10 @@ mod tests {
 
     #[test]
     fn exact_types_pass_and_others_are_refused_like_onnxruntime() {
-        assert_eq!(feed(&t(ElemType::I64), Given::Elem(ElemType::I64)), Feed::AsIs);
+        assert_eq!(
+            feed(&t(ElemType::I64), Given::Elem(ElemType::I64)),
+            Feed::AsIs
+        );
         assert_eq!(
             feed(&t(ElemType::I64), Given::Elem(ElemType::I32)),
             Feed::Reject(
@@ -89,7 +92,10 @@ mod tests {
                     .into()
             )
         );
-        assert!(matches!(feed(&t(ElemType::F32), Given::Text), Feed::Reject(_)));
+        assert!(matches!(
+            feed(&t(ElemType::F32), Given::Text),
+            Feed::Reject(_)
+        ));
         assert_eq!(feed(&t(ElemType::String), Given::Text), Feed::Strings);
         assert!(matches!(
             feed(&t(ElemType::String), Given::Elem(ElemType::I64)),

@@ -86,7 +86,10 @@ fn torchscript_and_savedmodel_go_to_python_until_their_engines_land() {
 
 #[test]
 fn onnx_data_outside_the_model_is_refused() {
-    let m = model(&tmp("onnxesc"), "flavors:\n  python_function: {loader_module: mlflow.onnx, data: ../../x.onnx}\n");
+    let m = model(
+        &tmp("onnxesc"),
+        "flavors:\n  python_function: {loader_module: mlflow.onnx, data: ../../x.onnx}\n",
+    );
     let e = LoadPlan::new(&m).unwrap_err();
     assert!(e.to_string().contains("outside the model directory"), "{e}");
 }

@@ -54,7 +54,10 @@ pub(crate) fn convert<'py>(
 /// A feed array held (and borrowed) for the length of one engine call.
 pub(crate) enum Held<'py> {
     Num(NumHeld<'py>),
-    Str { shape: Vec<usize>, data: Vec<String> },
+    Str {
+        shape: Vec<usize>,
+        data: Vec<String>,
+    },
 }
 
 macro_rules! num_held {

@@ -98,7 +98,11 @@ impl OnnxModel {
     }
 
     /// Runs every output on `feeds` (`{input name: array-like}`); returns `{output name: value}`.
-    fn run<'py>(&self, py: Python<'py>, feeds: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        feeds: &Bound<'py, PyDict>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let path = self.session.path();
         let invalid = |key: Option<String>, reason: String| {
             to_pyerr(
@@ -114,7 +118,10 @@ impl OnnxModel {
         for key in feeds.keys() {
             let key: String = key.str()?.extract()?;
             if !ports.iter().any(|p| p.name == key) {
-                return Err(invalid(Some(key.clone()), format!("Invalid input name: {key}")));
+                return Err(invalid(
+                    Some(key.clone()),
+                    format!("Invalid input name: {key}"),
+                ));
             }
         }
         let missing: Vec<&str> = ports
@@ -132,12 +139,16 @@ impl OnnxModel {
         let mut held: Vec<Held<'py>> = Vec::with_capacity(ports.len());
         for port in ports {
             let value = feeds.get_item(&port.name)?.expect("checked above");
-            let arr = as_array(py, &value)
-                .map_err(|reason| invalid(Some(port.name.clone()), reason))?;
+            let arr =
+                as_array(py, &value).map_err(|reason| invalid(Some(port.name.clone()), reason))?;
             let Some(given) = convert::given(&arr) else {
                 return Err(invalid(
                     Some(port.name.clone()),
-                    format!("arrays of dtype {} cannot be fed to {}", arr.dtype(), port.kind.type_name()),
+                    format!(
+                        "arrays of dtype {} cannot be fed to {}",
+                        arr.dtype(),
+                        port.kind.type_name()
+                    ),
                 ));
             };
             let h = match feed(&port.kind, given) {
@@ -148,11 +159,12 @@ impl OnnxModel {
                     let ValueKind::Tensor { elem, .. } = port.kind else {
                         unreachable!("feed() accepts tensors only")
                     };
-                    let arr = if matches!(feed(&port.kind, given), Feed::AsIs) && convert::fits(&arr) {
-                        arr
-                    } else {
-                        convert::convert(&arr, elem)?
-                    };
+                    let arr =
+                        if matches!(feed(&port.kind, given), Feed::AsIs) && convert::fits(&arr) {
+                            arr
+                        } else {
+                            convert::convert(&arr, elem)?
+                        };
                     Held::Num(NumHeld::borrow(&arr, elem)?)
                 }
             };
@@ -181,7 +193,10 @@ impl OnnxModel {
 }
 
 /// ndarray as is; lists and tuples through `np.asarray`, as onnxruntime's Python API does.
-fn as_array<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> Result<Bound<'py, PyUntypedArray>, String> {
+fn as_array<'py>(
+    py: Python<'py>,
+    value: &Bound<'py, PyAny>,
+) -> Result<Bound<'py, PyUntypedArray>, String> {
     if let Ok(a) = value.cast::<PyUntypedArray>() {
         return Ok(a.clone());
     }
@@ -190,9 +205,7 @@ fn as_array<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> Result<Bound<'py
             .import("numpy")
             .and_then(|np| np.call_method1("asarray", (value,)))
             .map_err(|e| e.to_string())?;
-        return arr
-            .cast_into::<PyUntypedArray>()
-            .map_err(|e| e.to_string());
+        return arr.cast_into::<PyUntypedArray>().map_err(|e| e.to_string());
     }
     Err(format!(
         "Unable to handle object of type {}",

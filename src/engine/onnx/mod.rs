@@ -17,7 +17,9 @@ use ort::value::{DynMapValueType, DynValue, TensorElementType, ValueType};
 use self::options::{ProviderSpec, SessionSettings};
 use self::runtime::panic_text;
 use crate::error::{Error, Result};
-use crate::tensor::{Data, DataRef, ElemType, Map, MapKeys, Port, Tensor, TensorRef, Value, ValueKind};
+use crate::tensor::{
+    Data, DataRef, ElemType, Map, MapKeys, Port, Tensor, TensorRef, Value, ValueKind,
+};
 
 const CPU: &str = "CPUExecutionProvider";
 
@@ -88,9 +90,13 @@ impl OnnxSession {
                 ));
             }
             let build = |providers: &[&ProviderSpec]| -> std::result::Result<Session, String> {
-                configure(Session::builder(&env).map_err(|e| e.to_string())?, settings, providers)?
-                    .commit_from_file(model_file)
-                    .map_err(|e| e.to_string())
+                configure(
+                    Session::builder(&env).map_err(|e| e.to_string())?,
+                    settings,
+                    providers,
+                )?
+                .commit_from_file(model_file)
+                .map_err(|e| e.to_string())
             };
             let (session, providers) = match build(&usable) {
                 Ok(s) => (s, requested),
@@ -105,8 +111,16 @@ impl OnnxSession {
                 }
                 Err(e) => return Err(load_err(e)),
             };
-            let inputs = session.inputs().iter().map(|o| port(o.name(), o.dtype())).collect();
-            let outputs = session.outputs().iter().map(|o| port(o.name(), o.dtype())).collect();
+            let inputs = session
+                .inputs()
+                .iter()
+                .map(|o| port(o.name(), o.dtype()))
+                .collect();
+            let outputs = session
+                .outputs()
+                .iter()
+                .map(|o| port(o.name(), o.dtype()))
+                .collect();
             Ok(Loaded {
                 session: OnnxSession {
                     path: model_file.to_path_buf(),
@@ -210,7 +224,10 @@ fn py_list<S: AsRef<str>>(items: &[S]) -> String {
 
 /// Providers fastpyfunc knows how to register (besides CPU, which is always there).
 fn registrable(name: &str) -> bool {
-    matches!(name, CPU | "CUDAExecutionProvider" | "TensorrtExecutionProvider")
+    matches!(
+        name,
+        CPU | "CUDAExecutionProvider" | "TensorrtExecutionProvider"
+    )
 }
 
 fn configure(
@@ -249,12 +266,16 @@ fn configure(
                 "CUDAExecutionProvider" => p
                     .options
                     .iter()
-                    .fold(ep::CUDA::default(), |ep, (k, v)| ep.with_arbitrary_config(k, v))
+                    .fold(ep::CUDA::default(), |ep, (k, v)| {
+                        ep.with_arbitrary_config(k, v)
+                    })
                     .build(),
                 "TensorrtExecutionProvider" => p
                     .options
                     .iter()
-                    .fold(ep::TensorRT::default(), |ep, (k, v)| ep.with_arbitrary_config(k, v))
+                    .fold(ep::TensorRT::default(), |ep, (k, v)| {
+                        ep.with_arbitrary_config(k, v)
+                    })
                     .build(),
                 _ => return None,
             };
@@ -367,7 +388,10 @@ fn output_value(v: &DynValue) -> std::result::Result<Value, String> {
             let maps = v
                 .try_extract_sequence::<DynMapValueType>()
                 .map_err(|e| e.to_string())?;
-            maps.iter().map(|m| map_value(m)).collect::<std::result::Result<_, _>>().map(Value::MapSequence)
+            maps.iter()
+                .map(map_value)
+                .collect::<std::result::Result<_, _>>()
+                .map(Value::MapSequence)
         }
         other => Err(format!("{} outputs are not supported", type_name(other))),
     }
@@ -381,15 +405,27 @@ fn map_value(m: &ort::value::DynMap) -> std::result::Result<Map, String> {
         ($k:ty, $keys:ident) => {
             match value {
                 TensorElementType::Float32 => {
-                    let (k, v): (Vec<$k>, Vec<f32>) = m.try_extract_key_values::<$k, f32>().map_err(|e| e.to_string())?.into_iter().unzip();
+                    let (k, v): (Vec<$k>, Vec<f32>) = m
+                        .try_extract_key_values::<$k, f32>()
+                        .map_err(|e| e.to_string())?
+                        .into_iter()
+                        .unzip();
                     (MapKeys::$keys(k), Data::F32(v))
                 }
                 TensorElementType::Float64 => {
-                    let (k, v): (Vec<$k>, Vec<f64>) = m.try_extract_key_values::<$k, f64>().map_err(|e| e.to_string())?.into_iter().unzip();
+                    let (k, v): (Vec<$k>, Vec<f64>) = m
+                        .try_extract_key_values::<$k, f64>()
+                        .map_err(|e| e.to_string())?
+                        .into_iter()
+                        .unzip();
                     (MapKeys::$keys(k), Data::F64(v))
                 }
                 TensorElementType::Int64 => {
-                    let (k, v): (Vec<$k>, Vec<i64>) = m.try_extract_key_values::<$k, i64>().map_err(|e| e.to_string())?.into_iter().unzip();
+                    let (k, v): (Vec<$k>, Vec<i64>) = m
+                        .try_extract_key_values::<$k, i64>()
+                        .map_err(|e| e.to_string())?
+                        .into_iter()
+                        .unzip();
                     (MapKeys::$keys(k), Data::I64(v))
                 }
                 other => return Err(format!("map values of type {other:?} are not supported")),

@@ -71,7 +71,11 @@ pub fn settings(flavor: Option<&OnnxFlavor>) -> Result<SessionSettings, SettingE
     };
     out.inter_op_threads = threads("inter_op_num_threads", *inter_op_num_threads)?;
     out.intra_op_threads = threads("intra_op_num_threads", *intra_op_num_threads)?;
-    out.parallel = match execution_mode.as_deref().map(str::to_ascii_uppercase).as_deref() {
+    out.parallel = match execution_mode
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         Some("SEQUENTIAL") => Some(false),
         Some("PARALLEL") => Some(true),
         _ => None,
