@@ -150,7 +150,7 @@ def _frame(pd: Any, outputs: dict[str, Any]) -> Any:
     scrambles rows on its own and raises next to a 1-D output), the column holds each row's
     array instead, so row i of the frame is row i of every output.
     """
-    columns = {}
+    columns: dict[str, Any] = {}
     for name, value in outputs.items():
         arr = np.asarray(value)
         if arr.ndim >= 2 and arr.size != arr.shape[0]:
