@@ -5,7 +5,9 @@
 Prints markdown tables:
   1. import time: `import fastpyfunc` vs `import mlflow.pyfunc`;
   2. load_model + first predict in a fresh process, fastpyfunc vs mlflow.pyfunc, for a
-     scikit-learn (skops) model and an ONNX model.
+     scikit-learn (skops) model and an ONNX model;
+  3. the ONNX engine (benches/onnx_engine.py): per-call latency from 1 to 1,000,000 rows, load
+     time and peak memory, vs mlflow.pyfunc and onnxruntime's Python API.
 Absolute times depend on the machine and its load; compare the columns of one run.
 """
 
@@ -68,6 +70,7 @@ def make_models(root: Path) -> dict[str, tuple[Path, str]]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="fewer calls (a smoke run)")
     args = ap.parse_args()
 
     rows = []
@@ -103,6 +106,12 @@ def main() -> None:
     (results / "startup.json").write_text(
         json.dumps({"runs": args.runs, "rows": rows, "time": time.time()}, indent=1)
     )
+
+    import onnx_engine
+
+    res = onnx_engine.run(args.quick)
+    onnx_engine.print_tables(res)
+    (results / "onnx.json").write_text(json.dumps(res, indent=1, default=str))
 
 
 if __name__ == "__main__":

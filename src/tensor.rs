@@ -164,10 +164,23 @@ pub struct Map {
     pub values: Data,
 }
 
+/// Output memory an engine owns (an onnxruntime value). The binding lends it to NumPy without a
+/// copy and keeps this object alive as the array's base, so the memory outlives every view.
+pub trait EngineBuffer: Send + Sync + std::fmt::Debug {
+    /// The elements; valid (and unmoved) as long as `self` lives.
+    fn view(&self) -> DataRef<'_>;
+}
+
 /// One model output.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Value {
+    /// Owned elements (strings, or small results).
     Tensor(Tensor),
+    /// Elements left where the engine wrote them.
+    Engine {
+        shape: Vec<usize>,
+        buffer: Box<dyn EngineBuffer>,
+    },
     /// `seq(map(k, v))`: onnxruntime's Python API returns a list of dicts.
     MapSequence(Vec<Map>),
 }

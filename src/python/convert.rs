@@ -4,12 +4,13 @@
 
 use numpy::prelude::*;
 use numpy::{PyArray1, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArray};
-use pyo3::exceptions::PyTypeError;
+use numpy::ndarray::{ArrayViewD, IxDyn};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::flavor::onnx::Given;
-use crate::tensor::{Data, DataRef, ElemType, Map, MapKeys, TensorRef, Value};
+use crate::tensor::{Data, DataRef, ElemType, EngineBuffer, Map, MapKeys, TensorRef, Value};
 
 /// What one array holds, for the flavor rules: `None` for dtypes no engine takes (datetime...).
 pub(crate) fn given(arr: &Bound<'_, PyUntypedArray>) -> Option<Given> {
@@ -127,6 +128,7 @@ pub(crate) fn strings<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Held<'p
 pub(crate) fn value_to_py<'py>(py: Python<'py>, v: Value) -> PyResult<Bound<'py, PyAny>> {
     match v {
         Value::Tensor(t) => data_to_array(py, t.data, &t.shape),
+        Value::Engine { shape, buffer } => engine_array(py, buffer, &shape),
         Value::MapSequence(maps) => {
             let list = PyList::empty(py);
             for m in maps {
@@ -135,6 +137,37 @@ pub(crate) fn value_to_py<'py>(py: Python<'py>, v: Value) -> PyResult<Bound<'py,
             Ok(list.into_any())
         }
     }
+}
+
+/// Owns an engine's output memory for as long as NumPy arrays view it (their `base`).
+#[pyclass(frozen, module = "fastpyfunc._native")]
+pub(crate) struct EngineOutput {
+    buffer: Box<dyn EngineBuffer>,
+}
+
+/// A NumPy array over the engine's own output memory: no copy.
+fn engine_array<'py>(
+    py: Python<'py>,
+    buffer: Box<dyn EngineBuffer>,
+    shape: &[usize],
+) -> PyResult<Bound<'py, PyAny>> {
+    let owner = Bound::new(py, EngineOutput { buffer })?;
+    let dim = IxDyn(shape);
+    macro_rules! view {
+        ($(($v:ident, $t:ty)),*) => {
+            match owner.get().buffer.view() {
+                $(DataRef::$v(s) => {
+                    let view = ArrayViewD::from_shape(dim, s)
+                        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                    // SAFETY: `owner` becomes the array's base object and owns the memory, which
+                    // the engine neither moves nor frees while the value is alive.
+                    unsafe { PyArrayDyn::borrow_from_array(&view, owner.clone().into_any()) }.into_any()
+                })*
+                DataRef::Str(_) => return Err(PyValueError::new_err("string outputs are owned")),
+            }
+        };
+    }
+    Ok(crate::with_numeric_types!(view))
 }
 
 fn data_to_array<'py>(py: Python<'py>, data: Data, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {

@@ -18,7 +18,7 @@ use self::options::{ProviderSpec, SessionSettings};
 use self::runtime::panic_text;
 use crate::error::{Error, Result};
 use crate::tensor::{
-    Data, DataRef, ElemType, Map, MapKeys, Port, Tensor, TensorRef, Value, ValueKind,
+    Data, DataRef, ElemType, EngineBuffer, Map, MapKeys, Port, Tensor, TensorRef, Value, ValueKind,
 };
 
 const CPU: &str = "CPUExecutionProvider";
@@ -199,7 +199,7 @@ impl OnnxSession {
             outputs
                 .into_iter()
                 .map(|(name, v)| {
-                    output_value(&v).map_err(|e| predict_err(format!("output '{name}': {e}")))
+                    output_value(v).map_err(|e| predict_err(format!("output '{name}': {e}")))
                 })
                 .collect()
         })
@@ -362,27 +362,55 @@ fn input_value<'a>(t: &TensorRef<'a>) -> std::result::Result<SessionInputValue<'
     crate::with_numeric_types!(borrow)
 }
 
-fn output_value(v: &DynValue) -> std::result::Result<Value, String> {
+/// An onnxruntime output tensor kept alive so NumPy can view it in place.
+#[derive(Debug)]
+struct OrtBuffer {
+    value: DynValue,
+    elem: ElemType,
+}
+
+impl EngineBuffer for OrtBuffer {
+    fn view(&self) -> DataRef<'_> {
+        macro_rules! view {
+            ($(($var:ident, $rt:ty)),*) => {
+                match self.elem {
+                    $(ElemType::$var => DataRef::$var(
+                        self.value.try_extract_tensor::<$rt>().map(|(_, d)| d).unwrap_or(&[]),
+                    ),)*
+                    ElemType::String => DataRef::Str(&[]),
+                }
+            };
+        }
+        crate::with_numeric_types!(view)
+    }
+}
+
+fn output_value(v: DynValue) -> std::result::Result<Value, String> {
     match v.dtype() {
-        ValueType::Tensor { ty, .. } => {
+        ValueType::Tensor { ty, shape, .. } => {
             let ty = *ty;
-            macro_rules! copy {
-                ($(($var:ident, $rt:ty)),*) => {
-                    match elem_type(ty) {
-                        $(Some(ElemType::$var) => {
-                            let (shape, data) = v.try_extract_tensor::<$rt>().map_err(|e| e.to_string())?;
-                            (dims(shape), Data::$var(data.to_vec()))
-                        })*
-                        Some(ElemType::String) => {
-                            let (shape, data) = v.try_extract_strings().map_err(|e| e.to_string())?;
-                            (dims(shape), Data::Str(data))
-                        }
-                        None => return Err(format!("element type {ty:?} is not supported")),
-                    }
-                };
+            let shape = dims(shape);
+            let elem =
+                elem_type(ty).ok_or_else(|| format!("element type {ty:?} is not supported"))?;
+            if elem == ElemType::String {
+                let (_, data) = v.try_extract_strings().map_err(|e| e.to_string())?;
+                return Ok(Value::Tensor(Tensor {
+                    shape,
+                    data: Data::Str(data),
+                }));
             }
-            let (shape, data) = crate::with_numeric_types!(copy);
-            Ok(Value::Tensor(Tensor { shape, data }))
+            let buffer = OrtBuffer { value: v, elem };
+            // Check the type once here, so `view` cannot come back empty for a non-empty tensor.
+            let n: usize = shape.iter().product();
+            if buffer.view().len() != n {
+                return Err(format!(
+                    "cannot read the {ty:?} tensor onnxruntime returned"
+                ));
+            }
+            Ok(Value::Engine {
+                shape,
+                buffer: Box::new(buffer),
+            })
         }
         ValueType::Sequence(inner) if matches!(**inner, ValueType::Map { .. }) => {
             let maps = v
