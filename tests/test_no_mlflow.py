@@ -64,3 +64,22 @@ def test_other_flavors_without_mlflow_say_what_to_install(custom_model):
     )
     out = _run(code)
     assert "mlflow.pyfunc.model" in out and "pip install mlflow" in out and str(custom_model) in out
+
+
+def test_onnx_without_mlflow_or_onnxruntime_module(onnx_model, iris):
+    """The native ONNX engine needs neither mlflow nor the onnxruntime Python module."""
+    X, _ = iris
+    x = X.iloc[:6].to_numpy(np.float32)
+    code = (
+        "import sys; sys.modules['mlflow'] = None\n"
+        "import json, numpy as np, fastpyfunc\n"
+        f"m = fastpyfunc.load_model({str(onnx_model)!r})\n"
+        f"out = m.predict(np.array({x.tolist()!r}, dtype=np.float32))['variable']\n"
+        "print(json.dumps({'dtype': str(out.dtype), 'values': out.tolist(), 'ort': 'onnxruntime' in sys.modules}))\n"
+    )
+    got = json.loads(_run(code))
+    assert got["ort"] is False
+    import mlflow
+
+    expected = mlflow.pyfunc.load_model(str(onnx_model)).predict(x)["variable"]
+    assert_same(np.array(got["values"], dtype=got["dtype"]), expected)
