@@ -2,9 +2,9 @@
 //! aligned, native byte order, the right dtype) and converted exactly once otherwise; outputs are
 //! moved into new NumPy arrays without another copy.
 
+use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::prelude::*;
 use numpy::{PyArray1, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArray};
-use numpy::ndarray::{ArrayViewD, IxDyn};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
