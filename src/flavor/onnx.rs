@@ -16,8 +16,8 @@ pub enum Given {
 /// How the binding must turn one feed into the tensor onnxruntime gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Feed {
-    /// Pass the buffer as it is (made C-contiguous first if it is not).
-    AsIs,
+    /// Pass the buffer as it is (made C-contiguous first if it is not); it holds this type.
+    AsIs(ElemType),
     /// Convert to this element type first (mlflow's float64 -> float32 cast).
     Cast(ElemType),
     /// Convert every element to a string.
@@ -36,7 +36,7 @@ pub fn feed(declared: &ValueKind, given: Given) -> Feed {
     };
     match (*want, given) {
         (ElemType::String, Given::Text) => Feed::Strings,
-        (w, Given::Elem(g)) if w == g => Feed::AsIs,
+        (w, Given::Elem(g)) if w == g => Feed::AsIs(w),
         // mlflow casts float64 to float32 for `tensor(float)` inputs, and only for those.
         (ElemType::F32, Given::Elem(ElemType::F64)) => Feed::Cast(ElemType::F32),
         (w, g) => {
@@ -83,7 +83,7 @@ mod tests {
     fn exact_types_pass_and_others_are_refused_like_onnxruntime() {
         assert_eq!(
             feed(&t(ElemType::I64), Given::Elem(ElemType::I64)),
-            Feed::AsIs
+            Feed::AsIs(ElemType::I64)
         );
         assert_eq!(
             feed(&t(ElemType::I64), Given::Elem(ElemType::I32)),

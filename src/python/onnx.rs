@@ -155,17 +155,10 @@ impl OnnxModel {
                 Feed::Reject(reason) => return Err(invalid(Some(port.name.clone()), reason)),
                 Feed::Strings => convert::strings(&arr)
                     .map_err(|e| invalid(Some(port.name.clone()), e.to_string()))?,
-                Feed::AsIs | Feed::Cast(_) => {
-                    let ValueKind::Tensor { elem, .. } = port.kind else {
-                        unreachable!("feed() accepts tensors only")
-                    };
-                    let arr =
-                        if matches!(feed(&port.kind, given), Feed::AsIs) && convert::fits(&arr) {
-                            arr
-                        } else {
-                            convert::convert(&arr, elem)?
-                        };
-                    Held::Num(NumHeld::borrow(&arr, elem)?)
+                Feed::AsIs(elem) if convert::fits(&arr) => Held::Num(NumHeld::borrow(&arr, elem)?),
+                // The one conversion: contiguous, native byte order, and the cast if any.
+                Feed::AsIs(elem) | Feed::Cast(elem) => {
+                    Held::Num(NumHeld::borrow(&convert::convert(&arr, elem)?, elem)?)
                 }
             };
             held.push(h);

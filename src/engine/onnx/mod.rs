@@ -66,21 +66,23 @@ impl OnnxSession {
             path: model_file.to_path_buf(),
             reason,
         };
-        guard(model_file, || {
-            let mut warnings = Vec::new();
-            let available = runtime::available_providers();
-            let declared: Vec<&str> = settings.providers.iter().map(|p| p.name.as_str()).collect();
-            let (usable, missing): (Vec<&ProviderSpec>, Vec<&ProviderSpec>) = settings
-                .providers
-                .iter()
-                .partition(|p| available.contains(&p.name) && registrable(&p.name));
-            let mut requested: Vec<String> = usable.iter().map(|p| p.name.clone()).collect();
-            if requested.is_empty() {
-                requested.push(CPU.into());
-            }
-            if !missing.is_empty() {
-                let missing: Vec<&str> = missing.iter().map(|p| p.name.as_str()).collect();
-                warnings.push(format!(
+        guard(
+            || {
+                let mut warnings = Vec::new();
+                let available = runtime::available_providers();
+                let declared: Vec<&str> =
+                    settings.providers.iter().map(|p| p.name.as_str()).collect();
+                let (usable, missing): (Vec<&ProviderSpec>, Vec<&ProviderSpec>) = settings
+                    .providers
+                    .iter()
+                    .partition(|p| available.contains(&p.name) && registrable(&p.name));
+                let mut requested: Vec<String> = usable.iter().map(|p| p.name.clone()).collect();
+                if requested.is_empty() {
+                    requested.push(CPU.into());
+                }
+                if !missing.is_empty() {
+                    let missing: Vec<&str> = missing.iter().map(|p| p.name.as_str()).collect();
+                    warnings.push(format!(
                     "ONNX model declares execution providers {} but {} are unavailable in this \
                      onnxruntime build; serving with {}. GPU acceleration will not be used if a \
                      GPU provider is missing.",
@@ -88,53 +90,55 @@ impl OnnxSession {
                     py_list(&missing),
                     py_list(&requested)
                 ));
-            }
-            let build = |providers: &[&ProviderSpec]| -> std::result::Result<Session, String> {
-                configure(
-                    Session::builder(&env).map_err(|e| e.to_string())?,
-                    settings,
-                    providers,
-                )?
-                .commit_from_file(model_file)
-                .map_err(|e| e.to_string())
-            };
-            let (session, providers) = match build(&usable) {
-                Ok(s) => (s, requested),
-                Err(e) if !usable.iter().all(|p| p.name == CPU) => {
-                    warnings.push(format!(
+                }
+                let build = |providers: &[&ProviderSpec]| -> std::result::Result<Session, String> {
+                    configure(
+                        Session::builder(&env).map_err(|e| e.to_string())?,
+                        settings,
+                        providers,
+                    )?
+                    .commit_from_file(model_file)
+                    .map_err(|e| e.to_string())
+                };
+                let (session, providers) = match build(&usable) {
+                    Ok(s) => (s, requested),
+                    Err(e) if !usable.iter().all(|p| p.name == CPU) => {
+                        warnings.push(format!(
                         "ONNX model requested execution providers {} but onnxruntime failed to \
                          initialize them ({e}); falling back to CPU. GPU acceleration will not be \
                          used.",
                         py_list(&requested)
                     ));
-                    (build(&[]).map_err(load_err)?, vec![CPU.to_string()])
-                }
-                Err(e) => return Err(load_err(e)),
-            };
-            let inputs = session
-                .inputs()
-                .iter()
-                .map(|o| port(o.name(), o.dtype()))
-                .collect();
-            let outputs = session
-                .outputs()
-                .iter()
-                .map(|o| port(o.name(), o.dtype()))
-                .collect();
-            Ok(Loaded {
-                session: OnnxSession {
-                    path: model_file.to_path_buf(),
-                    inputs,
-                    outputs,
-                    providers,
-                    state: Mutex::new(State {
-                        session,
-                        last_feed_addrs: Vec::new(),
-                    }),
-                },
-                warnings,
-            })
-        })
+                        (build(&[]).map_err(load_err)?, vec![CPU.to_string()])
+                    }
+                    Err(e) => return Err(load_err(e)),
+                };
+                let inputs = session
+                    .inputs()
+                    .iter()
+                    .map(|o| port(o.name(), o.dtype()))
+                    .collect();
+                let outputs = session
+                    .outputs()
+                    .iter()
+                    .map(|o| port(o.name(), o.dtype()))
+                    .collect();
+                Ok(Loaded {
+                    session: OnnxSession {
+                        path: model_file.to_path_buf(),
+                        inputs,
+                        outputs,
+                        providers,
+                        state: Mutex::new(State {
+                            session,
+                            last_feed_addrs: Vec::new(),
+                        }),
+                    },
+                    warnings,
+                })
+            },
+            load_err,
+        )
     }
 
     pub fn path(&self) -> &Path {
@@ -165,54 +169,60 @@ impl OnnxSession {
     }
 
     /// Runs every output of the graph on `feeds` (input name, tensor). Numeric inputs are passed to
-    /// onnxruntime as the caller's buffers; outputs are copied once into owned tensors.
+    /// onnxruntime as the caller's buffers; numeric outputs stay in onnxruntime's memory.
     pub fn run(&self, feeds: &[(&str, TensorRef<'_>)]) -> Result<Vec<Value>> {
-        guard(&self.path, || {
-            let predict_err = |reason: String| Error::Predict {
-                path: self.path.clone(),
-                reason,
-            };
-            let mut values: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
-                Vec::with_capacity(feeds.len());
-            for (name, t) in feeds {
-                let v = input_value(t).map_err(|reason| Error::InvalidInput {
-                    path: self.path.clone(),
-                    key: Some(name.to_string()),
-                    reason,
-                })?;
-                values.push((Cow::Borrowed(*name), v));
-            }
-            let mut state = self.lock();
-            state.last_feed_addrs = feeds.iter().map(|(_, t)| t.data.addr()).collect();
-            let outputs = state.session.run(values).map_err(|e| {
-                // onnxruntime's own shape/rank/name checks: the input is wrong, not the model.
-                if e.code() == ort::ErrorCode::InvalidArgument {
-                    Error::InvalidInput {
+        let predict_err = |reason: String| Error::Predict {
+            path: self.path.clone(),
+            reason,
+        };
+        guard(
+            || {
+                let mut values: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
+                    Vec::with_capacity(feeds.len());
+                for (name, t) in feeds {
+                    let v = input_value(t).map_err(|reason| Error::InvalidInput {
                         path: self.path.clone(),
-                        key: None,
-                        reason: e.message().to_string(),
-                    }
-                } else {
-                    predict_err(e.to_string())
+                        key: Some(name.to_string()),
+                        reason,
+                    })?;
+                    values.push((Cow::Borrowed(*name), v));
                 }
-            })?;
-            outputs
-                .into_iter()
-                .map(|(name, v)| {
-                    output_value(v).map_err(|e| predict_err(format!("output '{name}': {e}")))
-                })
-                .collect()
-        })
+                let mut state = self.lock();
+                state.last_feed_addrs.clear();
+                state
+                    .last_feed_addrs
+                    .extend(feeds.iter().map(|(_, t)| t.data.addr()));
+                let outputs = state.session.run(values).map_err(|e| {
+                    // onnxruntime's own shape/rank/name checks: the input is wrong, not the model.
+                    if e.code() == ort::ErrorCode::InvalidArgument {
+                        Error::InvalidInput {
+                            path: self.path.clone(),
+                            key: None,
+                            reason: e.message().to_string(),
+                        }
+                    } else {
+                        predict_err(e.to_string())
+                    }
+                })?;
+                outputs
+                    .into_iter()
+                    .map(|(name, v)| {
+                        output_value(v).map_err(|e| predict_err(format!("output '{name}': {e}")))
+                    })
+                    .collect()
+            },
+            predict_err,
+        )
     }
 }
 
-/// Runs `f`, turning a panic inside ort into an error instead of unwinding into Python.
-fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+/// Runs `f`, turning a panic inside ort into `on_panic(message)` instead of unwinding into Python.
+fn guard<T>(f: impl FnOnce() -> Result<T>, on_panic: impl FnOnce(String) -> Error) -> Result<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
-        Err(Error::Predict {
-            path: path.to_path_buf(),
-            reason: format!("ONNX Runtime binding panicked: {}", panic_text(&p)),
-        })
+        Err(on_panic(format!(
+            "ONNX Runtime binding panicked: {}",
+            panic_text(&p)
+        )))
     })
 }
 

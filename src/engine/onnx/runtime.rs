@@ -3,7 +3,7 @@
 
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use ort::environment::Environment;
@@ -11,20 +11,15 @@ use ort::environment::Environment;
 /// The onnxruntime release the `api-31` build needs at least.
 pub const MIN_VERSION: &str = "1.31";
 
-struct Loaded {
-    library: PathBuf,
-    env: Environment,
-}
-
-static RUNTIME: Mutex<Option<Loaded>> = Mutex::new(None);
+static RUNTIME: Mutex<Option<Environment>> = Mutex::new(None);
 
 /// The process-wide environment, loading `library` on first use. A failed load is not cached,
 /// so a later call with a fixed path can succeed; once loaded, the library stays for the life of
 /// the process (ort cannot unload it) and a different `library` argument is ignored.
 pub fn environment(library: &Path) -> Result<Environment, String> {
     let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(loaded) = slot.as_ref() {
-        return Ok(loaded.env.clone());
+    if let Some(env) = slot.as_ref() {
+        return Ok(env.clone());
     }
     // ort panics (rather than erroring) on a few library problems; keep them out of Python.
     let built = catch_unwind(AssertUnwindSafe(|| -> Result<Environment, String> {
@@ -36,20 +31,8 @@ pub fn environment(library: &Path) -> Result<Environment, String> {
             .map_err(|e| load_error(library, &e.to_string()))
     }))
     .unwrap_or_else(|p| Err(load_error(library, &panic_text(&p))))?;
-    *slot = Some(Loaded {
-        library: library.to_path_buf(),
-        env: built.clone(),
-    });
+    *slot = Some(built.clone());
     Ok(built)
-}
-
-/// The library this process loaded, if any.
-pub fn loaded_library() -> Option<PathBuf> {
-    RUNTIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .map(|l| l.library.clone())
 }
 
 /// Names of the execution providers compiled into the loaded library
