@@ -83,3 +83,16 @@ def test_onnx_without_mlflow_or_onnxruntime_module(onnx_model, iris):
 
     expected = mlflow.pyfunc.load_model(str(onnx_model)).predict(x)["variable"]
     assert_same(np.array(got["values"], dtype=got["dtype"]), expected)
+
+
+def test_onnx_without_numpy_says_what_to_install(onnx_model):
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "import fastpyfunc\n"
+        "try:\n"
+        f"    fastpyfunc.load_model({str(onnx_model)!r})\n"
+        "except fastpyfunc.exceptions.EngineUnavailableError as e:\n"
+        "    print(e)\n"
+    )
+    out = _run(code)
+    assert "'numpy'" in out and "fastpyfunc[onnx]" in out and str(onnx_model) in out

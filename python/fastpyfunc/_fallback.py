@@ -138,8 +138,8 @@ def load_impl(
     route = plan["route"]
     add_code_path(plan.get("code_path"))
     if route["kind"] == "native" and route["engine"] == "onnx":
-        from ._onnx import OnnxModel
-
+        with _load_errors(model_path, "the native ONNX engine", None, " (pip install 'fastpyfunc[onnx]')"):
+            from ._onnx import OnnxModel  # needs numpy
         return OnnxModel(model_path, route["artifact"], flavors.get("onnx"))
     if route["kind"] == "sklearn":
         return SklearnModel(
