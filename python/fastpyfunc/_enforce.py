@@ -1,21 +1,41 @@
-"""Signature enforcement before every predict.
+"""Signature enforcement before every predict, with mlflow's decisions.
 
-Until the native enforcement plan lands (issue #4), the decisions are mlflow's own: where mlflow
-is installed, ``_validate_prediction_input`` runs on the model's signature (converted to mlflow
-classes once per model), so accept/reject and conversions are exactly mlflow's. Where mlflow is
-not installed, inputs reach the model unchanged and a one-time warning says so.
+The input schema is compiled at load into a native plan (``_native.EnforcePlan``, Rust):
+column matching by name or position, every dtype conversion rule of mlflow's
+``_enforce_mlflow_datatype`` and the tensor rank/shape/dtype checks are decided there. This module
+turns the input into what the plan describes (a DataFrame for column schemas, arrays for tensor
+schemas), asks the plan, and applies its answer. Decisions for a given set of columns and dtypes
+are cached, so a repeated predict costs a lookup and hands the input on without a copy when
+nothing changes.
+
+The parts not native yet go to mlflow's own functions (when mlflow is installed): nested column
+types (array/object/map/any), object- and extension-dtype columns whose conversion depends on
+their values, DataFrame input for tensor schemas, Spark DataFrames, and params. Without mlflow,
+those parts pass unchanged with a one-time RuntimeWarning.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import warnings
 from typing import Any
 
+from . import _native
 from . import exceptions as exc
 
 _logger = logging.getLogger("fastpyfunc")
 _warned_no_mlflow = False
+_CACHE_LIMIT = 64
+
+
+class _Failure(Exception):
+    """An enforcement error with mlflow's inner message (wrapped by ``Enforcer``)."""
+
+
+def _fail(message: str) -> None:
+    raise _Failure(message)
 
 
 class Enforcer:
@@ -26,51 +46,116 @@ class Enforcer:
         self._meta = metadata
         self._loader_module = loader_module
         self._mlflow_schemas: tuple[Any, Any] | None = None
-        self.has_schema = metadata.signature is not None and (
-            metadata.get_input_schema() is not None or metadata.get_params_schema() is not None
+        self._input_schema = metadata.get_input_schema() if metadata.signature is not None else None
+        self._params_schema = metadata.get_params_schema() if metadata.signature is not None else None
+        self._type_hints = metadata.signature is not None and metadata._is_signature_from_type_hint()
+        self._plan = (
+            _native.EnforcePlan(self._input_schema.to_json())
+            if self._input_schema is not None and not self._type_hints
+            else None
         )
+        # (labels, dtypes) -> decisions; see _columns.
+        self._decisions: dict[Any, Any] = {}
+        self._dtype_info: dict[Any, tuple[str, int, str, bool, bool]] = {}
+
+    # -- entry point --------------------------------------------------------------------------
+
+    def __call__(self, data: Any, params: dict[str, Any] | None) -> tuple[Any, dict[str, Any] | None]:
+        if self._plan is not None:
+            data = self._inputs(data)
+        return data, self._params(params)
+
+    def _inputs(self, data: Any) -> Any:
+        plan = self._plan
+        assert plan is not None
+        try:
+            if plan.kind == "columns":
+                return self._columns(data)
+            if plan.kind == "tensors":
+                return self._tensors(data)
+            return self._delegate(data)
+        except _Failure as f:
+            raise self._schema_error(data, str(f)) from None
+
+    def _schema_error(self, data: Any, inner: str) -> exc.FastPyFuncError:
+        if os.environ.get("MLFLOW_DISABLE_SCHEMA_DETAILS", "").strip().lower() in ("true", "1"):
+            message = "Failed to enforce model input schema. Please check your input data."
+        else:
+            message = f"Failed to enforce schema of data '{data}' with schema '{self._schema_repr()}'. Error: {inner}"
+        return exc.make(
+            exc.SchemaEnforcementError,
+            f"{self._model_path}: {message}",
+            model_path=self._model_path,
+            error_code="INVALID_PARAMETER_VALUE",
+            error_class="SCHEMA_ENFORCEMENT_FAILED",
+        )
+
+    def _schema_repr(self) -> str:
+        schemas = self._schemas()
+        return repr(schemas[0]) if schemas is not None else repr(self._input_schema)
+
+    # -- mlflow's own functions, for what is not native yet ----------------------------------------
 
     def _schemas(self) -> tuple[Any, Any] | None:
         if self._mlflow_schemas is None:
             try:
-                inputs = self._meta.get_input_schema()
-                params = self._meta.get_params_schema()
                 self._mlflow_schemas = (
-                    inputs.as_mlflow() if inputs is not None else None,
-                    params.as_mlflow() if params is not None else None,
+                    self._input_schema.as_mlflow() if self._input_schema is not None else None,
+                    self._params_schema.as_mlflow() if self._params_schema is not None else None,
                 )
             except ImportError:
                 return None
         return self._mlflow_schemas
 
-    def __call__(self, data: Any, params: dict[str, Any] | None) -> tuple[Any, dict[str, Any] | None]:
-        if not self.has_schema:
-            if params not in (None, {}):
-                info = (
-                    f"Ignoring provided params: {list(params.keys())}"
-                    if isinstance(params, dict)
-                    else "Ignoring invalid params (not a dictionary)."
-                )
-                _logger.warning(
-                    "`params` can only be specified at inference time if the model signature "
-                    f"defines a params schema. This model does not define a params schema. {info}"
-                )
-                return data, {}
-            return data, params
+    def _delegate(self, data: Any) -> Any:
         schemas = self._schemas()
         if schemas is None:
             _warn_no_mlflow()
-            return data, params
-        from mlflow.exceptions import MlflowException
-        from mlflow.pyfunc import _validate_prediction_input
+            return data
+        from mlflow.models.utils import _enforce_schema
 
-        input_schema, params_schema = schemas
         try:
-            if self._meta._is_signature_from_type_hint():
-                from mlflow.models.utils import _enforce_params_schema
+            return _enforce_schema(data, schemas[0], self._loader_module)
+        except Exception as e:  # mlflow wraps whatever its enforcement raises
+            raise _Failure(str(e)) from e
 
-                return data, _enforce_params_schema(params, params_schema)
-            return _validate_prediction_input(data, params, input_schema, params_schema, self._loader_module)
+    def _delegate_column(self, label: Any, series: Any, type_name: str) -> Any:
+        if self._schemas() is None:
+            _warn_no_mlflow()
+            return series
+        from mlflow.models.utils import _enforce_mlflow_datatype
+        from mlflow.types import DataType
+
+        try:
+            return _enforce_mlflow_datatype(label, series, DataType[type_name])
+        except Exception as e:
+            raise _Failure(str(e)) from e
+
+    def _params(self, params: dict[str, Any] | None) -> dict[str, Any] | None:
+        if self._params_schema is None:
+            # mlflow's _enforce_params_schema without a schema: params are dropped, with a warning.
+            if params in (None, {}):
+                return params
+            info = (
+                f"Ignoring provided params: {list(params.keys())}"
+                if isinstance(params, dict)
+                else "Ignoring invalid params (not a dictionary)."
+            )
+            _logger.warning(
+                "`params` can only be specified at inference time if the model signature "
+                f"defines a params schema. This model does not define a params schema. {info}"
+            )
+            return {}
+        schemas = self._schemas()
+        if schemas is None:
+            if params:
+                _warn_no_mlflow()
+            return params
+        from mlflow.exceptions import MlflowException
+        from mlflow.models.utils import _enforce_params_schema
+
+        try:
+            return _enforce_params_schema(params, schemas[1])
         except MlflowException as e:
             raise exc.make(
                 exc.SchemaEnforcementError,
@@ -80,14 +165,231 @@ class Enforcer:
                 error_class=e.error_class,
             ) from e
 
+    # -- column schemas ----------------------------------------------------------------------------
+
+    def _columns(self, data: Any) -> Any:
+        pd = _pandas()
+        if _is_spark(data):
+            return self._delegate(data)
+        df = _to_frame(pd, data)
+        columns = df.columns
+        labels = columns.tolist()
+        named = self._plan.named  # type: ignore[union-attr]
+        if not columns.is_unique or (named and not all(type(x) is str for x in labels)):
+            return self._delegate(df)
+        dtypes = df.dtypes.tolist()
+        key = (tuple(labels), tuple(dtypes))
+        decided = self._decisions.get(key)
+        if decided is None:
+            decided = self._decide(labels, dtypes)
+            if len(self._decisions) >= _CACHE_LIMIT:
+                self._decisions.clear()
+            self._decisions[key] = decided
+        steps, extras, unchanged = decided
+        if extras:
+            _logger.warning(
+                "Found extra inputs in the model input that are not defined in the model "
+                f"signature: `{extras}`. These inputs will be ignored."
+            )
+        if unchanged:
+            return df  # right columns, order and dtypes: handed on as is, no copy
+        out = {}
+        for index, label, action, arg, hint, type_name in steps:
+            series = df.iloc[:, index]
+            if action == "keep":
+                out[label] = series
+            elif action == "cast":
+                out[label] = series.astype(arg)
+            elif action == "cast_datetime":
+                try:
+                    out[label] = series.astype("datetime64[ns]")
+                except TypeError as e:
+                    _fail(
+                        "Please ensure that the input data of datetime column only contains "
+                        f"timezone-naive datetime objects. Error: {e}"
+                    )
+            elif action == "cast_if_01":
+                to, message = arg.split("\n", 1)
+                if not _native.all_zero_or_one(series.to_numpy()):
+                    _fail(message)
+                out[label] = series.astype(to)
+            elif action == "reject":
+                if hint and _native.nan_and_integers(series.to_numpy()):
+                    arg += _native.nan_int_hint()
+                _fail(arg)
+            else:
+                out[label] = self._delegate_column(label, series, type_name)
+        return pd.DataFrame(out, copy=False)
+
+    def _decide(self, labels: list[Any], dtypes: list[Any]) -> tuple[list[tuple], list[Any], bool]:
+        plan = self._plan
+        assert plan is not None
+        try:
+            take, extras, identity = plan.match_columns([str(x) for x in labels])
+        except ValueError as e:
+            _fail(str(e))
+        types = plan.types
+        steps = []
+        for schema_index, index in take:
+            label = labels[index]
+            info = self._describe(dtypes[index])
+            action, arg, hint = plan.column_action(schema_index, str(label), *info)
+            steps.append((index, label, action, arg, hint, types[schema_index]))
+        # No columns taken: mlflow builds an empty frame (no rows), not the input.
+        unchanged = identity and bool(steps) and all(s[2] == "keep" for s in steps)
+        extra_set = set(extras)
+        extra_labels = [x for x in labels if str(x) in extra_set]  # as found in the input
+        return steps, extra_labels, unchanged
+
+    def _describe(self, dtype: Any) -> tuple[str, int, str, bool, bool]:
+        info = self._dtype_info.get(dtype)
+        if info is None:
+            np = sys.modules["numpy"]
+            pd = _pandas()
+            is_numpy = isinstance(dtype, np.dtype)
+            info = (
+                dtype.kind,
+                int(getattr(dtype, "itemsize", 0) or 0),
+                str(dtype),
+                is_numpy,
+                isinstance(dtype, pd.StringDtype),
+            )
+            self._dtype_info[dtype] = info
+        return info
+
+    # -- tensor schemas ----------------------------------------------------------------------------
+
+    def _tensors(self, data: Any) -> Any:
+        plan = self._plan
+        assert plan is not None
+        pd = sys.modules.get("pandas")
+        np = sys.modules.get("numpy")
+        if pd is not None and isinstance(data, (pd.DataFrame, pd.Series)):
+            return self._delegate(data)  # DataFrame -> tensor conversions: mlflow's (not native yet)
+        if plan.named:
+            names = plan.names
+            if np is not None and len(names) == 1 and isinstance(data, np.ndarray):
+                data = {names[0]: data}
+            if not isinstance(data, dict):
+                _fail(
+                    "This model contains a tensor-based model signature with input names, which"
+                    " suggests a dictionary input mapping input name to tensor, or a pandas"
+                    " DataFrame input containing columns mapping input name to flattened list value"
+                    f" from tensor, but an input of type {type(data)} was found."
+                )
+            missing = [n for n in names if n not in data]
+            extras = [k for k in data if k not in names]
+            if missing:
+                message = f"Model is missing inputs {missing}."
+                if extras:
+                    message += f" Note that there were extra inputs: {extras}."
+                _fail(message)
+            if extras:
+                _logger.warning(
+                    "Found extra inputs in the model input that are not defined in the model "
+                    f"signature: `{extras}`. These inputs will be ignored."
+                )
+            out = {}
+            for i, name in enumerate(names):
+                value = data[name]
+                if np is None or not isinstance(value, np.ndarray):
+                    _fail(
+                        "This model contains a tensor-based model signature with input names,"
+                        " which suggests a dictionary input mapping input name to a numpy"
+                        f" array, but a dict with value type {type(value)} was found."
+                    )
+                self._check_tensor(i, value)
+                out[name] = value
+            return out
+        if np is not None and isinstance(data, np.ndarray):
+            self._check_tensor(0, data)
+            return data  # checked, never copied
+        if type(data).__module__.startswith("scipy.sparse"):
+            return self._delegate(data)
+        _fail(
+            "This model contains a tensor-based model signature with no input names,"
+            " which suggests a numpy array input or a pandas dataframe input with"
+            f" proper column values, but an input of type {type(data)} was found."
+        )
+
+    def _check_tensor(self, index: int, arr: Any) -> None:
+        dt = arr.dtype
+        name = "str" if dt.char == "U" else "bytes" if dt.char == "S" else dt.name
+        error = self._plan.check_tensor(index, list(arr.shape), name, dt.isnative, str(dt))  # type: ignore[union-attr]
+        if error is not None:
+            _fail(error)
+
+
+def _pandas() -> Any:
+    import pandas
+
+    return pandas
+
+
+def _is_spark(data: Any) -> bool:
+    return type(data).__module__.startswith("pyspark.")
+
+
+def _is_scalar(np: Any, x: Any) -> bool:
+    return np.isscalar(x) or x is None
+
+
+def _to_frame(pd: Any, data: Any) -> Any:
+    """mlflow's coercion of pyfunc input to a DataFrame for column schemas; pyarrow Tables and
+    RecordBatches and polars DataFrames are accepted too (mlflow rejects them)."""
+    if type(data) is pd.DataFrame:
+        return data
+    import numpy as np
+
+    if isinstance(data, pd.Series):
+        return pd.DataFrame(data)
+    if np.isscalar(data):
+        return pd.DataFrame([data])
+    if isinstance(data, dict):
+        if all(
+            _is_scalar(np, v) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
+            for v in data.values()
+        ):
+            return pd.DataFrame([data])
+        try:
+            if all(
+                isinstance(v, np.ndarray) and v.dtype.type == np.str_ and v.size == 1 and v.shape == ()
+                for v in data.values()
+            ):
+                return pd.DataFrame([data])
+            if any(isinstance(v, np.ndarray) and v.ndim > 1 for v in data.values()):
+                return pd.DataFrame(
+                    {
+                        k: (v.tolist() if isinstance(v, np.ndarray) and v.ndim > 1 else v)
+                        for k, v in data.items()
+                    }
+                )
+            return pd.DataFrame(data)
+        except Exception as e:
+            _fail(
+                "This model contains a column-based signature, which suggests a DataFrame"
+                f" input. There was an error casting the input data to a DataFrame: {e}"
+            )
+    if isinstance(data, (list, np.ndarray)):
+        return pd.DataFrame(data)
+    if isinstance(data, pd.DataFrame):
+        return data
+    module = type(data).__module__
+    if module.startswith("pyarrow") and hasattr(data, "to_pandas"):
+        return data.to_pandas()
+    if module.startswith("polars") and hasattr(data, "to_pandas"):
+        return data.to_pandas()
+    _fail(f"Expected input to be DataFrame. Found: {type(data).__name__}")
+
 
 def _warn_no_mlflow() -> None:
     global _warned_no_mlflow
     if not _warned_no_mlflow:
         _warned_no_mlflow = True
         warnings.warn(
-            "fastpyfunc: mlflow is not installed, so the model signature is not enforced yet; "
-            "inputs reach the model unchanged (native enforcement is planned).",
+            "fastpyfunc: mlflow is not installed, so the parts of this model's signature that are "
+            "not enforced natively yet (nested column types, object or extension-dtype columns, "
+            "DataFrames for tensor schemas, params) reach the model unchanged.",
             RuntimeWarning,
             stacklevel=3,
         )

@@ -2,6 +2,7 @@
 //! The public API lives in `python/fastpyfunc/`; this layer only converts and maps errors.
 
 mod convert;
+mod enforce;
 mod errors;
 mod model;
 mod onnx;
@@ -16,5 +17,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::classify_uri, m)?)?;
     m.add_function(wrap_pyfunction!(onnx::load_onnx, m)?)?;
     m.add_class::<onnx::OnnxModel>()?;
+    m.add_class::<enforce::EnforcePlan>()?;
+    m.add_function(wrap_pyfunction!(enforce::nan_int_hint, m)?)?;
+    m.add_function(wrap_pyfunction!(enforce::all_zero_or_one, m)?)?;
+    m.add_function(wrap_pyfunction!(enforce::nan_and_integers, m)?)?;
     Ok(())
 }

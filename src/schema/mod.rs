@@ -1,6 +1,7 @@
 //! Model signatures: the typed form of `signature.inputs/outputs/params`, parsed from the JSON
 //! strings MLflow stores in the MLmodel file, with MLflow's schema rules checked.
 
+pub mod enforce;
 mod params;
 mod tensor;
 mod types;

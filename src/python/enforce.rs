@@ -1,0 +1,207 @@
+//! `fastpyfunc._native.EnforcePlan`: the compiled input schema. Python hands it descriptions
+//! (labels, dtypes, shapes) and applies what it decides; value facts (all 0/1, NaN in integer
+//! data) are computed here on the arrays in place.
+
+use numpy::prelude::*;
+use numpy::{PyReadonlyArrayDyn, PyUntypedArray};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::schema::enforce::{
+    columns::column_action, tensors, ColAction, DtypeInfo, Plan, TensorShape, NAN_INT_HINT,
+};
+use crate::schema::{Schema, TensorSpec};
+
+#[pyclass(frozen, module = "fastpyfunc._native")]
+pub(crate) struct EnforcePlan {
+    plan: Plan,
+}
+
+#[pymethods]
+impl EnforcePlan {
+    /// Compiles `inputs_json` (the signature's `inputs` list, as JSON text).
+    #[new]
+    fn new(inputs_json: &str) -> PyResult<Self> {
+        let v: serde_json::Value =
+            serde_json::from_str(inputs_json).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let schema = Schema::from_json(&v).map_err(PyValueError::new_err)?;
+        Ok(EnforcePlan {
+            plan: Plan::compile(&schema),
+        })
+    }
+
+    /// `"columns"`, `"tensors"` or `"delegate"`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.plan {
+            Plan::Columns(_) => "columns",
+            Plan::Tensors(_) => "tensors",
+            Plan::Delegate(_) => "delegate",
+        }
+    }
+
+    /// Why the plan delegates to mlflow, if it does.
+    #[getter]
+    fn reason(&self) -> Option<String> {
+        match &self.plan {
+            Plan::Delegate(why) => Some(why.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether the schema names its inputs.
+    #[getter]
+    fn named(&self) -> bool {
+        match &self.plan {
+            Plan::Columns(c) => c.named,
+            Plan::Tensors(t) => t.named,
+            Plan::Delegate(_) => false,
+        }
+    }
+
+    /// Schema input names (None for unnamed inputs), in schema order.
+    #[getter]
+    fn names(&self) -> Vec<Option<String>> {
+        match &self.plan {
+            Plan::Columns(c) => c.cols.iter().map(|c| c.name.clone()).collect(),
+            Plan::Tensors(t) => t.specs.iter().map(|s| s.name.clone()).collect(),
+            Plan::Delegate(_) => vec![],
+        }
+    }
+
+    /// The DataType name of each column (column plans only).
+    #[getter]
+    fn types(&self) -> Vec<&'static str> {
+        match &self.plan {
+            Plan::Columns(c) => c.cols.iter().map(|c| c.ty.name()).collect(),
+            _ => vec![],
+        }
+    }
+
+    /// Matches input column labels to the schema: `(take, extras, identity)`, where `take` lists
+    /// `(schema index, input index)` in schema order. Raises ValueError with mlflow's message.
+    fn match_columns(
+        &self,
+        labels: Vec<String>,
+    ) -> PyResult<(Vec<(usize, usize)>, Vec<String>, bool)> {
+        let Plan::Columns(c) = &self.plan else {
+            return Err(PyTypeError::new_err("not a column plan"));
+        };
+        let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let m = c.match_columns(&refs).map_err(PyValueError::new_err)?;
+        let identity = m.is_identity(labels.len());
+        Ok((m.take, m.extras, identity))
+    }
+
+    /// mlflow's decision for schema column `index` fed a column with this dtype:
+    /// `(action, argument, nan_int_hint)`; action is keep, cast, cast_datetime, cast_if_01,
+    /// reject or delegate; the argument is the target dtype or the error message.
+    #[allow(clippy::too_many_arguments)]
+    fn column_action(
+        &self,
+        index: usize,
+        label: &str,
+        kind: &str,
+        itemsize: usize,
+        text: &str,
+        numpy: bool,
+        string_dtype: bool,
+    ) -> PyResult<(&'static str, Option<String>, bool)> {
+        let Plan::Columns(c) = &self.plan else {
+            return Err(PyTypeError::new_err("not a column plan"));
+        };
+        let col = c
+            .cols
+            .get(index)
+            .ok_or_else(|| PyValueError::new_err("column index out of range"))?;
+        let info = DtypeInfo {
+            kind: kind.bytes().next().unwrap_or(b'V'),
+            itemsize,
+            text,
+            numpy,
+            string_dtype,
+        };
+        Ok(match column_action(label, &info, col.ty) {
+            ColAction::Keep => ("keep", None, false),
+            ColAction::Cast(to) => ("cast", Some(to.to_string()), false),
+            ColAction::CastDatetime => ("cast_datetime", None, false),
+            ColAction::CastIfZeroOne { to, message } => {
+                ("cast_if_01", Some(format!("{to}\n{message}")), false)
+            }
+            ColAction::Reject {
+                message,
+                nan_int_hint,
+            } => ("reject", Some(message), nan_int_hint),
+            ColAction::Delegate => ("delegate", None, false),
+        })
+    }
+
+    /// mlflow's tensor check for spec `index`: None when the array fits, else the message.
+    fn check_tensor(
+        &self,
+        index: usize,
+        shape: Vec<usize>,
+        dtype_name: &str,
+        native_order: bool,
+        dtype_text: &str,
+    ) -> PyResult<Option<String>> {
+        let Plan::Tensors(t) = &self.plan else {
+            return Err(PyTypeError::new_err("not a tensor plan"));
+        };
+        let spec: &TensorSpec = t
+            .specs
+            .get(index)
+            .ok_or_else(|| PyValueError::new_err("tensor index out of range"))?;
+        let input = TensorShape {
+            shape: &shape,
+            dtype_name,
+            native_order,
+            dtype_text,
+        };
+        Ok(tensors::check(spec, &input).err())
+    }
+}
+
+/// mlflow's hint for float columns fed to integer columns.
+#[pyfunction]
+pub(crate) fn nan_int_hint() -> &'static str {
+    NAN_INT_HINT
+}
+
+/// Every value is 0 or 1 (int64 data; mlflow lets such a column become float/double).
+#[pyfunction]
+pub(crate) fn all_zero_or_one(
+    py: Python<'_>,
+    values: &Bound<'_, PyUntypedArray>,
+) -> PyResult<bool> {
+    let arr: PyReadonlyArrayDyn<'_, i64> = values
+        .cast::<numpy::PyArrayDyn<i64>>()?
+        .try_readonly()
+        .map_err(|e| PyTypeError::new_err(e.to_string()))?;
+    let view = arr.as_array();
+    Ok(py.detach(|| view.iter().all(|&v| v == 0 || v == 1)))
+}
+
+/// The float64 data holds a NaN and is otherwise all integers (mlflow's missing-values hint).
+#[pyfunction]
+pub(crate) fn nan_and_integers(
+    py: Python<'_>,
+    values: &Bound<'_, PyUntypedArray>,
+) -> PyResult<bool> {
+    let arr: PyReadonlyArrayDyn<'_, f64> = values
+        .cast::<numpy::PyArrayDyn<f64>>()?
+        .try_readonly()
+        .map_err(|e| PyTypeError::new_err(e.to_string()))?;
+    let view = arr.as_array();
+    Ok(py.detach(|| {
+        let mut nan = false;
+        for &v in view.iter() {
+            if v.is_nan() {
+                nan = true;
+            } else if v.fract() != 0.0 || v.is_infinite() {
+                return false;
+            }
+        }
+        nan
+    }))
+}

@@ -1,0 +1,265 @@
+//! Column-based schemas: matching input columns to the schema (by name or by position) and
+//! mlflow's `_enforce_mlflow_datatype` conversion rules, decided from the column's dtype.
+
+use crate::schema::DataType;
+
+/// Appended to the "Can not safely convert" error when a float64 column holding only integers
+/// and NaN is fed to an integer column (mlflow's wording).
+pub const NAN_INT_HINT: &str = " Hint: the type mismatch is likely caused by missing values. \
+Integer columns in python can not represent missing values and are therefore encoded as floats. \
+The best way to avoid this problem is to infer the model schema based on a realistic data sample \
+(training dataset) that includes missing values. Alternatively, you can declare integer columns \
+as doubles (float64) whenever these columns may have missing values. See `Handling Integers With \
+Missing Values <https://www.mlflow.org/docs/latest/models.html#handling-integers-with-missing-values>`_ \
+for more details.";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedCol {
+    pub name: Option<String>,
+    pub ty: DataType,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnPlan {
+    pub cols: Vec<PlannedCol>,
+    pub named: bool,
+}
+
+/// The dtype of one input column, as the binding describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DtypeInfo<'a> {
+    /// numpy's `dtype.kind` (`b i u f c M m O U S V`); pandas extension dtypes report theirs.
+    pub kind: u8,
+    pub itemsize: usize,
+    /// `str(dtype)`, as mlflow prints it.
+    pub text: &'a str,
+    /// A numpy dtype (not a pandas extension dtype).
+    pub numpy: bool,
+    /// pandas' `StringDtype` (the default `str` dtype of pandas 3).
+    pub string_dtype: bool,
+}
+
+/// What happens to one column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColAction {
+    /// Passed through unchanged.
+    Keep,
+    /// `astype(<numpy dtype>)`: a safe upcast.
+    Cast(&'static str),
+    /// `astype("datetime64[ns]")`; a TypeError (tz-aware values) becomes mlflow's datetime error.
+    CastDatetime,
+    /// int64 into float/double: cast if every value is 0 or 1, else reject with `message`.
+    CastIfZeroOne { to: &'static str, message: String },
+    /// Refused with `message`; when `nan_int_hint`, append [`NAN_INT_HINT`] if the float64
+    /// values are all integers or NaN and include a NaN.
+    Reject { message: String, nan_int_hint: bool },
+    /// Depends on the values of an object or extension-dtype column: mlflow's own function.
+    Delegate,
+}
+
+/// Which input columns the model gets, in schema order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    /// `(schema index, input index)` for each column handed on.
+    pub take: Vec<(usize, usize)>,
+    /// Input columns the schema does not name (dropped, with a warning).
+    pub extras: Vec<String>,
+}
+
+impl Matched {
+    /// Every input column is taken, in the order given: the input can be handed on as it is.
+    pub fn is_identity(&self, n_inputs: usize) -> bool {
+        self.take.len() == n_inputs && self.take.iter().enumerate().all(|(i, &(_, j))| i == j)
+    }
+}
+
+impl DataType {
+    /// `str(DataType.to_numpy())`: what mlflow's conversion errors print.
+    pub fn numpy_text(self) -> &'static str {
+        match self {
+            DataType::String => "<U0",
+            DataType::Binary => "|S0",
+            other => other.numpy_dtype(),
+        }
+    }
+
+    /// numpy's `(kind, itemsize)` of `to_numpy()`.
+    fn numpy_kind(self) -> (u8, usize) {
+        match self {
+            DataType::Boolean => (b'b', 1),
+            DataType::Integer => (b'i', 4),
+            DataType::Long => (b'i', 8),
+            DataType::Float => (b'f', 4),
+            DataType::Double => (b'f', 8),
+            DataType::String => (b'U', 0),
+            DataType::Binary => (b'S', 0),
+            DataType::Datetime => (b'M', 8),
+        }
+    }
+}
+
+impl ColumnPlan {
+    pub fn new(cols: Vec<PlannedCol>) -> Self {
+        let named = cols.first().is_some_and(|c| c.name.is_some());
+        ColumnPlan { cols, named }
+    }
+
+    /// Matches the input's column labels (as strings) to the schema.
+    /// Named: missing required columns are an error (mlflow's message), extras are dropped.
+    /// Unnamed: only the count is checked and the first N columns are taken.
+    pub fn match_columns(&self, labels: &[&str]) -> Result<Matched, String> {
+        if !self.named {
+            let n = self.cols.len();
+            if labels.len() < n {
+                return Err(format!(
+                    "Model inference is missing inputs. The model signature declares {n} inputs  \
+                     but the provided value only has {} inputs. Note: the inputs were not named \
+                     in the signature so we can only verify their count.",
+                    labels.len()
+                ));
+            }
+            return Ok(Matched {
+                take: (0..n).map(|i| (i, i)).collect(),
+                extras: vec![],
+            });
+        }
+        let position = |name: &str| labels.iter().position(|l| *l == name);
+        let missing: Vec<&str> = self
+            .cols
+            .iter()
+            .filter(|c| c.required)
+            .filter_map(|c| c.name.as_deref())
+            .filter(|n| position(n).is_none())
+            .collect();
+        let known = |l: &str| self.cols.iter().any(|c| c.name.as_deref() == Some(l));
+        let extras: Vec<String> = labels
+            .iter()
+            .filter(|l| !known(l))
+            .map(|l| l.to_string())
+            .collect();
+        if !missing.is_empty() {
+            let mut msg = format!("Model is missing inputs {}.", py_list(&missing));
+            if !extras.is_empty() {
+                msg.push_str(&format!(
+                    " Note that there were extra inputs: {}.",
+                    py_list(&extras)
+                ));
+            }
+            return Err(msg);
+        }
+        let take = self
+            .cols
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| position(c.name.as_deref()?).map(|j| (i, j)))
+            .collect();
+        Ok(Matched { take, extras })
+    }
+}
+
+/// `['a', 'b']`: mlflow formats these lists with Python's repr.
+pub fn py_list<S: AsRef<str>>(items: &[S]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| py_str(s.as_ref())).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// Python's `repr` of a str (single quotes unless the text holds one and no double quote).
+pub fn py_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for ch in s.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// mlflow's `_enforce_mlflow_datatype(name, values, t)`, decided from the dtype alone; the rules
+/// that depend on values say which fact to compute.
+pub fn column_action(name: &str, d: &DtypeInfo<'_>, t: DataType) -> ColAction {
+    let object = d.numpy && d.kind == b'O';
+    // mlflow first runs `infer_objects()` on object columns (except into string/binary): the
+    // outcome depends on the values. Extension dtypes (nullable Int64, boolean, categorical, ...)
+    // convert value by value too (e.g. NA raises). Both go to mlflow's own function.
+    if (object && !matches!(t, DataType::String | DataType::Binary))
+        || (!d.numpy && !d.string_dtype)
+    {
+        return if d.kind == b'M' && t == DataType::Datetime {
+            ColAction::CastDatetime // tz-aware datetimes: the astype error is mlflow's message
+        } else {
+            ColAction::Delegate
+        };
+    }
+    if t == DataType::String && (object || d.string_dtype) {
+        return ColAction::Keep;
+    }
+    if t == DataType::Binary && d.string_dtype {
+        return ColAction::Keep;
+    }
+    let (kind, size) = t.numpy_kind();
+    // `t.to_pandas() == dtype or t.to_numpy() == dtype`
+    let exact = d.numpy
+        && match t {
+            DataType::String | DataType::Binary => object || (d.kind == kind && d.itemsize == 0),
+            // str(dtype) equality: datetime64[s] (cast to [ns]) and '>i8' (cast) are not exact
+            _ => d.text == t.numpy_text(),
+        };
+    if exact {
+        return ColAction::Keep;
+    }
+    if t == DataType::Binary && d.kind == b'S' {
+        return ColAction::Keep;
+    }
+    if t == DataType::Datetime && d.kind == b'M' {
+        return ColAction::CastDatetime;
+    }
+    let upcast = if d.kind == kind {
+        d.itemsize <= size
+    } else if d.kind == b'u' && kind == b'i' {
+        d.itemsize < size
+    } else if matches!(d.kind, b'i' | b'u') && t == DataType::Double {
+        d.itemsize <= 6
+    } else {
+        false
+    };
+    let to = t.numpy_text();
+    let message = format!(
+        "Incompatible input types for column {name}. Can not safely convert {} to {to}.",
+        d.text
+    );
+    // StringDtype (kind 'O') into numbers lands here too, as in mlflow.
+    if upcast && d.numpy {
+        return ColAction::Cast(to);
+    }
+    if d.numpy
+        && d.kind == b'i'
+        && d.itemsize == 8
+        && matches!(t, DataType::Float | DataType::Double)
+    {
+        return ColAction::CastIfZeroOne { to, message };
+    }
+    let nan_int_hint = d.numpy && d.kind == b'f' && d.itemsize == 8 && matches!(kind, b'i' | b'u');
+    ColAction::Reject {
+        message,
+        nan_int_hint,
+    }
+}

@@ -1,0 +1,83 @@
+//! Tensor-based schemas: mlflow's `_enforce_tensor_spec` (rank, fixed dimensions, exact dtype,
+//! and the two ragged-array escape hatches).
+
+use crate::schema::TensorSpec;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorPlan {
+    pub specs: Vec<TensorSpec>,
+    pub named: bool,
+}
+
+/// What the binding reports about an input array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorShape<'a> {
+    pub shape: &'a [usize],
+    /// numpy's `dtype.name` after mlflow's `clean_tensor_type` (`<U5` -> `str`, `S3` -> `bytes`).
+    pub dtype_name: &'a str,
+    /// The dtype is in native byte order (numpy compares `>f8` and `<f8` as different).
+    pub native_order: bool,
+    /// `str(dtype)` of the input, for messages.
+    pub dtype_text: &'a str,
+}
+
+impl TensorPlan {
+    pub fn new(specs: Vec<TensorSpec>) -> Self {
+        let named = specs.first().is_some_and(|s| s.name.is_some());
+        TensorPlan { specs, named }
+    }
+}
+
+/// `str(np.dtype(name))` for a canonical TensorSpec dtype.
+fn dtype_text(name: &str) -> &str {
+    match name {
+        "str" => "<U0",
+        "bytes" => "|S0",
+        other => other,
+    }
+}
+
+fn py_tuple(items: impl IntoIterator<Item = String>) -> String {
+    let items: Vec<String> = items.into_iter().collect();
+    match items.len() {
+        1 => format!("({},)", items[0]),
+        _ => format!("({})", items.join(", ")),
+    }
+}
+
+/// Checks one array against its spec; the error is mlflow's message.
+pub fn check(spec: &TensorSpec, input: &TensorShape<'_>) -> Result<(), String> {
+    let expected = &spec.shape;
+    let object = input.dtype_name == "object";
+    if expected.len() == 1 && expected[0] == -1 && spec.dtype == "object" {
+        return Ok(()); // ragged: anything goes
+    }
+    if expected.len() > 1 && expected[1..].contains(&-1) && input.shape.len() == 1 && object {
+        return Ok(()); // ragged: a 1-D object array of rows
+    }
+    let shape_err = || {
+        format!(
+            "Shape of input {} does not match expected shape {}.",
+            py_tuple(input.shape.iter().map(|d| d.to_string())),
+            py_tuple(expected.iter().map(|d| d.to_string()))
+        )
+    };
+    if expected.len() != input.shape.len() {
+        return Err(shape_err());
+    }
+    if expected
+        .iter()
+        .zip(input.shape)
+        .any(|(&e, &a)| e != -1 && e != a as i64)
+    {
+        return Err(shape_err());
+    }
+    if input.dtype_name != spec.dtype || !input.native_order {
+        return Err(format!(
+            "dtype of input {} does not match expected dtype {}",
+            input.dtype_text,
+            dtype_text(&spec.dtype)
+        ));
+    }
+    Ok(())
+}
