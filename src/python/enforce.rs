@@ -12,6 +12,9 @@ use crate::schema::enforce::{
 };
 use crate::schema::{Schema, TensorSpec};
 
+/// `(take, extras, identity)` of [`EnforcePlan::match_columns`].
+type MatchResult = (Vec<(usize, usize)>, Vec<String>, bool);
+
 #[pyclass(frozen, module = "fastpyfunc._native")]
 pub(crate) struct EnforcePlan {
     plan: Plan,
@@ -80,10 +83,7 @@ impl EnforcePlan {
 
     /// Matches input column labels to the schema: `(take, extras, identity)`, where `take` lists
     /// `(schema index, input index)` in schema order. Raises ValueError with mlflow's message.
-    fn match_columns(
-        &self,
-        labels: Vec<String>,
-    ) -> PyResult<(Vec<(usize, usize)>, Vec<String>, bool)> {
+    fn match_columns(&self, labels: Vec<String>) -> PyResult<MatchResult> {
         let Plan::Columns(c) = &self.plan else {
             return Err(PyTypeError::new_err("not a column plan"));
         };
