@@ -36,3 +36,33 @@ def load_onnx(
 ) -> tuple[OnnxModel, list[str]]:
     """Loads an ONNX model with the onnxruntime library at ``library``; returns the model and the
     warnings its load produced."""
+
+class EnforcePlan:
+    """A signature's input schema compiled into mlflow's enforcement decisions."""
+
+    def __init__(self, inputs_json: str) -> None: ...
+    @property
+    def kind(self) -> str:
+        """``"columns"``, ``"tensors"`` or ``"delegate"`` (mlflow's own function decides)."""
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def named(self) -> bool: ...
+    @property
+    def names(self) -> list[str | None]: ...
+    @property
+    def types(self) -> list[str]: ...
+    def match_columns(self, labels: list[str]) -> tuple[list[tuple[int, int]], list[str], bool]:
+        """``(take, extras, identity)``; raises ValueError with mlflow's message."""
+    def column_action(
+        self, index: int, label: str, kind: str, itemsize: int, text: str, numpy: bool, string_dtype: bool
+    ) -> tuple[str, str | None, bool]:
+        """``(action, argument, nan_int_hint)`` for schema column ``index``."""
+    def check_tensor(
+        self, index: int, shape: list[int], dtype_name: str, native_order: bool, dtype_text: str
+    ) -> str | None:
+        """None when the array fits spec ``index``, else mlflow's message."""
+
+def nan_int_hint() -> str: ...
+def all_zero_or_one(values: Any) -> bool: ...
+def nan_and_integers(values: Any) -> bool: ...
