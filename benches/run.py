@@ -7,7 +7,9 @@ Prints markdown tables:
   2. load_model + first predict in a fresh process, fastpyfunc vs mlflow.pyfunc, for a
      scikit-learn (skops) model and an ONNX model;
   3. the ONNX engine (benches/onnx_engine.py): per-call latency from 1 to 1,000,000 rows, load
-     time and peak memory, vs mlflow.pyfunc and onnxruntime's Python API.
+     time and peak memory, vs mlflow.pyfunc and onnxruntime's Python API;
+  4. signature enforcement (benches/enforce_bench.py): alone vs mlflow's `_enforce_schema`, and a
+     600-column LogisticRegression end to end vs the estimator's own predict.
 Absolute times depend on the machine and its load; compare the columns of one run.
 """
 
@@ -107,11 +109,16 @@ def main() -> None:
         json.dumps({"runs": args.runs, "rows": rows, "time": time.time()}, indent=1)
     )
 
+    import enforce_bench
     import onnx_engine
 
     res = onnx_engine.run(args.quick)
     onnx_engine.print_tables(res)
     (results / "onnx.json").write_text(json.dumps(res, indent=1, default=str))
+
+    res = enforce_bench.run(args.quick)
+    enforce_bench.print_tables(res)
+    (results / "enforce.json").write_text(json.dumps(res, indent=1))
 
 
 if __name__ == "__main__":
