@@ -74,7 +74,10 @@ def enforcement_alone(quick: bool) -> list[dict[str, Any]]:
             df = _frame(ncols, nrows)
             calls = 20 if ncols == 600 else 100
             t = _median_per_call(
-                {"fastpyfunc": lambda: ours(df, None), "mlflow": lambda: _enforce_schema(df, theirs)},
+                {
+                    "fastpyfunc": lambda e=ours, d=df: e(d, None),
+                    "mlflow": lambda d=df, s=theirs: _enforce_schema(d, s),
+                },
                 rounds=3 if quick else 10,
                 calls=max(2, calls // 5) if quick else calls,
             )
