@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import fastpyfunc
 
@@ -96,3 +97,26 @@ def test_onnx_without_numpy_says_what_to_install(onnx_model):
     )
     out = _run(code)
     assert "'numpy'" in out and "fastpyfunc[onnx]" in out and str(onnx_model) in out
+
+
+def test_signature_enforced_without_mlflow(sklearn_models, iris):
+    """Column schemas are enforced natively: the same rejection as mlflow, with mlflow blocked."""
+    X, _ = iris
+    d = sklearn_models[("skops", "predict")]
+    bad = X.iloc[:2].astype("int64")
+    import mlflow
+
+    with pytest.raises(mlflow.exceptions.MlflowException) as theirs:
+        mlflow.pyfunc.load_model(str(d)).predict(bad)
+    code = (
+        "import sys, warnings; sys.modules['mlflow'] = None\n"
+        "warnings.simplefilter('error', RuntimeWarning)\n"
+        "import pandas as pd, fastpyfunc\n"
+        f"m = fastpyfunc.load_model({str(d)!r})\n"
+        f"bad = pd.DataFrame({bad.to_dict('list')!r}).astype('int64')\n"
+        "try:\n"
+        "    m.predict(bad)\n"
+        "except fastpyfunc.exceptions.SchemaEnforcementError as e:\n"
+        "    print(e.message)\n"
+    )
+    assert _run(code).strip() == f"{d}: {theirs.value.message}"

@@ -8,10 +8,13 @@ schemas), asks the plan, and applies its answer. Decisions for a given set of co
 are cached, so a repeated predict costs a lookup and hands the input on without a copy when
 nothing changes.
 
+Where a rule depends on values (object columns go through ``infer_objects()``, int64 columns
+into double need all 0/1, nullable dtypes may hold NA), the plan names the pandas operation to
+run and is asked again about its result, exactly in mlflow's order.
+
 The parts not native yet go to mlflow's own functions (when mlflow is installed): nested column
-types (array/object/map/any), object- and extension-dtype columns whose conversion depends on
-their values, DataFrame input for tensor schemas, Spark DataFrames, and params. Without mlflow,
-those parts pass unchanged with a one-time RuntimeWarning.
+types (array/object/map/any), DataFrame input for tensor schemas, Spark DataFrames, and params.
+Without mlflow, those parts pass unchanged with a one-time RuntimeWarning.
 """
 
 from __future__ import annotations
@@ -119,18 +122,6 @@ class Enforcer:
         except Exception as e:  # mlflow wraps whatever its enforcement raises
             raise _Failure(str(e)) from e
 
-    def _delegate_column(self, label: Any, series: Any, type_name: str) -> Any:
-        if self._schemas() is None:
-            _warn_no_mlflow()
-            return series
-        from mlflow.models.utils import _enforce_mlflow_datatype
-        from mlflow.types import DataType
-
-        try:
-            return _enforce_mlflow_datatype(label, series, DataType[type_name])
-        except Exception as e:
-            raise _Failure(str(e)) from e
-
     def _params(self, params: dict[str, Any] | None) -> dict[str, Any] | None:
         if self._params_schema is None:
             # mlflow's _enforce_params_schema without a schema: params are dropped, with a warning.
@@ -194,32 +185,54 @@ class Enforcer:
         if unchanged:
             return df  # right columns, order and dtypes: handed on as is, no copy
         out = {}
-        for index, label, action, arg, hint, type_name in steps:
-            series = df.iloc[:, index]
-            if action == "keep":
-                out[label] = series
-            elif action == "cast":
-                out[label] = series.astype(arg)
-            elif action == "cast_datetime":
+        for schema_index, index, label, action, arg, hint in steps:
+            out[label] = self._apply(schema_index, label, df.iloc[:, index], action, arg, hint)
+        return pd.DataFrame(out, copy=False)
+
+    def _apply(self, schema_index: int, label: Any, series: Any, action: str, arg: Any, hint: bool) -> Any:
+        """Carries out one column decision with pandas, as mlflow's function would."""
+        if action == "keep":
+            return series
+        if action == "infer_objects":
+            series = series.infer_objects()
+            info = self._describe(series.dtype)
+            action, arg, hint = self._plan.column_action(schema_index, str(label), *info, True)  # type: ignore[union-attr]
+            return self._apply(schema_index, label, series, action, arg, hint)
+        if action == "reject":
+            if hint and _native.nan_and_integers(series.to_numpy()):
+                arg += _native.nan_int_hint()
+            _fail(arg)
+        try:
+            if action == "cast":
+                return series.astype(arg, errors="raise")
+            if action == "cast_datetime":
                 try:
-                    out[label] = series.astype("datetime64[ns]")
+                    return series.astype("datetime64[ns]")
                 except TypeError as e:
                     _fail(
                         "Please ensure that the input data of datetime column only contains "
                         f"timezone-naive datetime objects. Error: {e}"
                     )
-            elif action == "cast_if_01":
+            if action == "cast_object_datetime":
+                try:
+                    return series.astype("datetime64[ns]", errors="raise")
+                except ValueError:
+                    _fail(arg)
+            if action == "to_numeric":
+                try:
+                    return _pandas().to_numeric(series, errors="raise")
+                except ValueError:
+                    _fail(arg)
+            if action == "cast_if_01":
                 to, message = arg.split("\n", 1)
                 if not _native.all_zero_or_one(series.to_numpy()):
                     _fail(message)
-                out[label] = series.astype(to)
-            elif action == "reject":
-                if hint and _native.nan_and_integers(series.to_numpy()):
-                    arg += _native.nan_int_hint()
-                _fail(arg)
-            else:
-                out[label] = self._delegate_column(label, series, type_name)
-        return pd.DataFrame(out, copy=False)
+                return series.astype(to, errors="raise")
+        except _Failure:
+            raise
+        except Exception as e:  # pandas' own error (e.g. NA into int64), as mlflow reports it
+            raise _Failure(str(e)) from e
+        raise AssertionError(f"unknown enforcement action {action!r}")
 
     def _decide(self, labels: list[Any], dtypes: list[Any]) -> tuple[list[tuple], list[Any], bool]:
         plan = self._plan
@@ -228,15 +241,14 @@ class Enforcer:
             take, extras, identity = plan.match_columns([str(x) for x in labels])
         except ValueError as e:
             _fail(str(e))
-        types = plan.types
         steps = []
         for schema_index, index in take:
             label = labels[index]
             info = self._describe(dtypes[index])
-            action, arg, hint = plan.column_action(schema_index, str(label), *info)
-            steps.append((index, label, action, arg, hint, types[schema_index]))
+            action, arg, hint = plan.column_action(schema_index, str(label), *info, False)
+            steps.append((schema_index, index, label, action, arg, hint))
         # No columns taken: mlflow builds an empty frame (no rows), not the input.
-        unchanged = identity and bool(steps) and all(s[2] == "keep" for s in steps)
+        unchanged = identity and bool(steps) and all(s[3] == "keep" for s in steps)
         extra_set = set(extras)
         extra_labels = [x for x in labels if str(x) in extra_set]  # as found in the input
         return steps, extra_labels, unchanged

@@ -55,7 +55,15 @@ class EnforcePlan:
     def match_columns(self, labels: list[str]) -> tuple[list[tuple[int, int]], list[str], bool]:
         """``(take, extras, identity)``; raises ValueError with mlflow's message."""
     def column_action(
-        self, index: int, label: str, kind: str, itemsize: int, text: str, numpy: bool, string_dtype: bool
+        self,
+        index: int,
+        label: str,
+        kind: str,
+        itemsize: int,
+        text: str,
+        numpy: bool,
+        string_dtype: bool,
+        inferred: bool,
     ) -> tuple[str, str | None, bool]:
         """``(action, argument, nan_int_hint)`` for schema column ``index``."""
     def check_tensor(

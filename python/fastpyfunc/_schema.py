@@ -32,9 +32,36 @@ class ColSpec:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ColSpec) and self._spec == other._spec
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # mlflow's ColSpec repr, which enforcement errors quote
         req = "required" if self.required else "optional"
-        return f"{self.type!r} ({req})" if self.name is None else f"{self.name!r}: {self.type!r} ({req})"
+        kind = _type_repr(self.type)
+        return f"{kind} ({req})" if self.name is None else f"{self.name!r}: {kind} ({req})"
+
+
+def _type_repr(t: str | dict[str, Any]) -> str:
+    """``repr()`` of mlflow's type objects: ``double``, ``Array(long)``, ``{a: long (required)}``..."""
+    if isinstance(t, str):
+        return t
+    kind = t["type"]
+    if kind == "array":
+        return f"Array({_type_repr(t['items'])})"
+    if kind == "object":
+        props = sorted(t.get("properties", {}).items())
+        inner = ", ".join(
+            f"{n}: {_type_repr(p)} ({'required' if p.get('required', True) else 'optional'})"
+            for n, p in props
+        )
+        return "{" + inner + "}"
+    if kind == "map":
+        values = t["values"]
+        scalar = values.get("type") not in ("array", "object", "map", "any", "sparkml_vector")
+        # mlflow formats the value type with str(): DataType members print as DataType.<name>
+        return f"Map(str -> {'DataType.' + values['type'] if scalar else _type_repr(values)})"
+    if kind == "any":
+        return "Any"
+    if kind == "sparkml_vector":
+        return "SparkML vector"
+    return kind if isinstance(kind, str) else repr(t)
 
 
 class TensorSpec:

@@ -94,8 +94,9 @@ impl EnforcePlan {
     }
 
     /// mlflow's decision for schema column `index` fed a column with this dtype:
-    /// `(action, argument, nan_int_hint)`; action is keep, cast, cast_datetime, cast_if_01,
-    /// reject or delegate; the argument is the target dtype or the error message.
+    /// `(action, argument, nan_int_hint)`; action is keep, cast, cast_datetime,
+    /// cast_object_datetime, to_numeric, infer_objects, cast_if_01 or reject; the argument is the
+    /// target dtype or the error message.
     #[allow(clippy::too_many_arguments)]
     fn column_action(
         &self,
@@ -106,6 +107,7 @@ impl EnforcePlan {
         text: &str,
         numpy: bool,
         string_dtype: bool,
+        inferred: bool,
     ) -> PyResult<(&'static str, Option<String>, bool)> {
         let Plan::Columns(c) = &self.plan else {
             return Err(PyTypeError::new_err("not a column plan"));
@@ -120,6 +122,7 @@ impl EnforcePlan {
             text,
             numpy,
             string_dtype,
+            inferred,
         };
         Ok(match column_action(label, &info, col.ty) {
             ColAction::Keep => ("keep", None, false),
@@ -132,7 +135,11 @@ impl EnforcePlan {
                 message,
                 nan_int_hint,
             } => ("reject", Some(message), nan_int_hint),
-            ColAction::Delegate => ("delegate", None, false),
+            ColAction::CastObjectDatetime { message } => {
+                ("cast_object_datetime", Some(message), false)
+            }
+            ColAction::ToNumeric { message } => ("to_numeric", Some(message), false),
+            ColAction::InferObjects => ("infer_objects", None, false),
         })
     }
 

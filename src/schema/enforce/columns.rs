@@ -38,6 +38,8 @@ pub struct DtypeInfo<'a> {
     pub numpy: bool,
     /// pandas' `StringDtype` (the default `str` dtype of pandas 3).
     pub string_dtype: bool,
+    /// The column already went through `infer_objects()` (see [`ColAction::InferObjects`]).
+    pub inferred: bool,
 }
 
 /// What happens to one column.
@@ -45,17 +47,22 @@ pub struct DtypeInfo<'a> {
 pub enum ColAction {
     /// Passed through unchanged.
     Keep,
-    /// `astype(<numpy dtype>)`: a safe upcast.
+    /// `astype(<numpy dtype>)`: a safe upcast (extension dtypes may still fail on their values,
+    /// e.g. a nullable Int64 holding NA; the error is pandas' own, as in mlflow).
     Cast(&'static str),
     /// `astype("datetime64[ns]")`; a TypeError (tz-aware values) becomes mlflow's datetime error.
     CastDatetime,
+    /// An object column into datetime: `astype("datetime64[ns]")`; a ValueError becomes `message`.
+    CastObjectDatetime { message: String },
+    /// An object column into double: `pd.to_numeric`; a ValueError becomes `message`.
+    ToNumeric { message: String },
+    /// Run `infer_objects()` on the object column, then ask again with `inferred` set.
+    InferObjects,
     /// int64 into float/double: cast if every value is 0 or 1, else reject with `message`.
     CastIfZeroOne { to: &'static str, message: String },
     /// Refused with `message`; when `nan_int_hint`, append [`NAN_INT_HINT`] if the float64
     /// values are all integers or NaN and include a NaN.
     Reject { message: String, nan_int_hint: bool },
-    /// Depends on the values of an object or extension-dtype column: mlflow's own function.
-    Delegate,
 }
 
 /// Which input columns the model gets, in schema order.
@@ -82,6 +89,11 @@ impl DataType {
             DataType::Binary => "|S0",
             other => other.numpy_dtype(),
         }
+    }
+
+    /// `str(DataType.x)`: the enum's name as Python prints it in f-strings.
+    pub fn enum_text(self) -> String {
+        format!("DataType.{}", self.name())
     }
 
     /// numpy's `(kind, itemsize)` of `to_numpy()`.
@@ -193,21 +205,12 @@ pub fn py_str(s: &str) -> String {
     out
 }
 
-/// mlflow's `_enforce_mlflow_datatype(name, values, t)`, decided from the dtype alone; the rules
-/// that depend on values say which fact to compute.
+/// mlflow's `_enforce_mlflow_datatype(name, values, t)`, step by step in mlflow's order, decided
+/// from the dtype; the steps that depend on values say which pandas operation to run.
 pub fn column_action(name: &str, d: &DtypeInfo<'_>, t: DataType) -> ColAction {
     let object = d.numpy && d.kind == b'O';
-    // mlflow first runs `infer_objects()` on object columns (except into string/binary): the
-    // outcome depends on the values. Extension dtypes (nullable Int64, boolean, categorical, ...)
-    // convert value by value too (e.g. NA raises). Both go to mlflow's own function.
-    if (object && !matches!(t, DataType::String | DataType::Binary))
-        || (!d.numpy && !d.string_dtype)
-    {
-        return if d.kind == b'M' && t == DataType::Datetime {
-            ColAction::CastDatetime // tz-aware datetimes: the astype error is mlflow's message
-        } else {
-            ColAction::Delegate
-        };
+    if object && !d.inferred && !matches!(t, DataType::String | DataType::Binary) {
+        return ColAction::InferObjects;
     }
     if t == DataType::String && (object || d.string_dtype) {
         return ColAction::Keep;
@@ -216,21 +219,38 @@ pub fn column_action(name: &str, d: &DtypeInfo<'_>, t: DataType) -> ColAction {
         return ColAction::Keep;
     }
     let (kind, size) = t.numpy_kind();
-    // `t.to_pandas() == dtype or t.to_numpy() == dtype`
+    // `t.to_pandas() == dtype or t.to_numpy() == dtype`: pandas' extension dtypes never equal a
+    // numpy dtype; str(dtype) tells datetime64[s] from [ns] and '>i8' from int64.
     let exact = d.numpy
         && match t {
             DataType::String | DataType::Binary => object || (d.kind == kind && d.itemsize == 0),
-            // str(dtype) equality: datetime64[s] (cast to [ns]) and '>i8' (cast) are not exact
             _ => d.text == t.numpy_text(),
         };
     if exact {
         return ColAction::Keep;
     }
-    if t == DataType::Binary && d.kind == b'S' {
+    if t == DataType::Binary && d.numpy && d.kind == b'S' {
         return ColAction::Keep;
     }
     if t == DataType::Datetime && d.kind == b'M' {
         return ColAction::CastDatetime;
+    }
+    let failed = || {
+        format!(
+            "Failed to convert column {name} from type {} to {}.",
+            d.text,
+            t.enum_text()
+        )
+    };
+    if t == DataType::Datetime && object {
+        return ColAction::CastObjectDatetime { message: failed() };
+    }
+    if t == DataType::Boolean && object {
+        return ColAction::Keep;
+    }
+    // `values.dtype == decimal.Decimal` holds for every object dtype (numpy maps any class to O).
+    if t == DataType::Double && object {
+        return ColAction::ToNumeric { message: failed() };
     }
     let upcast = if d.kind == kind {
         d.itemsize <= size
@@ -242,24 +262,19 @@ pub fn column_action(name: &str, d: &DtypeInfo<'_>, t: DataType) -> ColAction {
         false
     };
     let to = t.numpy_text();
+    if upcast {
+        return ColAction::Cast(to);
+    }
     let message = format!(
         "Incompatible input types for column {name}. Can not safely convert {} to {to}.",
         d.text
     );
-    // StringDtype (kind 'O') into numbers lands here too, as in mlflow.
-    if upcast && d.numpy {
-        return ColAction::Cast(to);
-    }
-    if d.numpy
-        && d.kind == b'i'
-        && d.itemsize == 8
-        && matches!(t, DataType::Float | DataType::Double)
-    {
+    let numpy_text = |s: &str| d.numpy && d.text == s;
+    if numpy_text("int64") && matches!(t, DataType::Float | DataType::Double) {
         return ColAction::CastIfZeroOne { to, message };
     }
-    let nan_int_hint = d.numpy && d.kind == b'f' && d.itemsize == 8 && matches!(kind, b'i' | b'u');
     ColAction::Reject {
         message,
-        nan_int_hint,
+        nan_int_hint: numpy_text("float64") && matches!(kind, b'i' | b'u'),
     }
 }

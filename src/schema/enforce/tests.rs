@@ -10,6 +10,7 @@ fn np(kind: u8, itemsize: usize, text: &str) -> DtypeInfo<'_> {
         text,
         numpy: true,
         string_dtype: false,
+        inferred: false,
     }
 }
 
@@ -83,7 +84,23 @@ fn strings_objects_and_datetimes() {
     assert_eq!(column_action("s", &obj, DataType::Binary), ColAction::Keep);
     assert_eq!(
         column_action("s", &obj, DataType::Double),
-        ColAction::Delegate
+        ColAction::InferObjects
+    );
+    let inferred = DtypeInfo {
+        inferred: true,
+        ..obj
+    };
+    assert!(matches!(
+        column_action("s", &inferred, DataType::Double),
+        ColAction::ToNumeric { .. }
+    ));
+    assert!(matches!(
+        column_action("s", &inferred, DataType::Datetime),
+        ColAction::CastObjectDatetime { .. }
+    ));
+    assert_eq!(
+        column_action("s", &inferred, DataType::Boolean),
+        ColAction::Keep
     );
     let sdt = DtypeInfo {
         kind: b'O',
@@ -91,6 +108,7 @@ fn strings_objects_and_datetimes() {
         text: "str",
         numpy: false,
         string_dtype: true,
+        inferred: false,
     };
     assert_eq!(column_action("s", &sdt, DataType::String), ColAction::Keep);
     assert_eq!(column_action("s", &sdt, DataType::Binary), ColAction::Keep);
@@ -116,10 +134,11 @@ fn strings_objects_and_datetimes() {
         text: "Int64",
         numpy: false,
         string_dtype: false,
+        inferred: false,
     };
     assert_eq!(
         column_action("n", &nullable, DataType::Long),
-        ColAction::Delegate
+        ColAction::Cast("int64")
     );
 }
 
