@@ -6,6 +6,7 @@ from __future__ import annotations
 import decimal
 import json
 import logging
+from copy import deepcopy
 
 import mlflow
 import numpy as np
@@ -396,3 +397,134 @@ def test_arrow_tables_and_batches_are_accepted(echo_models):
     expected = theirs.predict(df)
     assert_same(ours.predict(table), expected)
     assert_same(ours.predict(table.to_batches()[0]), expected)
+
+
+# -- DataFrame input for tensor schemas -------------------------------------------------------------
+
+
+@st.composite
+def frame_tensor_cases(draw):
+    dtype = draw(st.sampled_from(["float32", "float64", "int64", "object"]))
+    n = draw(st.integers(1, 3))
+    cell = draw(st.sampled_from(["scalar", "list", "ndarray"]))
+    width = draw(st.integers(1, 3))
+    shape = draw(st.sampled_from([[-1], [-1, 1], [-1, width], [-1, 2, 2], [2, width], [-1, -1]]))
+
+    def column():
+        if cell == "scalar":
+            return draw(st.lists(st.sampled_from([0.5, 1.0, 2.0, 3]), min_size=n, max_size=n))
+        rows = [[float(draw(st.integers(0, 3))) for _ in range(width)] for _ in range(n)]
+        return rows if cell == "list" else [np.array(r, dtype=np.float32) for r in rows]
+
+    named = draw(st.booleans())
+    spec = {"type": "tensor", "tensor-spec": {"dtype": dtype, "shape": shape}}
+    if named:
+        spec["name"] = "t"
+        labels = draw(st.sampled_from([["t"], ["t", "x"], ["x"]]))
+    else:
+        labels = draw(st.sampled_from([["a"], ["a", "b"], ["a", "b", "c"]]))
+    frame = pd.DataFrame({label: column() for label in labels})
+    return [spec], frame
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame_tensor_cases())
+def test_dataframes_for_tensor_schemas_like_mlflow(case):
+    specs, frame = case
+    ours, theirs = run_both(specs, frame)
+    if isinstance(theirs, str):
+        assert isinstance(ours, str) and ours == theirs
+    else:
+        assert not isinstance(ours, str), ours
+        assert_same(ours, theirs)
+
+
+# -- params ----------------------------------------------------------------------------------------
+
+PARAM_VALUES = [
+    True,
+    0,
+    7,
+    np.int32(3),
+    np.int64(4),
+    1.5,
+    np.float32(2.5),
+    np.float64(3.5),
+    "x",
+    "2020-01-02",
+    b"b",
+    None,
+    [1, 2],
+    [1.5, 2.5],
+    ["a", "b"],
+    np.array([1, 2]),
+    [[1], [2]],
+    __import__("datetime").date(2021, 5, 6),
+]
+DEFAULTS = {
+    "boolean": True,
+    "integer": 1,
+    "long": 2,
+    "float": 1.5,
+    "double": 2.5,
+    "string": "s",
+    "datetime": "2020-01-01",
+}
+
+
+@st.composite
+def param_cases(draw):
+    names = draw(st.lists(st.sampled_from(["k", "n", "m"]), min_size=1, max_size=3, unique=True))
+    specs = []
+    for name in names:
+        t = draw(st.sampled_from([t for t in SCALAR_TYPES if t != "binary"]))  # params cannot be binary
+        listy = draw(st.booleans())
+        specs.append(
+            {
+                "name": name,
+                "type": t,
+                "default": [DEFAULTS[t]] if listy else DEFAULTS[t],
+                "shape": [-1] if listy else None,
+            }
+        )
+    keys = draw(st.lists(st.sampled_from(["k", "n", "m", "zz"]), unique=True, max_size=2))
+    params = {k: draw(st.sampled_from(PARAM_VALUES)) for k in keys}
+    return specs, draw(st.sampled_from([params, params, None, {}]))
+
+
+def _typed(x):
+    if isinstance(x, dict):
+        return {k: _typed(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_typed(v) for v in x]
+    return (type(x), x)
+
+
+@settings(max_examples=500, deadline=None)
+@given(param_cases())
+def test_params_like_mlflow(case):
+    from mlflow.models.utils import _enforce_params_schema
+    from mlflow.types import ParamSchema as MlflowParamSchema
+
+    from fastpyfunc._params import ParamError, ParamPlan
+    from fastpyfunc._schema import ParamSchema
+
+    specs, params = case
+    try:
+        theirs = _enforce_params_schema(deepcopy(params), MlflowParamSchema.from_json(json.dumps(specs)))
+    except Exception as e:  # MlflowException, or whatever its checks raise
+        theirs = getattr(e, "message", str(e))
+    try:
+        ours = ParamPlan(list(ParamSchema(specs)))(deepcopy(params))
+    except ParamError as e:
+        ours = str(e)
+    if isinstance(theirs, str):
+        assert isinstance(ours, str)
+        prefix = "Invalid parameters found: "
+        if theirs.startswith(prefix):  # a set of (name, message): compare as sets
+            assert eval(ours[len(prefix) :]) == eval(theirs[len(prefix) :])
+        else:
+            assert ours == theirs
+    else:
+        assert not isinstance(ours, str), ours
+        assert _typed(ours) == _typed(theirs)

@@ -13,7 +13,8 @@ into double need all 0/1, nullable dtypes may hold NA), the plan names the panda
 run and is asked again about its result, exactly in mlflow's order.
 
 The parts not native yet go to mlflow's own functions (when mlflow is installed): nested column
-types (array/object/map/any), DataFrame input for tensor schemas, Spark DataFrames, and params.
+types (array/object/map/any), sparse matrices, Spark DataFrames, and object-typed params.
+Params are enforced by ``_params.py``.
 Without mlflow, those parts pass unchanged with a one-time RuntimeWarning.
 """
 
@@ -57,6 +58,7 @@ class Enforcer:
             if self._input_schema is not None and not self._type_hints
             else None
         )
+        self._param_plan: Any = None  # built on first use (needs numpy)
         # (labels, dtypes) -> decisions; see _columns.
         self._decisions: dict[Any, Any] = {}
         self._dtype_info: dict[Any, tuple[str, int, str, bool, bool]] = {}
@@ -137,23 +139,18 @@ class Enforcer:
                 f"defines a params schema. This model does not define a params schema. {info}"
             )
             return {}
-        schemas = self._schemas()
-        if schemas is None:
-            if params:
-                _warn_no_mlflow()
-            return params
-        from mlflow.exceptions import MlflowException
-        from mlflow.models.utils import _enforce_params_schema
+        from ._params import ParamError, ParamPlan
 
+        if self._param_plan is None:
+            self._param_plan = ParamPlan(list(self._params_schema))
         try:
-            return _enforce_params_schema(params, schemas[1])
-        except MlflowException as e:
+            return self._param_plan(params)
+        except ParamError as e:
             raise exc.make(
                 exc.SchemaEnforcementError,
-                f"{self._model_path}: {e.message}",
+                f"{self._model_path}: {e}",
                 model_path=self._model_path,
-                error_code=e.error_code,
-                error_class=e.error_class,
+                error_code="INVALID_PARAMETER_VALUE",
             ) from e
 
     # -- column schemas ----------------------------------------------------------------------------
@@ -276,30 +273,35 @@ class Enforcer:
         assert plan is not None
         pd = sys.modules.get("pandas")
         np = sys.modules.get("numpy")
-        if pd is not None and isinstance(data, (pd.DataFrame, pd.Series)):
-            return self._delegate(data)  # DataFrame -> tensor conversions: mlflow's (not native yet)
+        if pd is not None and isinstance(data, pd.Series):
+            data = pd.DataFrame(data)
+        frame = pd is not None and isinstance(data, pd.DataFrame)
         if plan.named:
             names = plan.names
             if np is not None and len(names) == 1 and isinstance(data, np.ndarray):
                 data = {names[0]: data}
+            if frame or isinstance(data, dict):
+                given = list(data.columns) if frame else list(data)
+                missing = [n for n in names if n not in given]
+                extras = [k for k in given if k not in names]
+                if missing:
+                    message = f"Model is missing inputs {missing}."
+                    if extras:
+                        message += f" Note that there were extra inputs: {extras}."
+                    _fail(message)
+                if extras:
+                    _logger.warning(
+                        "Found extra inputs in the model input that are not defined in the model "
+                        f"signature: `{extras}`. These inputs will be ignored."
+                    )
+            if frame:
+                return {name: self._column_to_tensor(i, name, data[name]) for i, name in enumerate(names)}
             if not isinstance(data, dict):
                 _fail(
                     "This model contains a tensor-based model signature with input names, which"
                     " suggests a dictionary input mapping input name to tensor, or a pandas"
                     " DataFrame input containing columns mapping input name to flattened list value"
                     f" from tensor, but an input of type {type(data)} was found."
-                )
-            missing = [n for n in names if n not in data]
-            extras = [k for k in data if k not in names]
-            if missing:
-                message = f"Model is missing inputs {missing}."
-                if extras:
-                    message += f" Note that there were extra inputs: {extras}."
-                _fail(message)
-            if extras:
-                _logger.warning(
-                    "Found extra inputs in the model input that are not defined in the model "
-                    f"signature: `{extras}`. These inputs will be ignored."
                 )
             out = {}
             for i, name in enumerate(names):
@@ -313,6 +315,27 @@ class Enforcer:
                 self._check_tensor(i, value)
                 out[name] = value
             return out
+        if frame:
+            if data.empty:
+                _fail("Input DataFrame is empty.")
+            ncols = len(data.columns)
+            if ncols == 1:
+                return self._column_to_tensor(0, None, data[data.columns[0]])
+            _, _, shape = plan.tensor_specs[0]
+            if tuple(shape) != (-1, ncols):
+                _fail(
+                    "This model contains a model signature with an unnamed input. Since the "
+                    "input data is a pandas DataFrame containing multiple columns, "
+                    "the input shape must be of the structure "
+                    "(-1, number_of_dataframe_columns). "
+                    f"Instead, the input DataFrame passed had {ncols} columns and "
+                    f"an input shape of {tuple(shape)} with all values within the "
+                    "DataFrame of scalar type. Please adjust the passed in DataFrame to "
+                    "match the expected structure"
+                )
+            arr = data.to_numpy()
+            self._check_tensor(0, arr)
+            return arr
         if np is not None and isinstance(data, np.ndarray):
             self._check_tensor(0, data)
             return data  # checked, never copied
@@ -322,6 +345,70 @@ class Enforcer:
             "This model contains a tensor-based model signature with no input names,"
             " which suggests a numpy array input or a pandas dataframe input with"
             f" proper column values, but an input of type {type(data)} was found."
+        )
+
+    def _column_to_tensor(self, index: int, name: str | None, series: Any) -> Any:
+        """mlflow's ``_reshape_and_cast_pandas_column_values``: one DataFrame column as a tensor."""
+        import numpy as np
+
+        _, dtype_name, spec_shape = self._plan.tensor_specs[index]  # type: ignore[union-attr]
+        shape = tuple(spec_shape)
+        dtype = np.dtype(dtype_name)
+        if shape[0] != -1 or -1 in shape[1:]:
+            _fail(
+                "For pandas dataframe input, the first dimension of shape must be a variable "
+                "dimension and other dimensions must be fixed, but in model signature the shape "
+                f"of {'input ' + name if name else 'the unnamed input'} is {shape}."
+            )
+        try:
+            first = series[0]  # by label, as mlflow reads it
+        except Exception as e:
+            raise _Failure(str(e)) from e
+        if np.isscalar(first):
+            if shape in ((-1,), (-1, 1)):
+                try:
+                    arr = np.array(series, dtype=dtype).reshape(shape)
+                except Exception as e:
+                    raise _Failure(str(e)) from e
+                self._check_tensor(index, arr)
+                return arr
+            _fail(
+                f"The input pandas dataframe column '{name}' contains scalar "
+                "values, which requires the shape to be (-1,) or (-1, 1), but got tensor spec "
+                f"shape of {shape}."
+            )
+        if isinstance(first, list) and np.isscalar(first[0]):
+            message = (
+                f"The value in the Input DataFrame column '{name}' could not be converted to the "
+                f"expected shape of: '{shape}'. Ensure that each of the input list "
+                "elements are of uniform length and that the data can be coerced to the tensor "
+                f"type '{dtype}'"
+            )
+            try:
+                arr = np.vstack(series.tolist()).reshape(shape).astype(dtype)
+            except ValueError:
+                _fail(message)
+            if len(arr) != len(series):
+                _fail(message)
+            return arr
+        if isinstance(first, np.ndarray):
+            message = (
+                f"The value in the Input DataFrame column '{name}' could not be converted to the "
+                f"expected shape of: '{shape}'. Ensure that each of the input numpy "
+                "array elements are of uniform length and can be reshaped to above expected shape."
+            )
+            try:
+                arr = np.vstack(series.tolist()).reshape(shape)
+            except ValueError:
+                _fail(message)
+            if len(arr) != len(series):
+                _fail(message)
+            return arr
+        _fail(
+            "Because the model signature requires tensor spec input, the input "
+            "pandas dataframe values should be either scalar value, python list "
+            "containing scalar values or numpy array containing scalar values, "
+            "other types are not supported."
         )
 
     def _check_tensor(self, index: int, arr: Any) -> None:

@@ -72,6 +72,19 @@ impl EnforcePlan {
         }
     }
 
+    /// `(name, dtype, shape)` of each TensorSpec (tensor plans only).
+    #[getter]
+    fn tensor_specs(&self) -> Vec<(Option<String>, String, Vec<i64>)> {
+        match &self.plan {
+            Plan::Tensors(t) => t
+                .specs
+                .iter()
+                .map(|s| (s.name.clone(), s.dtype.clone(), s.shape.clone()))
+                .collect(),
+            _ => vec![],
+        }
+    }
+
     /// The DataType name of each column (column plans only).
     #[getter]
     fn types(&self) -> Vec<&'static str> {
