@@ -51,7 +51,14 @@ def assert_same(ours: Any, theirs: Any, path: str = "result") -> None:
     elif isinstance(theirs, np.ndarray):
         assert ours.dtype == theirs.dtype, f"{path}: dtype {ours.dtype} != {theirs.dtype}"
         assert ours.shape == theirs.shape, f"{path}: shape {ours.shape} != {theirs.shape}"
-        np.testing.assert_array_equal(ours, theirs)
+        if theirs.dtype == object:  # cells may be arrays themselves: compare them one by one
+            for i, (a, b) in enumerate(zip(ours.ravel(), theirs.ravel(), strict=True)):
+                if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
+                    assert_same(a, b, f"{path}.flat[{i}]")
+                else:
+                    assert a == b or (a != a and b != b), f"{path}.flat[{i}]: {a!r} != {b!r}"
+        else:
+            np.testing.assert_array_equal(ours, theirs)
     elif isinstance(theirs, dict):
         assert list(ours) == list(theirs), f"{path}: keys {list(ours)} != {list(theirs)}"
         for k in theirs:

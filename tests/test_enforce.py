@@ -317,10 +317,72 @@ def test_series_scalar_dict_list_and_ndarray_inputs():
     assert_parity(specs, object())
 
 
-def test_nested_types_are_enforced_like_mlflow():
+NESTED_TYPES = [
+    {"type": "array", "items": {"type": "long"}},
+    {"type": "array", "items": {"type": "double"}},
+    {"type": "array", "items": {"type": "string"}},
+    {"type": "array", "items": {"type": "array", "items": {"type": "long"}}},
+    {"type": "array", "items": {"type": "any"}},
+    {
+        "type": "object",
+        "properties": {
+            "a": {"type": "long", "required": True},
+            "b": {"type": "array", "items": {"type": "string"}, "required": False},
+        },
+    },
+    {"type": "map", "values": {"type": "double"}},
+    {"type": "map", "values": {"type": "array", "items": {"type": "long"}}},
+    {"type": "any"},
+]
+CELLS = [
+    [1, 2],
+    [1.5, 2.0],
+    ["x", "y"],
+    [[1], [2, 3]],
+    [],
+    None,
+    3,
+    "s",
+    {"a": 1},
+    {"a": 1, "b": ["q"]},
+    {"a": "x"},
+    {"b": ["q"]},
+    {"a": 1, "zz": 2},
+    {"k": 1.5},
+    {"k": [1, 2]},
+    {1: 2.0},
+    [True, False],
+    [0, 1],
+]
+
+
+@st.composite
+def nested_cases(draw):
+    names = draw(st.lists(st.sampled_from("ab"), min_size=1, max_size=2, unique=True))
+    specs = [
+        {"name": n, **draw(st.sampled_from(NESTED_TYPES)), "required": draw(st.booleans())} for n in names
+    ]
+    n = draw(st.integers(1, 3))
+    frame = pd.DataFrame(
+        {n_: pd.Series([draw(st.sampled_from(CELLS)) for _ in range(n)], dtype=object) for n_ in names}
+    )
+    return specs, frame
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(nested_cases())
+def test_nested_types_are_enforced_like_mlflow(case):
+    specs, frame = case
+    assert_parity(specs, frame)
+
+
+def test_nested_types_named_cases():
     specs = [{"name": "v", "type": "array", "items": {"type": "long"}, "required": True}]
     assert_parity(specs, pd.DataFrame({"v": [[1, 2], [3]]}))
-    assert_parity(specs, pd.DataFrame({"v": [["x"], [3]]}))
+    assert "for column . Can not safely convert str" in assert_parity(
+        specs, pd.DataFrame({"v": [["x"], [3]]})
+    )
+    assert_parity(specs, {"v": [1, 2]})  # a dict is one row when a column is an Array
 
 
 def test_tensor_rules():

@@ -12,14 +12,15 @@ Where a rule depends on values (object columns go through ``infer_objects()``, i
 into double need all 0/1, nullable dtypes may hold NA), the plan names the pandas operation to
 run and is asked again about its result, exactly in mlflow's order.
 
-The parts not native yet go to mlflow's own functions (when mlflow is installed): nested column
-types (array/object/map/any), sparse matrices, Spark DataFrames, and object-typed params.
-Params are enforced by ``_params.py``.
+Nested column types (array/object/map/any) are checked cell by cell with the same rules
+(``_columns.py``); params by ``_params.py``. Only sparse matrices, Spark DataFrames and
+object-typed params still go to mlflow's own functions (when mlflow is installed).
 Without mlflow, those parts pass unchanged with a one-time RuntimeWarning.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -28,18 +29,13 @@ from typing import Any
 
 from . import _native
 from . import exceptions as exc
+from ._columns import DtypeInfo, apply, describe, enforce_type
+from ._columns import Failure as _Failure
+from ._columns import fail as _fail
 
 _logger = logging.getLogger("fastpyfunc")
 _warned_no_mlflow = False
 _CACHE_LIMIT = 64
-
-
-class _Failure(Exception):
-    """An enforcement error with mlflow's inner message (wrapped by ``Enforcer``)."""
-
-
-def _fail(message: str) -> None:
-    raise _Failure(message)
 
 
 class Enforcer:
@@ -58,10 +54,16 @@ class Enforcer:
             if self._input_schema is not None and not self._type_hints
             else None
         )
+        columns = self._plan is not None and self._plan.kind == "columns"
+        self._col_types = [json.loads(t) for t in self._plan.types] if columns else []  # type: ignore[union-attr]
+        self._col_required = [c.required for c in self._input_schema] if columns else []  # type: ignore[union-attr]
+        # mlflow reads a dict as one row when any column is an Array or Object
+        self._dict_is_row = any(
+            isinstance(t, dict) and t["type"] in ("array", "object") for t in self._col_types
+        )
         self._param_plan: Any = None  # built on first use (needs numpy)
         # (labels, dtypes) -> decisions; see _columns.
         self._decisions: dict[Any, Any] = {}
-        self._dtype_info: dict[Any, tuple[str, int, str, bool, bool]] = {}
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -76,9 +78,7 @@ class Enforcer:
         try:
             if plan.kind == "columns":
                 return self._columns(data)
-            if plan.kind == "tensors":
-                return self._tensors(data)
-            return self._delegate(data)
+            return self._tensors(data)
         except _Failure as f:
             raise self._schema_error(data, str(f)) from None
 
@@ -159,7 +159,7 @@ class Enforcer:
         pd = _pandas()
         if _is_spark(data):
             return self._delegate(data)
-        df = _to_frame(pd, data)
+        df = _to_frame(pd, data, self._dict_is_row)
         columns = df.columns
         labels = columns.tolist()
         named = self._plan.named  # type: ignore[union-attr]
@@ -182,54 +182,21 @@ class Enforcer:
         if unchanged:
             return df  # right columns, order and dtypes: handed on as is, no copy
         out = {}
+        plan = self._plan
         for schema_index, index, label, action, arg, hint in steps:
-            out[label] = self._apply(schema_index, label, df.iloc[:, index], action, arg, hint)
-        return pd.DataFrame(out, copy=False)
+            series = df.iloc[:, index]
+            if action == "nested":  # cells one by one, as mlflow's _enforce_type
+                t, required = self._col_types[schema_index], self._col_required[schema_index]
+                out[label] = pd.Series(
+                    [enforce_type(obj, t, required) for obj in series], index=series.index, name=label
+                )
+                continue
 
-    def _apply(self, schema_index: int, label: Any, series: Any, action: str, arg: Any, hint: bool) -> Any:
-        """Carries out one column decision with pandas, as mlflow's function would."""
-        if action == "keep":
-            return series
-        if action == "infer_objects":
-            series = series.infer_objects()
-            info = self._describe(series.dtype)
-            action, arg, hint = self._plan.column_action(schema_index, str(label), *info, True)  # type: ignore[union-attr]
-            return self._apply(schema_index, label, series, action, arg, hint)
-        if action == "reject":
-            if hint and _native.nan_and_integers(series.to_numpy()):
-                arg += _native.nan_int_hint()
-            _fail(arg)
-        try:
-            if action == "cast":
-                return series.astype(arg, errors="raise")
-            if action == "cast_datetime":
-                try:
-                    return series.astype("datetime64[ns]")
-                except TypeError as e:
-                    _fail(
-                        "Please ensure that the input data of datetime column only contains "
-                        f"timezone-naive datetime objects. Error: {e}"
-                    )
-            if action == "cast_object_datetime":
-                try:
-                    return series.astype("datetime64[ns]", errors="raise")
-                except ValueError:
-                    _fail(arg)
-            if action == "to_numeric":
-                try:
-                    return _pandas().to_numeric(series, errors="raise")
-                except ValueError:
-                    _fail(arg)
-            if action == "cast_if_01":
-                to, message = arg.split("\n", 1)
-                if not _native.all_zero_or_one(series.to_numpy()):
-                    _fail(message)
-                return series.astype(to, errors="raise")
-        except _Failure:
-            raise
-        except Exception as e:  # pandas' own error (e.g. NA into int64), as mlflow reports it
-            raise _Failure(str(e)) from e
-        raise AssertionError(f"unknown enforcement action {action!r}")
+            def decide(info: DtypeInfo, inferred: bool, i: int = schema_index, name: str = str(label)) -> Any:
+                return plan.column_action(i, name, *info, inferred)  # type: ignore[union-attr]
+
+            out[label] = apply(series, (action, arg, hint), decide)
+        return pd.DataFrame(out, copy=False)
 
     def _decide(self, labels: list[Any], dtypes: list[Any]) -> tuple[list[tuple], list[Any], bool]:
         plan = self._plan
@@ -241,7 +208,7 @@ class Enforcer:
         steps = []
         for schema_index, index in take:
             label = labels[index]
-            info = self._describe(dtypes[index])
+            info = describe(dtypes[index])
             action, arg, hint = plan.column_action(schema_index, str(label), *info, False)
             steps.append((schema_index, index, label, action, arg, hint))
         # No columns taken: mlflow builds an empty frame (no rows), not the input.
@@ -249,22 +216,6 @@ class Enforcer:
         extra_set = set(extras)
         extra_labels = [x for x in labels if str(x) in extra_set]  # as found in the input
         return steps, extra_labels, unchanged
-
-    def _describe(self, dtype: Any) -> tuple[str, int, str, bool, bool]:
-        info = self._dtype_info.get(dtype)
-        if info is None:
-            np = sys.modules["numpy"]
-            pd = _pandas()
-            is_numpy = isinstance(dtype, np.dtype)
-            info = (
-                dtype.kind,
-                int(getattr(dtype, "itemsize", 0) or 0),
-                str(dtype),
-                is_numpy,
-                isinstance(dtype, pd.StringDtype),
-            )
-            self._dtype_info[dtype] = info
-        return info
 
     # -- tensor schemas ----------------------------------------------------------------------------
 
@@ -433,7 +384,7 @@ def _is_scalar(np: Any, x: Any) -> bool:
     return np.isscalar(x) or x is None
 
 
-def _to_frame(pd: Any, data: Any) -> Any:
+def _to_frame(pd: Any, data: Any, dict_is_row: bool) -> Any:
     """mlflow's coercion of pyfunc input to a DataFrame for column schemas; pyarrow Tables and
     RecordBatches and polars DataFrames are accepted too (mlflow rejects them)."""
     if type(data) is pd.DataFrame:
@@ -445,7 +396,7 @@ def _to_frame(pd: Any, data: Any) -> Any:
     if np.isscalar(data):
         return pd.DataFrame([data])
     if isinstance(data, dict):
-        if all(
+        if dict_is_row or all(
             _is_scalar(np, v) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
             for v in data.values()
         ):

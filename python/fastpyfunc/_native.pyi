@@ -74,5 +74,17 @@ class EnforcePlan:
         """None when the array fits spec ``index``, else mlflow's message."""
 
 def nan_int_hint() -> str: ...
+def scalar_action(
+    label: str,
+    type_name: str,
+    kind: str,
+    itemsize: int,
+    text: str,
+    numpy: bool,
+    string_dtype: bool,
+    inferred: bool,
+) -> tuple[str, str | None, bool]:
+    """``EnforcePlan.column_action`` for a DataType named ``type_name`` (nested cells)."""
+
 def all_zero_or_one(values: Any) -> bool: ...
 def nan_and_integers(values: Any) -> bool: ...

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use crate::schema::enforce::{
     columns::column_action, tensors, ColAction, DtypeInfo, Plan, TensorShape, NAN_INT_HINT,
 };
-use crate::schema::{Schema, TensorSpec};
+use crate::schema::{ColType, DataType, Schema, TensorSpec};
 
 /// `(take, extras, identity)` of [`EnforcePlan::match_columns`].
 type MatchResult = (Vec<(usize, usize)>, Vec<String>, bool);
@@ -33,22 +33,12 @@ impl EnforcePlan {
         })
     }
 
-    /// `"columns"`, `"tensors"` or `"delegate"`.
+    /// `"columns"` or `"tensors"`.
     #[getter]
     fn kind(&self) -> &'static str {
         match self.plan {
             Plan::Columns(_) => "columns",
             Plan::Tensors(_) => "tensors",
-            Plan::Delegate(_) => "delegate",
-        }
-    }
-
-    /// Why the plan delegates to mlflow, if it does.
-    #[getter]
-    fn reason(&self) -> Option<String> {
-        match &self.plan {
-            Plan::Delegate(why) => Some(why.clone()),
-            _ => None,
         }
     }
 
@@ -58,7 +48,6 @@ impl EnforcePlan {
         match &self.plan {
             Plan::Columns(c) => c.named,
             Plan::Tensors(t) => t.named,
-            Plan::Delegate(_) => false,
         }
     }
 
@@ -68,7 +57,6 @@ impl EnforcePlan {
         match &self.plan {
             Plan::Columns(c) => c.cols.iter().map(|c| c.name.clone()).collect(),
             Plan::Tensors(t) => t.specs.iter().map(|s| s.name.clone()).collect(),
-            Plan::Delegate(_) => vec![],
         }
     }
 
@@ -85,11 +73,19 @@ impl EnforcePlan {
         }
     }
 
-    /// The DataType name of each column (column plans only).
+    /// Each column's type as JSON text: `"double"`, or the nested type's JSON object (column
+    /// plans only).
     #[getter]
-    fn types(&self) -> Vec<&'static str> {
+    fn types(&self) -> Vec<String> {
         match &self.plan {
-            Plan::Columns(c) => c.cols.iter().map(|c| c.ty.name()).collect(),
+            Plan::Columns(c) => c
+                .cols
+                .iter()
+                .map(|c| match &c.ty {
+                    ColType::Data(t) => serde_json::Value::String(t.name().into()).to_string(),
+                    nested => serde_json::Value::Object(nested.to_json()).to_string(),
+                })
+                .collect(),
             _ => vec![],
         }
     }
@@ -129,31 +125,19 @@ impl EnforcePlan {
             .cols
             .get(index)
             .ok_or_else(|| PyValueError::new_err("column index out of range"))?;
-        let info = DtypeInfo {
-            kind: kind.bytes().next().unwrap_or(b'V'),
+        let ColType::Data(ty) = col.ty else {
+            return Ok(("nested", None, false)); // cells are checked one by one
+        };
+        Ok(rule(
+            label,
+            ty,
+            kind,
             itemsize,
             text,
             numpy,
             string_dtype,
             inferred,
-        };
-        Ok(match column_action(label, &info, col.ty) {
-            ColAction::Keep => ("keep", None, false),
-            ColAction::Cast(to) => ("cast", Some(to.to_string()), false),
-            ColAction::CastDatetime => ("cast_datetime", None, false),
-            ColAction::CastIfZeroOne { to, message } => {
-                ("cast_if_01", Some(format!("{to}\n{message}")), false)
-            }
-            ColAction::Reject {
-                message,
-                nan_int_hint,
-            } => ("reject", Some(message), nan_int_hint),
-            ColAction::CastObjectDatetime { message } => {
-                ("cast_object_datetime", Some(message), false)
-            }
-            ColAction::ToNumeric { message } => ("to_numeric", Some(message), false),
-            ColAction::InferObjects => ("infer_objects", None, false),
-        })
+        ))
     }
 
     /// mlflow's tensor check for spec `index`: None when the array fits, else the message.
@@ -180,6 +164,71 @@ impl EnforcePlan {
         };
         Ok(tensors::check(spec, &input).err())
     }
+}
+
+/// The decision for one column of DataType `ty`, in the binding's tuple form.
+#[allow(clippy::too_many_arguments)]
+fn rule(
+    label: &str,
+    ty: DataType,
+    kind: &str,
+    itemsize: usize,
+    text: &str,
+    numpy: bool,
+    string_dtype: bool,
+    inferred: bool,
+) -> (&'static str, Option<String>, bool) {
+    let info = DtypeInfo {
+        kind: kind.bytes().next().unwrap_or(b'V'),
+        itemsize,
+        text,
+        numpy,
+        string_dtype,
+        inferred,
+    };
+    match column_action(label, &info, ty) {
+        ColAction::Keep => ("keep", None, false),
+        ColAction::Cast(to) => ("cast", Some(to.to_string()), false),
+        ColAction::CastDatetime => ("cast_datetime", None, false),
+        ColAction::CastObjectDatetime { message } => ("cast_object_datetime", Some(message), false),
+        ColAction::ToNumeric { message } => ("to_numeric", Some(message), false),
+        ColAction::InferObjects => ("infer_objects", None, false),
+        ColAction::CastIfZeroOne { to, message } => {
+            ("cast_if_01", Some(format!("{to}\n{message}")), false)
+        }
+        ColAction::Reject {
+            message,
+            nan_int_hint,
+        } => ("reject", Some(message), nan_int_hint),
+    }
+}
+
+/// [`EnforcePlan::column_action`] for a DataType given by name: the cells of nested types
+/// (array items, object properties, map values) are decided with the same rules.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn scalar_action(
+    label: &str,
+    type_name: &str,
+    kind: &str,
+    itemsize: usize,
+    text: &str,
+    numpy: bool,
+    string_dtype: bool,
+    inferred: bool,
+) -> PyResult<(&'static str, Option<String>, bool)> {
+    let ty = DataType::from_name(type_name)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown DataType {type_name:?}")))?;
+    Ok(rule(
+        label,
+        ty,
+        kind,
+        itemsize,
+        text,
+        numpy,
+        string_dtype,
+        inferred,
+    ))
 }
 
 /// mlflow's hint for float columns fed to integer columns.

@@ -19,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<onnx::OnnxModel>()?;
     m.add_class::<enforce::EnforcePlan>()?;
     m.add_function(wrap_pyfunction!(enforce::nan_int_hint, m)?)?;
+    m.add_function(wrap_pyfunction!(enforce::scalar_action, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::all_zero_or_one, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::nan_and_integers, m)?)?;
     Ok(())

@@ -1,7 +1,7 @@
 //! Column-based schemas: matching input columns to the schema (by name or by position) and
 //! mlflow's `_enforce_mlflow_datatype` conversion rules, decided from the column's dtype.
 
-use crate::schema::DataType;
+use crate::schema::{ColType, DataType};
 
 /// Appended to the "Can not safely convert" error when a float64 column holding only integers
 /// and NaN is fed to an integer column (mlflow's wording).
@@ -16,7 +16,9 @@ for more details.";
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedCol {
     pub name: Option<String>,
-    pub ty: DataType,
+    /// A scalar DataType (decided by [`column_action`]) or a nested type, whose cells are
+    /// checked one by one.
+    pub ty: ColType,
     pub required: bool,
 }
 

@@ -1,7 +1,7 @@
 use super::columns::{column_action, py_list, py_str};
 use super::tensors::check;
 use super::*;
-use crate::schema::{DataType, TensorSpec};
+use crate::schema::{ColType, DataType, TensorSpec};
 
 fn np(kind: u8, itemsize: usize, text: &str) -> DtypeInfo<'_> {
     DtypeInfo {
@@ -147,7 +147,7 @@ fn plan(cols: &[(&str, bool)]) -> ColumnPlan {
         cols.iter()
             .map(|(n, r)| PlannedCol {
                 name: Some(n.to_string()),
-                ty: DataType::Double,
+                ty: ColType::Data(DataType::Double),
                 required: *r,
             })
             .collect(),
@@ -174,7 +174,7 @@ fn unnamed_columns_count_only() {
     let p = ColumnPlan::new(vec![
         PlannedCol {
             name: None,
-            ty: DataType::Long,
+            ty: ColType::Data(DataType::Long),
             required: true
         };
         2

@@ -1,0 +1,246 @@
+"""Carrying out the native plan's column decisions with pandas, and mlflow's cell-by-cell rules for
+nested types (``_enforce_type``: Array, Object, Map, Any), whose scalar items are decided by the
+same native rules as whole columns.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from . import _native
+
+#: (kind, itemsize, str(dtype), is a numpy dtype, is pandas' StringDtype)
+DtypeInfo = tuple[str, int, str, bool, bool]
+Decision = tuple[str, Any, bool]
+
+_infos: dict[Any, DtypeInfo] = {}
+
+
+class Failure(Exception):
+    """An enforcement error whose message is mlflow's inner message."""
+
+
+class PandasFailure(Failure):
+    """pandas itself refused a conversion (mlflow lets these through with pandas' message)."""
+
+
+def fail(message: str) -> NoReturn:
+    raise Failure(message)
+
+
+def describe(dtype: Any) -> DtypeInfo:
+    """What the native rules need to know about a column dtype (cached per dtype)."""
+    info = _infos.get(dtype)
+    if info is None:
+        np = sys.modules["numpy"]
+        import pandas as pd
+
+        info = (
+            dtype.kind,
+            int(getattr(dtype, "itemsize", 0) or 0),
+            str(dtype),
+            isinstance(dtype, np.dtype),
+            isinstance(dtype, pd.StringDtype),
+        )
+        _infos[dtype] = info
+    return info
+
+
+def apply(series: Any, decision: Decision, decide: Callable[[DtypeInfo, bool], Decision]) -> Any:
+    """Carries out one decision on a column, as mlflow's ``_enforce_mlflow_datatype`` does;
+    ``decide`` is asked again after ``infer_objects()``."""
+    action, arg, hint = decision
+    if action == "keep":
+        return series
+    if action == "infer_objects":
+        series = series.infer_objects()
+        return apply(series, decide(describe(series.dtype), True), decide)
+    if action == "reject":
+        if hint and _native.nan_and_integers(series.to_numpy()):
+            arg += _native.nan_int_hint()
+        fail(arg)
+    try:
+        if action == "cast":
+            return series.astype(arg, errors="raise")
+        if action == "cast_datetime":
+            try:
+                return series.astype("datetime64[ns]")
+            except TypeError as e:
+                fail(
+                    "Please ensure that the input data of datetime column only contains "
+                    f"timezone-naive datetime objects. Error: {e}"
+                )
+        if action == "cast_object_datetime":
+            try:
+                return series.astype("datetime64[ns]", errors="raise")
+            except ValueError:
+                fail(arg)
+        if action == "to_numeric":
+            import pandas as pd
+
+            try:
+                return pd.to_numeric(series, errors="raise")
+            except ValueError:
+                fail(arg)
+        if action == "cast_if_01":
+            to, message = arg.split("\n", 1)
+            if not _native.all_zero_or_one(series.to_numpy()):
+                fail(message)
+            return series.astype(to, errors="raise")
+    except Failure:
+        raise
+    except Exception as e:  # pandas' own error (e.g. NA into int64), as mlflow reports it
+        raise PandasFailure(str(e)) from e
+    raise AssertionError(f"unknown enforcement action {action!r}")
+
+
+# -- nested types -----------------------------------------------------------------------------------
+
+
+def _none_or_nan(x: Any) -> bool:
+    import pandas as pd
+
+    if isinstance(x, float):
+        return x != x
+    return x is None or x is pd.NA or x is pd.NaT
+
+
+def _scalar_series(data: Any, type_name: str) -> Any:
+    """``_enforce_mlflow_datatype("", pd.Series(data), t)`` with the native rules."""
+    import pandas as pd
+
+    series = pd.Series(data)
+
+    def decide(info: DtypeInfo, inferred: bool) -> Decision:
+        return _native.scalar_action("", type_name, *info, inferred)
+
+    return apply(series, decide(describe(series.dtype), False), decide)
+
+
+def _datatype(data: Any, name: str, required: bool) -> Any:
+    import numpy as np
+
+    if not required and _none_or_nan(data):
+        return None
+    if not np.isscalar(data):
+        fail(f"Expected data to be scalar, got {type(data).__name__}")
+    try:
+        series = _scalar_series(data, name)
+    except PandasFailure:
+        raise
+    except Failure:
+        fail(f"Failed to enforce schema of data `{str(data)}` with dtype `{name}`")  # str(b"x") as mlflow
+    return series[0]
+
+
+_NUMPY = {
+    "boolean": "bool",
+    "integer": "int32",
+    "long": "int64",
+    "float": "float32",
+    "double": "float64",
+    "string": "U",
+    "binary": "S",
+    "datetime": "datetime64[ns]",
+}
+
+
+def _array(data: Any, t: dict[str, Any], required: bool) -> Any:
+    import numpy as np
+
+    items = t["items"]
+    if (not required or items.get("type") == "any") and (
+        data is None or (isinstance(data, (list, np.ndarray)) and len(data) == 0)
+    ):
+        return data
+    if not isinstance(data, (list, np.ndarray)):
+        fail(f"Expected data to be list or numpy array, got {type(data).__name__}")
+    name = _scalar_name(items)
+    if name is not None:
+        out = _scalar_series(data, name).to_numpy(dtype=np.dtype(_NUMPY[name])) if len(data) > 0 else data
+    else:
+        out = [enforce_type(x, items, required) for x in data]
+    if isinstance(data, list) and isinstance(out, np.ndarray):
+        return out.tolist()
+    if isinstance(data, np.ndarray) and isinstance(out, list):
+        return np.array(out)
+    return out
+
+
+def _object(data: Any, t: dict[str, Any], required: bool) -> Any:
+    from ._schema import _type_repr
+
+    if not required and (data is None or data == {}):
+        return data
+    if not isinstance(data, dict):
+        fail(
+            f"Failed to enforce schema of '{data}' with type '{_type_repr(t)}'. "
+            f"Expected data to be dictionary, got {type(data).__name__}"
+        )
+    props = t.get("properties", {})
+    required_props = {k for k, p in props.items() if p.get("required", True)}
+    if missing := required_props - set(data.keys()):
+        fail(f"Missing required properties: {missing}")
+    if invalid := data.keys() - props.keys():
+        fail(f"Invalid properties not defined in the schema found: {invalid}")
+    out = {}  # a new dict: mlflow rewrites the caller's in place
+    for k, v in data.items():
+        try:
+            out[k] = enforce_type(v, props[k], props[k].get("required", True))
+        except PandasFailure:
+            raise
+        except Failure:
+            fail(
+                f"Failed to enforce schema for key `{k}`. Expected type {props[k]['type']}, "
+                f"received type {type(v).__name__}"
+            )
+    return out
+
+
+def _map(data: Any, t: dict[str, Any], required: bool) -> Any:
+    values = t["values"]
+    if (not required or values.get("type") == "any") and (data is None or data == {}):
+        return data
+    if not isinstance(data, dict):
+        fail(f"Expected data to be a dict, got {type(data).__name__}")
+    if not all(isinstance(k, str) for k in data):
+        fail("Expected all keys in the map type data are string type.")
+    return {k: enforce_type(v, values, required) for k, v in data.items()}
+
+
+def _scalar_name(t: Any) -> str | None:
+    """The DataType name when ``t`` is a scalar type (``"long"`` or ``{"type": "long"}``)."""
+    name = t if isinstance(t, str) else t.get("type")
+    return name if name in _NUMPY else None
+
+
+def enforce_type(data: Any, t: Any, required: bool = True) -> Any:
+    """mlflow's ``_enforce_type`` for one cell; ``t`` is a DataType name or a type's JSON dict.
+    Errors that are not mlflow's own (numpy/pandas conversions) keep their message and pass
+    through the Object and DataType wrappers untouched, as in mlflow."""
+    try:
+        return _enforce_type(data, t, required)
+    except Failure:
+        raise
+    except Exception as e:
+        raise PandasFailure(str(e)) from e
+
+
+def _enforce_type(data: Any, t: Any, required: bool) -> Any:
+    name = _scalar_name(t)
+    if name is not None:
+        return _datatype(data, name, required)
+    kind = t["type"]
+    if kind == "array":
+        return _array(data, t, required)
+    if kind == "object":
+        return _object(data, t, required)
+    if kind == "map":
+        return _map(data, t, required)
+    if kind == "any":
+        return data
+    from ._schema import _type_repr
+
+    fail(f"Invalid data type: {_type_repr(t)}")
