@@ -22,7 +22,7 @@ from fastpyfunc._enforce import Enforcer
 from fastpyfunc._schema import Schema
 from fastpyfunc.exceptions import SchemaEnforcementError
 
-from conftest import assert_same, both
+from conftest import assert_same, both, require
 
 SCALAR_TYPES = ["boolean", "integer", "long", "float", "double", "string", "binary", "datetime"]
 
@@ -459,6 +459,15 @@ def test_arrow_tables_and_batches_are_accepted(echo_models):
     expected = theirs.predict(df)
     assert_same(ours.predict(table), expected)
     assert_same(ours.predict(table.to_batches()[0]), expected)
+
+
+def test_polars_frames_are_accepted_through_the_arrow_stream(echo_models):
+    pl = require("polars")
+    ours, theirs = both(echo_models["columns"])
+    frame = pl.DataFrame({"s": ["x", "y"], "b": [1, 2], "a": [1.0, 2.0]})
+    with pytest.raises(mlflow.exceptions.MlflowException, match="Expected input to be DataFrame"):
+        theirs.predict(frame)
+    assert_same(ours.predict(frame), theirs.predict(frame.to_pandas()))
 
 
 # -- DataFrame input for tensor schemas -------------------------------------------------------------

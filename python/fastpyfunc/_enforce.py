@@ -385,8 +385,9 @@ def _is_scalar(np: Any, x: Any) -> bool:
 
 
 def _to_frame(pd: Any, data: Any, dict_is_row: bool) -> Any:
-    """mlflow's coercion of pyfunc input to a DataFrame for column schemas; pyarrow Tables and
-    RecordBatches and polars DataFrames are accepted too (mlflow rejects them)."""
+    """mlflow's coercion of pyfunc input to a DataFrame for column schemas. pyarrow Tables and
+    RecordBatches, and anything exporting an Arrow C stream (polars, DuckDB relations...), are
+    accepted too (mlflow rejects them)."""
     if type(data) is pd.DataFrame:
         return data
     import numpy as np
@@ -424,11 +425,17 @@ def _to_frame(pd: Any, data: Any, dict_is_row: bool) -> Any:
         return pd.DataFrame(data)
     if isinstance(data, pd.DataFrame):
         return data
-    module = type(data).__module__
-    if module.startswith("pyarrow") and hasattr(data, "to_pandas"):
-        return data.to_pandas()
-    if module.startswith("polars") and hasattr(data, "to_pandas"):
-        return data.to_pandas()
+    if type(data).__module__.startswith("pyarrow") and hasattr(data, "to_pandas"):
+        return data.to_pandas()  # Table, RecordBatch
+    if hasattr(data, "__arrow_c_stream__"):  # polars, DuckDB, ...: the Arrow C stream interface
+        try:
+            import pyarrow as pa
+        except ImportError:
+            _fail(
+                f"Input of type {type(data).__name__} is read through the Arrow C stream interface, "
+                "which needs pyarrow: pip install pyarrow"
+            )
+        return pa.table(data).to_pandas()
     _fail(f"Expected input to be DataFrame. Found: {type(data).__name__}")
 
 
