@@ -599,3 +599,36 @@ def test_params_like_mlflow(case):
     else:
         assert not isinstance(ours, str), ours
         assert _typed(ours) == _typed(theirs)
+
+
+def test_object_params_like_mlflow():
+    from mlflow.models.utils import _enforce_params_schema
+    from mlflow.types import ParamSchema as MlflowParamSchema
+
+    from fastpyfunc._params import ParamError, ParamPlan
+    from fastpyfunc._schema import ParamSchema
+
+    specs = [
+        {
+            "name": "o",
+            "type": "object",
+            "properties": {
+                "a": {"type": "long", "required": True},
+                "b": {"type": "string", "required": False},
+            },
+            "default": {"a": 1},
+            "shape": None,
+        }
+    ]
+    ours_plan = ParamPlan(list(ParamSchema(specs)))
+    theirs_schema = MlflowParamSchema.from_json(json.dumps(specs))
+    for params in ({"o": {"a": 2, "b": "x"}}, {"o": {"b": "x"}}, {"o": {"a": "x"}}, {"o": 3}, {}):
+        try:
+            theirs = _enforce_params_schema(deepcopy(params), theirs_schema)
+        except Exception as e:
+            theirs = str(e)
+        try:
+            ours = ours_plan(deepcopy(params))
+        except ParamError as e:
+            ours = str(e)
+        assert ours == theirs, params

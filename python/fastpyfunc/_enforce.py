@@ -13,8 +13,8 @@ into double need all 0/1, nullable dtypes may hold NA), the plan names the panda
 run and is asked again about its result, exactly in mlflow's order.
 
 Nested column types (array/object/map/any) are checked cell by cell with the same rules
-(``_columns.py``); params by ``_params.py``. Only sparse matrices, Spark DataFrames and
-object-typed params still go to mlflow's own functions (when mlflow is installed).
+(``_columns.py``); params by ``_params.py``. Only scipy sparse matrices and Spark DataFrames still
+go to mlflow's own function (when mlflow is installed).
 Without mlflow, those parts pass unchanged with a one-time RuntimeWarning.
 """
 
@@ -45,7 +45,7 @@ class Enforcer:
         self._model_path = model_path
         self._meta = metadata
         self._loader_module = loader_module
-        self._mlflow_schemas: tuple[Any, Any] | None = None
+        self._mlflow_schema: Any = None
         self._input_schema = metadata.get_input_schema() if metadata.signature is not None else None
         self._params_schema = metadata.get_params_schema() if metadata.signature is not None else None
         self._type_hints = metadata.signature is not None and metadata._is_signature_from_type_hint()
@@ -96,31 +96,21 @@ class Enforcer:
         )
 
     def _schema_repr(self) -> str:
-        schemas = self._schemas()
-        return repr(schemas[0]) if schemas is not None else repr(self._input_schema)
+        return repr(self._input_schema)  # the same text as mlflow's Schema repr
 
-    # -- mlflow's own functions, for what is not native yet ----------------------------------------
-
-    def _schemas(self) -> tuple[Any, Any] | None:
-        if self._mlflow_schemas is None:
-            try:
-                self._mlflow_schemas = (
-                    self._input_schema.as_mlflow() if self._input_schema is not None else None,
-                    self._params_schema.as_mlflow() if self._params_schema is not None else None,
-                )
-            except ImportError:
-                return None
-        return self._mlflow_schemas
+    # -- mlflow's own function, for the inputs not native yet (sparse, Spark) ------------------------
 
     def _delegate(self, data: Any) -> Any:
-        schemas = self._schemas()
-        if schemas is None:
-            _warn_no_mlflow()
-            return data
+        if self._mlflow_schema is None:
+            try:
+                self._mlflow_schema = self._input_schema.as_mlflow()  # type: ignore[union-attr]
+            except ImportError:
+                _warn_no_mlflow()
+                return data
         from mlflow.models.utils import _enforce_schema
 
         try:
-            return _enforce_schema(data, schemas[0], self._loader_module)
+            return _enforce_schema(data, self._mlflow_schema, self._loader_module)
         except Exception as e:  # mlflow wraps whatever its enforcement raises
             raise _Failure(str(e)) from e
 
@@ -444,9 +434,8 @@ def _warn_no_mlflow() -> None:
     if not _warned_no_mlflow:
         _warned_no_mlflow = True
         warnings.warn(
-            "fastpyfunc: mlflow is not installed, so the parts of this model's signature that are "
-            "not enforced natively yet (nested column types, object or extension-dtype columns, "
-            "DataFrames for tensor schemas, params) reach the model unchanged.",
+            "fastpyfunc: mlflow is not installed, so scipy sparse and Spark inputs (enforced by "
+            "mlflow's own function) reach the model without signature enforcement.",
             RuntimeWarning,
             stacklevel=3,
         )

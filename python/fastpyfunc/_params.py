@@ -4,8 +4,8 @@ Params are a handful of Python scalars or lists per call, so the rules run here,
 with Python's and NumPy's own type semantics (which is what mlflow's decisions are made of):
 unknown keys dropped with a warning, defaults filled in, the allowed widenings (int -> long,
 float, double; long -> float, double; float -> double), datetimes parsed by ``np.datetime64``,
-shape ``(-1,)`` for lists. Object-typed params are checked by mlflow's ``_enforce_object`` when
-mlflow is installed (nested types are not native yet).
+shape ``(-1,)`` for lists. Object-typed params are checked with the nested-type rules of
+``_columns.py``, as mlflow checks them with ``_enforce_object``.
 """
 
 from __future__ import annotations
@@ -104,10 +104,9 @@ def validate(np: Any, spec_repr: str, value: Any, type_: Any, shape: tuple[int, 
 
 
 def _enforce_object(type_: dict[str, Any], value: Any) -> None:
-    from mlflow.models.utils import _enforce_object as enforce
-    from mlflow.types.schema import Object
+    from ._columns import enforce_type
 
-    enforce(deepcopy(value), Object.from_json_dict(**type_))
+    enforce_type(deepcopy(value), type_)  # validates; the original value is returned, as mlflow does
 
 
 class ParamPlan:
