@@ -310,6 +310,7 @@ def test_series_scalar_dict_list_and_ndarray_inputs():
     specs = spec(a="double", b="double")
     assert_parity(specs, {"a": 1.0, "b": 2.0})
     assert_parity(specs, {"a": [1.0, 2.0], "b": np.array([3.0, 4.0])})
+    assert_parity(specs, [{"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 4.0}])  # list of dicts: rows
     assert_parity([{"type": "double", "required": True}], 3.5)
     assert_parity([{"type": "double", "required": True}] * 2, [[1.0, 2.0], [3.0, 4.0]])
     assert_parity([{"type": "double", "required": True}] * 2, np.ones((2, 2)))
