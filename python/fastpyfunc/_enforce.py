@@ -164,11 +164,7 @@ class Enforcer:
                 self._decisions.clear()
             self._decisions[key] = decided
         steps, extras, unchanged = decided
-        if extras:
-            _logger.warning(
-                "Found extra inputs in the model input that are not defined in the model "
-                f"signature: `{extras}`. These inputs will be ignored."
-            )
+        _warn_extras(extras)
         if unchanged:
             return df  # right columns, order and dtypes: handed on as is, no copy
         out = {}
@@ -223,18 +219,14 @@ class Enforcer:
                 data = {names[0]: data}
             if frame or isinstance(data, dict):
                 given = list(data.columns) if frame else list(data)
-                missing = [n for n in names if n not in given]
-                extras = [k for k in given if k not in names]
-                if missing:
-                    message = f"Model is missing inputs {missing}."
-                    if extras:
-                        message += f" Note that there were extra inputs: {extras}."
-                    _fail(message)
-                if extras:
-                    _logger.warning(
-                        "Found extra inputs in the model input that are not defined in the model "
-                        f"signature: `{extras}`. These inputs will be ignored."
-                    )
+                # a non-str key never matches a name (as in mlflow); it is shown by its repr
+                keys = [k if isinstance(k, str) else f"{k!r}" for k in given]
+                try:
+                    _, extras, _ = plan.match_columns(keys)
+                except ValueError as e:
+                    _fail(str(e))
+                extra_set = set(extras)
+                _warn_extras([g for g, k in zip(given, keys) if k in extra_set])
             if frame:
                 return {name: self._column_to_tensor(i, name, data[name]) for i, name in enumerate(names)}
             if not isinstance(data, dict):
@@ -358,6 +350,14 @@ class Enforcer:
         error = self._plan.check_tensor(index, list(arr.shape), name, dt.isnative, str(dt))  # type: ignore[union-attr]
         if error is not None:
             _fail(error)
+
+
+def _warn_extras(extras: list[Any]) -> None:
+    if extras:
+        _logger.warning(
+            "Found extra inputs in the model input that are not defined in the model "
+            f"signature: `{extras}`. These inputs will be ignored."
+        )
 
 
 def _pandas() -> Any:

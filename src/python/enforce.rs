@@ -90,14 +90,16 @@ impl EnforcePlan {
         }
     }
 
-    /// Matches input column labels to the schema: `(take, extras, identity)`, where `take` lists
-    /// `(schema index, input index)` in schema order. Raises ValueError with mlflow's message.
+    /// Matches input column labels (or, for named tensors, dict keys / DataFrame columns) to the
+    /// schema: `(take, extras, identity)`, where `take` lists `(schema index, input index)` in
+    /// schema order. Raises ValueError with mlflow's message.
     fn match_columns(&self, labels: Vec<String>) -> PyResult<MatchResult> {
-        let Plan::Columns(c) = &self.plan else {
-            return Err(PyTypeError::new_err("not a column plan"));
-        };
         let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-        let m = c.match_columns(&refs).map_err(PyValueError::new_err)?;
+        let m = match &self.plan {
+            Plan::Columns(c) => c.match_columns(&refs),
+            Plan::Tensors(t) => t.match_inputs(&refs),
+        }
+        .map_err(PyValueError::new_err)?;
         let identity = m.is_identity(labels.len());
         Ok((m.take, m.extras, identity))
     }

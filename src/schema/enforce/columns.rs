@@ -138,38 +138,48 @@ impl ColumnPlan {
                 extras: vec![],
             });
         }
-        let position = |name: &str| labels.iter().position(|l| *l == name);
-        let missing: Vec<&str> = self
+        let names: Vec<(&str, bool)> = self
             .cols
             .iter()
-            .filter(|c| c.required)
-            .filter_map(|c| c.name.as_deref())
-            .filter(|n| position(n).is_none())
+            .filter_map(|c| Some((c.name.as_deref()?, c.required)))
             .collect();
-        let known = |l: &str| self.cols.iter().any(|c| c.name.as_deref() == Some(l));
-        let extras: Vec<String> = labels
-            .iter()
-            .filter(|l| !known(l))
-            .map(|l| l.to_string())
-            .collect();
-        if !missing.is_empty() {
-            let mut msg = format!("Model is missing inputs {}.", py_list(&missing));
-            if !extras.is_empty() {
-                msg.push_str(&format!(
-                    " Note that there were extra inputs: {}.",
-                    py_list(&extras)
-                ));
-            }
-            return Err(msg);
-        }
-        let take = self
-            .cols
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| position(c.name.as_deref()?).map(|j| (i, j)))
-            .collect();
-        Ok(Matched { take, extras })
+        match_named(&names, labels)
     }
+}
+
+/// mlflow's matching of named inputs (columns or tensors) to `(name, required)` schema entries:
+/// missing required names are an error ("Model is missing inputs [...]", with the extras noted),
+/// names the schema does not know are extras, and the rest is taken in schema order.
+pub fn match_named(names: &[(&str, bool)], labels: &[&str]) -> Result<Matched, String> {
+    let position: std::collections::HashMap<&str, usize> =
+        labels.iter().enumerate().map(|(j, l)| (*l, j)).collect();
+    let missing: Vec<&str> = names
+        .iter()
+        .filter(|(n, required)| *required && !position.contains_key(n))
+        .map(|(n, _)| *n)
+        .collect();
+    let known: std::collections::HashSet<&str> = names.iter().map(|(n, _)| *n).collect();
+    let extras: Vec<String> = labels
+        .iter()
+        .filter(|l| !known.contains(*l))
+        .map(|l| l.to_string())
+        .collect();
+    if !missing.is_empty() {
+        let mut msg = format!("Model is missing inputs {}.", py_list(&missing));
+        if !extras.is_empty() {
+            msg.push_str(&format!(
+                " Note that there were extra inputs: {}.",
+                py_list(&extras)
+            ));
+        }
+        return Err(msg);
+    }
+    let take = names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (n, _))| position.get(n).map(|&j| (i, j)))
+        .collect();
+    Ok(Matched { take, extras })
 }
 
 /// `['a', 'b']`: mlflow formats these lists with Python's repr.

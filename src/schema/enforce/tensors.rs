@@ -1,6 +1,7 @@
 //! Tensor-based schemas: mlflow's `_enforce_tensor_spec` (rank, fixed dimensions, exact dtype,
 //! and the two ragged-array escape hatches).
 
+use super::columns::{match_named, Matched};
 use crate::schema::TensorSpec;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,16 @@ impl TensorPlan {
     pub fn new(specs: Vec<TensorSpec>) -> Self {
         let named = specs.first().is_some_and(|s| s.name.is_some());
         TensorPlan { specs, named }
+    }
+
+    /// Matches the keys of a dict or the columns of a DataFrame to named specs (all required).
+    pub fn match_inputs(&self, labels: &[&str]) -> Result<Matched, String> {
+        let names: Vec<(&str, bool)> = self
+            .specs
+            .iter()
+            .filter_map(|s| Some((s.name.as_deref()?, true)))
+            .collect();
+        match_named(&names, labels)
     }
 }
 
