@@ -226,7 +226,7 @@ class Enforcer:
                 except ValueError as e:
                     _fail(str(e))
                 extra_set = set(extras)
-                _warn_extras([g for g, k in zip(given, keys) if k in extra_set])
+                _warn_extras([g for g, k in zip(given, keys, strict=True) if k in extra_set])
             if frame:
                 return {name: self._column_to_tensor(i, name, data[name]) for i, name in enumerate(names)}
             if not isinstance(data, dict):
