@@ -558,3 +558,62 @@ def test_inputs_and_outputs_describe_the_graph(mixed_model):
     assert impl.inputs == [("a", "tensor(float)"), ("b", "tensor(int64)"), ("s", "tensor(string)")]
     assert impl.output_names == ["a2", "b2", "s_out"]
     assert json.loads(json.dumps(impl._native.inputs))[0] == ["a", "tensor(float)", [-1]]
+
+
+def test_outputs_are_views_of_onnxruntime_memory(onnx_model):
+    out = fastpyfunc.load_model(str(onnx_model)).predict(np.ones((3, 4), dtype=np.float32))["variable"]
+    assert type(out.base).__name__ == "EngineOutput"  # owns the onnxruntime value; no copy out
+    out[0, 0] = 42.0  # writeable, like onnxruntime's own arrays
+    assert out[0, 0] == 42.0
+
+
+def test_tensor_signature_with_dataframe_input(tmp_path_factory, iris):
+    """A TensorSpec signature turns the DataFrame into the tensor first, as mlflow does."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema as MlflowSchema
+    from mlflow.types import TensorSpec
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LinearRegression
+
+    X, y = iris
+    x = X.to_numpy(np.float32)
+    onx = to_onnx(LinearRegression().fit(x, y), x[:1], target_opset=17)
+    sig = ModelSignature(inputs=MlflowSchema([TensorSpec(np.dtype(np.float32), (-1, 4))]))
+    d = _save(onx, tmp_path_factory, "tensorsig", signature=sig)
+    compare_predict(d, pd.DataFrame(x[:5]))
+    compare_predict(d, x[:5])
+
+
+def test_predict_releases_the_gil(tmp_path_factory):
+    """While one thread runs a long predict, another keeps running Python."""
+    import time
+
+    rng = np.random.default_rng(7)
+    layers, names = [], []
+    prev = "x"
+    inits = []
+    for i in range(6):
+        inits.append(numpy_helper.from_array(rng.random((256, 256), dtype=np.float32) / 256, f"w{i}"))
+        layers.append(helper.make_node("MatMul", [prev, f"w{i}"], [f"h{i}"]))
+        prev = f"h{i}"
+    m = _model(
+        layers, [_vi("x", TensorProto.FLOAT, [None, 256])], [_vi(prev, TensorProto.FLOAT, [None, 256])], inits
+    )
+    d = _save(m, tmp_path_factory, "heavy", onnx_session_options={"intra_op_num_threads": 1})
+    model = fastpyfunc.load_model(str(d))
+    x = rng.random((20000, 256), dtype=np.float32)
+    start = time.perf_counter()
+    model.predict(x)
+    alone = time.perf_counter() - start
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (model.predict(x), done.set()))
+    ticks = [time.perf_counter()]
+    worker.start()
+    while not done.is_set():
+        ticks.append(time.perf_counter())
+    ticks.append(time.perf_counter())  # a stall at the end counts too
+    worker.join()
+    gaps = np.diff(ticks)
+    # With the GIL held for the whole call, this loop would stall for about `alone` seconds.
+    assert alone > 0.05, alone
+    assert gaps.max() < alone / 2, (gaps.max(), alone)
