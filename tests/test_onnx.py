@@ -589,7 +589,7 @@ def test_predict_releases_the_gil(tmp_path_factory):
     import time
 
     rng = np.random.default_rng(7)
-    layers, names = [], []
+    layers = []
     prev = "x"
     inits = []
     for i in range(6):
