@@ -109,7 +109,16 @@ impl LoadPlan {
         });
 
         let mut native_unavailable = None;
-        let route = match engine::candidate(m, &data_path) {
+        let candidate = engine::candidate(m, &data_path);
+        if let Some(c) = candidate
+            .as_ref()
+            .filter(|c| c.engine == EngineKind::SavedModel)
+        {
+            // The SavedModel directory comes from the tensorflow flavor: it must stay inside too.
+            let rel = c.artifact.strip_prefix(&m.root).unwrap_or(&c.artifact);
+            inside("flavors.tensorflow.saved_model_dir", &rel.to_string_lossy())?;
+        }
+        let route = match candidate {
             Some(c) => match engine::availability(c.engine) {
                 Availability::Ready => Some(Route::Native(c)),
                 Availability::Missing(why) => {

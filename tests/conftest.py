@@ -28,6 +28,16 @@ import fastpyfunc  # noqa: E402
 HERE = Path(__file__).parent
 
 
+def pytest_configure(config: Any) -> None:
+    # Python TensorFlow imported before torch's compiler stack (torch._dynamo -> triton) makes that
+    # import segfault (a clash between the two frameworks, mlflow alone shows it). Tests use both
+    # in one process, so pin the order that works. fastpyfunc's own TF engine is not affected.
+    try:
+        import torch._dynamo  # noqa: F401
+    except ImportError:
+        pass
+
+
 def require(module: str) -> Any:
     """Imports an engine/framework a test needs; fails loudly (never skips) when it is missing.
 

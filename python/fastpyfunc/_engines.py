@@ -75,3 +75,21 @@ def onnxruntime_library(model_path: str) -> str:
         f"the onnxruntime package at {capi.parent} has no ONNX Runtime library in capi/: {_ORT_HINT}",
         "onnxruntime",
     )
+
+
+def tensorflow_library_dir(model_path: str) -> str:
+    """The installed ``tensorflow`` package's directory, which holds the C API libraries."""
+    spec = importlib.util.find_spec("tensorflow")
+    hint = "pip install tensorflow-cpu (or 'fastpyfunc[tensorflow]')"
+    if spec is None or not spec.submodule_search_locations:
+        raise _unavailable(
+            model_path, f"running SavedModels needs TensorFlow, which is not installed: {hint}", "tensorflow"
+        )
+    root = Path(spec.submodule_search_locations[0])
+    if not (root / "libtensorflow_cc.so.2").is_file():
+        raise _unavailable(
+            model_path,
+            f"the tensorflow package at {root} has no libtensorflow_cc.so.2 (the C API): {hint}",
+            "tensorflow",
+        )
+    return str(root)

@@ -141,6 +141,12 @@ def load_impl(
         with _load_errors(model_path, "the native ONNX engine", None, " (pip install 'fastpyfunc[onnx]')"):
             from ._onnx import OnnxModel  # needs numpy
         return OnnxModel(model_path, route["artifact"], flavors.get("onnx"))
+    if route["kind"] == "native" and route["engine"] == "savedmodel":
+        with _load_errors(
+            model_path, "the native SavedModel engine", None, " (pip install 'fastpyfunc[tensorflow]')"
+        ):
+            from . import _tensorflow  # needs numpy
+        return _tensorflow.load(model_path, route["artifact"], plan, model_config)
     if route["kind"] == "sklearn":
         return SklearnModel(
             deserialize(model_path, route["model_file"], route["format"], route.get("trusted_types"))

@@ -88,3 +88,17 @@ def scalar_action(
 
 def all_zero_or_one(values: Any) -> bool: ...
 def nan_and_integers(values: Any) -> bool: ...
+
+class SavedModel:
+    """A TensorFlow SavedModel signature, run through the C API."""
+
+    @property
+    def inputs(self) -> list[tuple[str, str, list[int]]]:
+        """``[(key, numpy dtype, dims)]`` of the signature inputs, in ``run`` order."""
+    @property
+    def outputs(self) -> list[tuple[str, str, list[int]]]: ...
+    def run(self, arrays: list[Any]) -> dict[str, Any]:
+        """``{output key: array}`` for one array per input; the GIL is released."""
+
+def load_savedmodel(dir: str, tags: list[str], signature_key: str, library_dir: str) -> SavedModel:
+    """Loads a SavedModel with the TensorFlow libraries in ``library_dir``."""

@@ -7,6 +7,7 @@
 //! when the engine is not there, so adding an engine changes this file and nothing upstream.
 
 pub mod onnx;
+pub mod savedmodel;
 
 use std::path::PathBuf;
 
@@ -61,8 +62,9 @@ pub fn candidate(m: &LoadedMlModel, data_path: &std::path::Path) -> Option<Candi
         }),
         "mlflow.tensorflow" => {
             let tf = flavors.tensorflow.as_ref()?;
+            // tf1-estimator signatures and Keras exports are not native yet.
             match tf.model_type.as_deref() {
-                Some("tf2-module") | Some("tf1-estimator") => Some(Candidate {
+                Some("tf2-module") => Some(Candidate {
                     engine: EngineKind::SavedModel,
                     artifact: m.root.join(tf.saved_model_dir.as_deref()?),
                 }),
@@ -78,8 +80,8 @@ pub fn candidate(m: &LoadedMlModel, data_path: &std::path::Path) -> Option<Candi
 /// says what to install.
 pub fn availability(engine: EngineKind) -> Availability {
     match engine {
-        EngineKind::Onnx => Availability::Ready,
-        EngineKind::TorchScript | EngineKind::SavedModel => Availability::Missing(format!(
+        EngineKind::Onnx | EngineKind::SavedModel => Availability::Ready,
+        EngineKind::TorchScript => Availability::Missing(format!(
             "the native {} engine is not part of this fastpyfunc build yet",
             engine.name()
         )),

@@ -68,19 +68,24 @@ fn onnx_runs_natively_from_the_pyfunc_data_path() {
 }
 
 #[test]
-fn torchscript_and_savedmodel_go_to_python_until_their_engines_land() {
+fn tf2_modules_run_natively_and_tf1_estimators_in_python() {
     let dir = tmp("tf");
-    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.tensorflow, data: tfmodel}\n  tensorflow: {model_type: tf2-module, saved_model_dir: tfmodel}\n");
+    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.tensorflow}\n  tensorflow: {model_type: tf2-module, saved_model_dir: tfmodel}\n");
+    let plan = LoadPlan::new(&m).unwrap();
+    assert_eq!(
+        plan.route,
+        Route::Native(Candidate {
+            engine: EngineKind::SavedModel,
+            artifact: dir.join("tfmodel"),
+        })
+    );
+    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.tensorflow}\n  tensorflow: {model_type: tf1-estimator, saved_model_dir: tfmodel}\n");
     let plan = LoadPlan::new(&m).unwrap();
     assert_eq!(
         plan.route,
         Route::LoaderModule {
             module: "mlflow.tensorflow".into()
         }
-    );
-    assert_eq!(
-        plan.native_unavailable.as_ref().unwrap().0,
-        EngineKind::SavedModel
     );
 }
 
@@ -143,5 +148,15 @@ fn streamable_models_get_a_stream_fn() {
     assert_eq!(
         LoadPlan::new(&m).unwrap().predict_stream_fn.as_deref(),
         Some("predict_stream")
+    );
+}
+
+#[test]
+fn saved_model_dir_outside_the_model_is_refused() {
+    let m = model(&tmp("tfesc"), "flavors:\n  python_function: {loader_module: mlflow.tensorflow}\n  tensorflow: {model_type: tf2-module, saved_model_dir: ../../elsewhere}\n");
+    let e = LoadPlan::new(&m).unwrap_err();
+    assert!(
+        e.to_string().contains("flavors.tensorflow.saved_model_dir"),
+        "{e}"
     );
 }

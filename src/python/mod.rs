@@ -6,6 +6,7 @@ mod enforce;
 mod errors;
 mod model;
 mod onnx;
+mod savedmodel;
 
 use pyo3::prelude::*;
 
@@ -17,6 +18,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::classify_uri, m)?)?;
     m.add_function(wrap_pyfunction!(onnx::load_onnx, m)?)?;
     m.add_class::<onnx::OnnxModel>()?;
+    m.add_function(wrap_pyfunction!(savedmodel::load_savedmodel, m)?)?;
+    m.add_class::<savedmodel::SavedModel>()?;
     m.add_class::<enforce::EnforcePlan>()?;
     m.add_function(wrap_pyfunction!(enforce::nan_int_hint, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::scalar_action, m)?)?;

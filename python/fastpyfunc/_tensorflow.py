@@ -1,0 +1,106 @@
+"""mlflow.tensorflow's ``_TF2ModuleWrapper`` on the native SavedModel engine (the TensorFlow C API
+driven from Rust; Python ``tensorflow`` is not imported to load or predict).
+
+A ``tf2-module`` model is called as ``module(data)`` by mlflow; natively that is the SavedModel's
+``serving_default`` signature, which ``tf.saved_model.save`` exports from a ``__call__`` with an
+``input_signature``. Where the native engine cannot run the model (no TensorFlow libraries, no
+single-input serving signature, non-numeric tensors), mlflow's own loader runs it through Python
+TensorFlow, with a warning that says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import numpy as np
+
+from . import _native
+from . import exceptions as exc
+from ._engines import tensorflow_library_dir
+
+_logger = logging.getLogger("fastpyfunc")
+
+SERVING_TAGS = ["serve"]
+SERVING_KEY = "serving_default"
+
+
+def load(model_path: str, saved_model_dir: str, plan: dict[str, Any], config: Any) -> Any:
+    """The native wrapper, or mlflow's Python one when the native engine cannot run the model."""
+    try:
+        library_dir = tensorflow_library_dir(model_path)
+        native = _native.load_savedmodel(saved_model_dir, SERVING_TAGS, SERVING_KEY, library_dir)
+        if len(native.inputs) != 1:
+            raise exc.make(
+                exc.EngineUnavailableError,
+                f"{model_path}: the serving signature takes {len(native.inputs)} inputs; mlflow calls "
+                "a tf2-module with one",
+                model_path=model_path,
+            )
+    except exc.EngineUnavailableError as why:
+        return _python_fallback(model_path, plan, config, why)
+    return TF2ModuleModel(model_path, saved_model_dir, native)
+
+
+def _python_fallback(model_path: str, plan: dict[str, Any], config: Any, why: Exception) -> Any:
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        raise why
+    warnings.warn(
+        f"fastpyfunc: running this TensorFlow model through Python TensorFlow, because the native "
+        f"SavedModel engine cannot: {why}",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    from ._fallback import _load_with_module
+
+    return _load_with_module(model_path, "mlflow.tensorflow", plan["data_path"], config)
+
+
+class TF2ModuleModel:
+    """The predict implementation of a ``tf2-module`` TensorFlow model."""
+
+    def __init__(self, model_path: str, saved_model_dir: str, native: Any) -> None:
+        self._model_path = model_path
+        self._dir = saved_model_dir
+        self._native = native
+        self._run = native.run
+        self._raw: Any = None
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        """``module(data)``: one numpy array (or list) in; the array, or a dict of arrays where
+        the module returns several outputs (mlflow returns TensorFlow tensors there)."""
+        if type(data) is not np.ndarray:
+            if isinstance(data, np.ndarray):
+                pass
+            elif isinstance(data, list):
+                data = _like_convert_to_tensor(data)
+            else:
+                raise exc.make(
+                    exc.InvalidInputError,
+                    f"{self._model_path}: Unsupported input data type: {type(data)}, the input data must "
+                    "be numpy array or a list.",
+                    model_path=self._model_path,
+                )
+        out = self._run([data])
+        return next(iter(out.values())) if len(out) == 1 else out
+
+    def get_raw_model(self) -> Any:
+        """The module loaded by Python TensorFlow (what mlflow returns), loaded on first call."""
+        if self._raw is None:
+            import tensorflow as tf
+
+            self._raw = tf.saved_model.load(self._dir)
+        return self._raw
+
+
+def _like_convert_to_tensor(data: list[Any]) -> Any:
+    """``tf.convert_to_tensor(list)``: Python floats become float32 and ints int32."""
+    arr = np.asarray(data)
+    if arr.dtype == np.float64:
+        return arr.astype(np.float32)
+    if arr.dtype == np.int64:
+        return arr.astype(np.int32)
+    return arr
