@@ -114,9 +114,15 @@ impl LoadPlan {
             .as_ref()
             .filter(|c| c.engine == EngineKind::SavedModel)
         {
-            // The SavedModel directory comes from the tensorflow flavor: it must stay inside too.
+            // The SavedModel directory comes from the tensorflow or keras flavor: it must stay
+            // inside the model directory too.
+            let key = if conf.loader_module == "mlflow.keras" {
+                "flavors.keras.data"
+            } else {
+                "flavors.tensorflow.saved_model_dir"
+            };
             let rel = c.artifact.strip_prefix(&m.root).unwrap_or(&c.artifact);
-            inside("flavors.tensorflow.saved_model_dir", &rel.to_string_lossy())?;
+            inside(key, &rel.to_string_lossy())?;
         }
         let route = match candidate {
             Some(c) => match engine::availability(c.engine) {

@@ -150,3 +150,34 @@ def test_onnx_and_tensorflow_in_one_process(tf_models, onnx_model):
     compare_predict(onnx_model, x)
     compare_predict(tf_models["linear"], x)
     compare_predict(onnx_model, x)
+
+
+@pytest.fixture(scope="module")
+def keras_export(tmp_path_factory):
+    require("tensorflow")
+    import keras
+    from mlflow.models import infer_signature
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(2)]
+    )
+    x = np.random.default_rng(2).random((5, 4), dtype=np.float32)
+    d = tmp_path_factory.mktemp("kx") / "model"
+    mlflow.keras.save_model(
+        model, str(d), signature=infer_signature(x, model.predict(x, verbose=0)), save_exported_model=True
+    )
+    return d
+
+
+def test_keras_exported_models_run_natively(keras_export):
+    assert fastpyfunc.load_model(str(keras_export)).engine == "savedmodel"
+    x = np.random.default_rng(3).random((6, 4), dtype=np.float32)
+    ours, theirs = both(keras_export)
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x), rtol=1e-6)
+    assert ours.predict(x).dtype == theirs.predict(x).dtype
+    # the tensor signature turns a DataFrame into the array first, in both
+    df = pd.DataFrame(x, index=list("abcdef"))
+    got, expected = ours.predict(df), theirs.predict(df)
+    assert type(got) is type(expected) and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-6)

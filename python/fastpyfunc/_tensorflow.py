@@ -23,23 +23,27 @@ from ._engines import tensorflow_library_dir
 _logger = logging.getLogger("fastpyfunc")
 
 SERVING_TAGS = ["serve"]
-SERVING_KEY = "serving_default"
 
 
 def load(model_path: str, saved_model_dir: str, plan: dict[str, Any], config: Any) -> Any:
     """The native wrapper, or mlflow's Python one when the native engine cannot run the model."""
+    keras = plan["loader_module"] == "mlflow.keras"
+    # tf.saved_model.save exports `__call__` as serving_default; Keras' ExportArchive, as "serve".
+    key = "serve" if keras else "serving_default"
     try:
         library_dir = tensorflow_library_dir(model_path)
-        native = _native.load_savedmodel(saved_model_dir, SERVING_TAGS, SERVING_KEY, library_dir)
-        if len(native.inputs) != 1:
+        native = _native.load_savedmodel(saved_model_dir, SERVING_TAGS, key, library_dir)
+        if len(native.inputs) != 1 or (keras and len(native.outputs) != 1):
             raise exc.make(
                 exc.EngineUnavailableError,
-                f"{model_path}: the serving signature takes {len(native.inputs)} inputs; mlflow calls "
-                "a tf2-module with one",
+                f"{model_path}: the '{key}' signature takes {len(native.inputs)} inputs and gives "
+                f"{len(native.outputs)} outputs; the native engine runs one input (and, for Keras, one output)",
                 model_path=model_path,
             )
     except exc.EngineUnavailableError as why:
         return _python_fallback(model_path, plan, config, why)
+    if keras:
+        return KerasExportModel(model_path, saved_model_dir, native)
     return TF2ModuleModel(model_path, saved_model_dir, native)
 
 
@@ -56,7 +60,7 @@ def _python_fallback(model_path: str, plan: dict[str, Any], config: Any, why: Ex
     )
     from ._fallback import _load_with_module
 
-    return _load_with_module(model_path, "mlflow.tensorflow", plan["data_path"], config)
+    return _load_with_module(model_path, plan["loader_module"], plan["data_path"], config)
 
 
 class TF2ModuleModel:
@@ -89,6 +93,43 @@ class TF2ModuleModel:
 
     def get_raw_model(self) -> Any:
         """The module loaded by Python TensorFlow (what mlflow returns), loaded on first call."""
+        if self._raw is None:
+            import tensorflow as tf
+
+            self._raw = tf.saved_model.load(self._dir)
+        return self._raw
+
+
+class KerasExportModel:
+    """mlflow.keras' ``KerasModelWrapper`` for a model saved with ``save_exported_model=True``:
+    ``model.serve(data)``, a DataFrame fed as ``df.values`` and answered as a DataFrame."""
+
+    def __init__(self, model_path: str, saved_model_dir: str, native: Any) -> None:
+        self._model_path = model_path
+        self._dir = saved_model_dir
+        self._run = native.run
+        self._raw: Any = None
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        import sys
+
+        pd = sys.modules.get("pandas")
+        if pd is not None and isinstance(data, pd.DataFrame):
+            return pd.DataFrame(self._call(data.values), index=data.index)
+        if not isinstance(data, (np.ndarray, list, tuple)):
+            raise exc.make(
+                exc.InvalidInputError,
+                f"{self._model_path}: `data` must be one of: ['ndarray', 'list', 'tuple', 'dict'], but "
+                f"received type: {type(data)}.",
+                model_path=self._model_path,
+            )
+        return self._call(data if isinstance(data, np.ndarray) else _like_convert_to_tensor(list(data)))
+
+    def _call(self, arr: Any) -> Any:
+        return next(iter(self._run([arr]).values()))
+
+    def get_raw_model(self) -> Any:
+        """The exported model loaded by Python TensorFlow (what mlflow returns)."""
         if self._raw is None:
             import tensorflow as tf
 

@@ -60,6 +60,23 @@ pub fn candidate(m: &LoadedMlModel, data_path: &std::path::Path) -> Option<Candi
             engine: EngineKind::Onnx,
             artifact: data_path.to_path_buf(),
         }),
+        // mlflow.keras with save_exported_model: a SavedModel under `<data>/model`.
+        "mlflow.keras" => {
+            let keras = flavors.keras.as_ref()?;
+            if keras.save_exported_model != Some(true) {
+                return None; // `.keras` files hold no graph: Python
+            }
+            let data = m.root.join(keras.data.as_deref().unwrap_or("data"));
+            let dir = if data.is_dir() {
+                data.join("model")
+            } else {
+                data
+            };
+            Some(Candidate {
+                engine: EngineKind::SavedModel,
+                artifact: dir,
+            })
+        }
         "mlflow.tensorflow" => {
             let tf = flavors.tensorflow.as_ref()?;
             // tf1-estimator signatures and Keras exports are not native yet.
