@@ -9,7 +9,9 @@ Prints markdown tables:
   3. the ONNX engine (benches/onnx_engine.py): per-call latency from 1 to 1,000,000 rows, load
      time and peak memory, vs mlflow.pyfunc and onnxruntime's Python API;
   4. signature enforcement (benches/enforce_bench.py): alone vs mlflow's `_enforce_schema`, and a
-     600-column LogisticRegression end to end vs the estimator's own predict.
+     600-column LogisticRegression end to end vs the estimator's own predict;
+  5. the SavedModel engine (benches/tf_engine.py): per-call latency vs mlflow.pyfunc and the
+     signature called from Python TensorFlow, and fresh-process load + first predict.
 Absolute times depend on the machine and its load; compare the columns of one run.
 """
 
@@ -111,6 +113,7 @@ def main() -> None:
 
     import enforce_bench
     import onnx_engine
+    import tf_engine
 
     res = onnx_engine.run(args.quick)
     onnx_engine.print_tables(res)
@@ -119,6 +122,10 @@ def main() -> None:
     res = enforce_bench.run(args.quick)
     enforce_bench.print_tables(res)
     (results / "enforce.json").write_text(json.dumps(res, indent=1))
+
+    res = tf_engine.run(args.quick)
+    tf_engine.print_tables(res)
+    (results / "tensorflow.json").write_text(json.dumps(res, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,155 @@
+"""TensorFlow SavedModel: fastpyfunc's native engine (TF C API) vs mlflow.pyfunc vs the loaded
+signature called from Python TensorFlow, side by side.
+
+    .venv/bin/python benches/tf_engine.py [--quick]
+
+The model: a tf.Module computing relu(x @ W1 + b1) @ W2 + b2 (32 -> 64 -> 8, float32), saved by
+``mlflow.tensorflow.save_model`` (tf2-module). Each implementation runs in its own process (TF
+thread pools would otherwise interfere), the processes alternating; per-call medians. Also the
+fresh-process import + load + first predict time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+PY = sys.executable
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+NAMES = ["fastpyfunc", "mlflow.pyfunc", "tf signature (Python)"]
+BATCHES = {1: 3000, 64: 2000, 10_000: 100}
+
+_MAKE = """
+import sys, numpy as np, tensorflow as tf, mlflow
+class MLP(tf.Module):
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.w1 = tf.Variable(rng.random((32, 64), dtype=np.float32)); self.b1 = tf.Variable(np.zeros(64, np.float32))
+        self.w2 = tf.Variable(rng.random((64, 8), dtype=np.float32)); self.b2 = tf.Variable(np.zeros(8, np.float32))
+    @tf.function(input_signature=[tf.TensorSpec([None, 32], tf.float32)])
+    def __call__(self, x):
+        return tf.matmul(tf.nn.relu(tf.matmul(x, self.w1) + self.b1), self.w2) + self.b2
+mlflow.tensorflow.save_model(MLP(), sys.argv[1])
+"""
+
+_SETUP = """
+import logging, sys, time
+logging.disable(logging.WARNING)
+import numpy as np
+which, path = sys.argv[1], sys.argv[2]
+if which == "fastpyfunc":
+    import fastpyfunc
+    predict = fastpyfunc.load_model(path).predict
+elif which == "mlflow.pyfunc":
+    import mlflow.pyfunc
+    predict = mlflow.pyfunc.load_model(path).predict
+else:
+    import tensorflow as tf
+    fn = tf.saved_model.load(path + "/tf2model").signatures["serving_default"]
+    predict = lambda x: fn(tf.constant(x))["output_0"].numpy()
+"""
+
+_LATENCY = (
+    _SETUP
+    + """
+import json, statistics
+plan = json.loads(sys.argv[3])
+rng = np.random.default_rng(1)
+out = {}
+for rows, calls in plan:
+    x = rng.random((rows, 32), dtype=np.float32)
+    for _ in range(20):
+        predict(x)
+    samples = []
+    for _ in range(calls):
+        t = time.perf_counter_ns()
+        predict(x)
+        samples.append(time.perf_counter_ns() - t)
+    out[rows] = statistics.median(samples) / 1e9
+print(json.dumps(out))
+"""
+)
+
+_FIRST = """
+import time, sys
+t = time.perf_counter()
+import numpy as np
+which, path = sys.argv[1], sys.argv[2]
+if which == "fastpyfunc":
+    import fastpyfunc
+    m = fastpyfunc.load_model(path)
+else:
+    import mlflow.pyfunc
+    m = mlflow.pyfunc.load_model(path)
+m.predict(np.ones((1, 32), dtype=np.float32))
+print(time.perf_counter() - t)
+"""
+
+
+def _run(code: str, *args: str) -> str:
+    r = subprocess.run([PY, "-c", code, *args], capture_output=True, text=True, env=ENV)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr[-2000:])
+    lines = r.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "tf-mlp")
+        _run(_MAKE, path)
+        plan = [(rows, max(10, calls // 10) if quick else calls) for rows, calls in BATCHES.items()]
+        samples: dict[int, dict[str, list[float]]] = {r: {n: [] for n in NAMES} for r in BATCHES}
+        for _ in range(1 if quick else 3):
+            for name in NAMES:
+                for rows, sec in json.loads(_run(_LATENCY, name, path, json.dumps(plan))).items():
+                    samples[int(rows)][name].append(sec)
+        first = {
+            name: statistics.median(float(_run(_FIRST, name, path)) for _ in range(1 if quick else 3))
+            for name in NAMES[:2]
+        }
+    lat = {rows: {n: statistics.median(v) for n, v in by.items()} for rows, by in samples.items()}
+    return {"latency": lat, "first": first}
+
+
+def _fmt(s: float) -> str:
+    return f"{s * 1e6:.1f} µs" if s < 1e-3 else f"{s * 1e3:.2f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def print_tables(res: dict[str, Any]) -> None:
+    print("\nTensorFlow SavedModel (tf2-module MLP 32->64->8), per-call median latency\n")
+    print(
+        "| rows | fastpyfunc | mlflow.pyfunc | tf signature (Python) | fastpyfunc / tf | mlflow / fastpyfunc |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    for rows, t in res["latency"].items():
+        cells = " | ".join(_fmt(t[n]) for n in NAMES)
+        tfp, ours, theirs = t["tf signature (Python)"], t["fastpyfunc"], t["mlflow.pyfunc"]
+        print(f"| {rows:,} | {cells} | {ours / tfp:.2f} | {theirs / ours:.1f}x |")
+    f = res["first"]
+    print(
+        f"\n| import + load + first predict (fresh process) | {_fmt(f['fastpyfunc'])} | "
+        f"{_fmt(f['mlflow.pyfunc'])} | |"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    res = run(args.quick)
+    print_tables(res)
+    out = Path("bench-results")
+    out.mkdir(exist_ok=True)
+    (out / "tensorflow.json").write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
