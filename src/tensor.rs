@@ -204,6 +204,15 @@ impl ValueKind {
     }
 }
 
+/// What an input array holds, as the binding sees its NumPy dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Given {
+    /// A numeric or bool dtype.
+    Elem(ElemType),
+    /// `<U`, `S` or object arrays: text for engines that take strings.
+    Text,
+}
+
 /// A named model input or output with its declared type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {

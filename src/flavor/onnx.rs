@@ -1,17 +1,7 @@
 //! mlflow's `_OnnxModelWrapper` feed rules, plus what onnxruntime's Python API accepts, so a
 //! feed is accepted, cast or rejected exactly where mlflow would accept, cast or reject it.
 
-use crate::tensor::{ElemType, ValueKind};
-
-/// What a feed array holds, as the binding sees the NumPy dtype.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Given {
-    /// A numeric or bool dtype.
-    Elem(ElemType),
-    /// `<U`, `S` or object arrays: onnxruntime's Python API reads these as strings (str() of
-    /// each element for object arrays).
-    Text,
-}
+use crate::tensor::{ElemType, Given, ValueKind};
 
 /// How the binding must turn one feed into the tensor onnxruntime gets.
 #[derive(Debug, Clone, PartialEq, Eq)]

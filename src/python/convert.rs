@@ -9,8 +9,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::flavor::onnx::Given;
-use crate::tensor::{Data, DataRef, ElemType, EngineBuffer, Map, MapKeys, TensorRef, Value};
+use crate::tensor::{Data, DataRef, ElemType, EngineBuffer, Given, Map, MapKeys, TensorRef, Value};
 
 /// What one array holds, for the flavor rules: `None` for dtypes no engine takes (datetime...).
 pub(crate) fn given(arr: &Bound<'_, PyUntypedArray>) -> Option<Given> {

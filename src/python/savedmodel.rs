@@ -12,8 +12,7 @@ use super::convert::{self, Held, NumHeld};
 use super::errors::to_pyerr;
 use crate::engine::savedmodel::SavedModelSession;
 use crate::error::Error;
-use crate::flavor::onnx::Given;
-use crate::tensor::{TensorRef, ValueKind};
+use crate::tensor::{Given, TensorRef, ValueKind};
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
 pub(crate) struct SavedModel {
