@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import statistics
@@ -18,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from common import fmt_seconds, main
 
 
 def _median_per_call(fns: dict[str, Any], rounds: int, calls: int) -> dict[str, float]:
@@ -117,17 +118,13 @@ def run(quick: bool = False) -> dict[str, Any]:
     return {"alone": enforcement_alone(quick), "end_to_end": end_to_end(quick)}
 
 
-def _us(seconds: float) -> str:
-    return f"{seconds * 1e6:,.1f} µs" if seconds < 1e-3 else f"{seconds * 1e3:,.2f} ms"
-
-
 def print_tables(res: dict[str, Any]) -> None:
     print("\nSignature enforcement alone (double columns, all matching), per-call median\n")
     print("| columns x rows | fastpyfunc | mlflow `_enforce_schema` | mlflow / fastpyfunc |")
     print("|---|---:|---:|---:|")
     for r in res["alone"]:
         print(
-            f"| {r['columns']} x {r['rows']} | {_us(r['fastpyfunc'])} | {_us(r['mlflow'])} | "
+            f"| {r['columns']} x {r['rows']} | {fmt_seconds(r['fastpyfunc'])} | {fmt_seconds(r['mlflow'])} | "
             f"{r['mlflow'] / r['fastpyfunc']:.0f}x |"
         )
     e = res["end_to_end"]
@@ -136,19 +133,8 @@ def print_tables(res: dict[str, Any]) -> None:
     print("| | per call | / estimator.predict |")
     print("|---|---:|---:|")
     for name in ("estimator.predict", "fastpyfunc", "mlflow.pyfunc"):
-        print(f"| {name} | {_us(e[name])} | {e[name] / raw:.2f}x |")
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    res = run(args.quick)
-    print_tables(res)
-    out = Path("bench-results")
-    out.mkdir(exist_ok=True)
-    (out / "enforce.json").write_text(json.dumps(res, indent=1))
+        print(f"| {name} | {fmt_seconds(e[name])} | {e[name] / raw:.2f}x |")
 
 
 if __name__ == "__main__":
-    main()
+    main(run, print_tables, "enforce")

@@ -12,20 +12,16 @@ reset just before) during one predict on 1,000,000 x 20 float32 rows already in 
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-PY = sys.executable
-ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
+from common import fmt_seconds, main, run_code
+
 FEATURES = 20
 NAMES = ["fastpyfunc", "mlflow.pyfunc", "onnxruntime (Python)"]
 # batch rows -> calls per process
@@ -86,13 +82,6 @@ print(json.dumps(out))
 )
 
 
-def _subprocess(code: str, *args: str) -> str:
-    r = subprocess.run([PY, "-c", code, *args], capture_output=True, text=True, env=ENV)
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr[-2000:])
-    return r.stdout.strip().splitlines()[-1]
-
-
 def latency(path: Path, reps: int, quick: bool) -> dict[int, dict[str, float]]:
     """Per-call median seconds for each implementation and batch size. Each implementation runs
     in its own process (onnxruntime thread pools of one would otherwise spin on the cores the next
@@ -101,7 +90,7 @@ def latency(path: Path, reps: int, quick: bool) -> dict[int, dict[str, float]]:
     samples: dict[int, dict[str, list[float]]] = {rows: {n: [] for n in NAMES} for rows in BATCHES}
     for _ in range(reps):
         for name in NAMES:
-            res = json.loads(_subprocess(_LATENCY_CODE, name, str(path), json.dumps(plan)))
+            res = json.loads(run_code(_LATENCY_CODE, name, str(path), json.dumps(plan)))
             for rows, sec in res.items():
                 samples[int(rows)][name].append(sec)
     return {rows: {n: statistics.median(v) for n, v in by.items()} for rows, by in samples.items()}
@@ -153,7 +142,7 @@ def peak_memory(path: Path, rows: int) -> dict[str, tuple[int, int, int]]:
     out = {}
     code = _MEMORY_CODE.replace("ROWS", str(rows)).replace("FEATURES", str(FEATURES))
     for which in NAMES:
-        grew, nin, nout = map(int, _subprocess(code, which, str(path)).split())
+        grew, nin, nout = map(int, run_code(code, which, str(path)).split())
         out[which] = (grew, nin, nout)
     return out
 
@@ -176,11 +165,11 @@ def print_tables(res: dict[str, Any]) -> None:
     )
     print("|---:|---:|---:|---:|---:|---:|")
     for rows, t in res["latency"].items():
-        cells = " | ".join(_fmt(t[n]) for n in names)
+        cells = " | ".join(fmt_seconds(t[n]) for n in names)
         raw, ours, theirs = t["onnxruntime (Python)"], t["fastpyfunc"], t["mlflow.pyfunc"]
         print(f"| {rows:,} | {cells} | {ours / raw:.2f} | {theirs / ours:.1f}x |")
     loads = res["load"]
-    print("\n| load (warm, median) | " + " | ".join(_fmt(loads[n]) for n in names) + " |")
+    print("\n| load (warm, median) | " + " | ".join(fmt_seconds(loads[n]) for n in names) + " |")
     print("\nPeak RSS growth during one predict on 1,000,000 x 20 float32 rows (input already held)\n")
     print("| | fastpyfunc | mlflow.pyfunc | onnxruntime (Python) |")
     print("|---|---:|---:|---:|")
@@ -193,24 +182,5 @@ def print_tables(res: dict[str, Any]) -> None:
     )
 
 
-def _fmt(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="fewer calls (a smoke run)")
-    args = ap.parse_args()
-    res = run(args.quick)
-    print_tables(res)
-    results = Path("bench-results")
-    results.mkdir(exist_ok=True)
-    (results / "onnx.json").write_text(json.dumps(res, indent=1, default=str))
-
-
 if __name__ == "__main__":
-    main()
+    main(run, print_tables, "onnx")

@@ -11,18 +11,14 @@ fresh-process import + load + first predict time.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-PY = sys.executable
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+from common import fmt_seconds, main, run_code
+
 NAMES = ["fastpyfunc", "mlflow.pyfunc", "tf signature (Python)"]
 BATCHES = {1: 3000, 64: 2000, 10_000: 100}
 
@@ -93,34 +89,22 @@ print(time.perf_counter() - t)
 """
 
 
-def _run(code: str, *args: str) -> str:
-    r = subprocess.run([PY, "-c", code, *args], capture_output=True, text=True, env=ENV)
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr[-2000:])
-    lines = r.stdout.strip().splitlines()
-    return lines[-1] if lines else ""
-
-
 def run(quick: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "tf-mlp")
-        _run(_MAKE, path)
+        run_code(_MAKE, path)
         plan = [(rows, max(10, calls // 10) if quick else calls) for rows, calls in BATCHES.items()]
         samples: dict[int, dict[str, list[float]]] = {r: {n: [] for n in NAMES} for r in BATCHES}
         for _ in range(1 if quick else 3):
             for name in NAMES:
-                for rows, sec in json.loads(_run(_LATENCY, name, path, json.dumps(plan))).items():
+                for rows, sec in json.loads(run_code(_LATENCY, name, path, json.dumps(plan))).items():
                     samples[int(rows)][name].append(sec)
         first = {
-            name: statistics.median(float(_run(_FIRST, name, path)) for _ in range(1 if quick else 3))
+            name: statistics.median(float(run_code(_FIRST, name, path)) for _ in range(1 if quick else 3))
             for name in NAMES[:2]
         }
     lat = {rows: {n: statistics.median(v) for n, v in by.items()} for rows, by in samples.items()}
     return {"latency": lat, "first": first}
-
-
-def _fmt(s: float) -> str:
-    return f"{s * 1e6:.1f} µs" if s < 1e-3 else f"{s * 1e3:.2f} ms" if s < 1 else f"{s:.2f} s"
 
 
 def print_tables(res: dict[str, Any]) -> None:
@@ -130,26 +114,15 @@ def print_tables(res: dict[str, Any]) -> None:
     )
     print("|---:|---:|---:|---:|---:|---:|")
     for rows, t in res["latency"].items():
-        cells = " | ".join(_fmt(t[n]) for n in NAMES)
+        cells = " | ".join(fmt_seconds(t[n]) for n in NAMES)
         tfp, ours, theirs = t["tf signature (Python)"], t["fastpyfunc"], t["mlflow.pyfunc"]
         print(f"| {rows:,} | {cells} | {ours / tfp:.2f} | {theirs / ours:.1f}x |")
     f = res["first"]
     print(
-        f"\n| import + load + first predict (fresh process) | {_fmt(f['fastpyfunc'])} | "
-        f"{_fmt(f['mlflow.pyfunc'])} | |"
+        f"\n| import + load + first predict (fresh process) | {fmt_seconds(f['fastpyfunc'])} | "
+        f"{fmt_seconds(f['mlflow.pyfunc'])} | |"
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    res = run(args.quick)
-    print_tables(res)
-    out = Path("bench-results")
-    out.mkdir(exist_ok=True)
-    (out / "tensorflow.json").write_text(json.dumps(res, indent=1))
-
-
 if __name__ == "__main__":
-    main()
+    main(run, print_tables, "tensorflow")

@@ -51,6 +51,30 @@ pub(crate) fn convert<'py>(
     Ok(out.cast_into::<PyUntypedArray>()?)
 }
 
+/// `arr` as an engine input of type `elem`: borrowed where it already fits, otherwise converted
+/// once (contiguous, native byte order, `elem`) and the copy borrowed.
+pub(crate) fn lend<'py>(arr: &Bound<'py, PyUntypedArray>, elem: ElemType) -> PyResult<Held<'py>> {
+    let arr = if given(arr) == Some(Given::Elem(elem)) && fits(arr) {
+        arr.clone()
+    } else {
+        convert(arr, elem)?
+    };
+    Ok(Held::Num(NumHeld::borrow(&arr, elem)?))
+}
+
+/// `{output name: value}`, in the engine's output order.
+pub(crate) fn outputs_dict<'py, 'a>(
+    py: Python<'py>,
+    names: impl IntoIterator<Item = &'a str>,
+    values: Vec<Value>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    for (name, value) in names.into_iter().zip(values) {
+        out.set_item(name, value_to_py(py, value)?)?;
+    }
+    Ok(out)
+}
+
 /// A feed array held (and borrowed) for the length of one engine call.
 pub(crate) enum Held<'py> {
     Num(NumHeld<'py>),

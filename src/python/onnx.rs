@@ -9,7 +9,7 @@ use numpy::PyUntypedArray;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use super::convert::{self, Held, NumHeld};
+use super::convert::{self, Held};
 use super::errors::to_pyerr;
 use crate::engine::onnx::options;
 use crate::engine::onnx::OnnxSession;
@@ -155,11 +155,8 @@ impl OnnxModel {
                 Feed::Reject(reason) => return Err(invalid(Some(port.name.clone()), reason)),
                 Feed::Strings => convert::strings(&arr)
                     .map_err(|e| invalid(Some(port.name.clone()), e.to_string()))?,
-                Feed::AsIs(elem) if convert::fits(&arr) => Held::Num(NumHeld::borrow(&arr, elem)?),
-                // The one conversion: contiguous, native byte order, and the cast if any.
-                Feed::AsIs(elem) | Feed::Cast(elem) => {
-                    Held::Num(NumHeld::borrow(&convert::convert(&arr, elem)?, elem)?)
-                }
+                // Borrowed where it fits; else the one conversion (contiguous, byte order, cast).
+                Feed::AsIs(elem) | Feed::Cast(elem) => convert::lend(&arr, elem)?,
             };
             held.push(h);
         }
@@ -173,11 +170,8 @@ impl OnnxModel {
             .detach(|| session.run(&tensors))
             .map_err(|e| to_pyerr(py, e))?;
         drop(tensors);
-        let out = PyDict::new(py);
-        for (port, value) in self.session.outputs().iter().zip(outputs) {
-            out.set_item(&port.name, convert::value_to_py(py, value)?)?;
-        }
-        Ok(out)
+        let names = self.session.outputs().iter().map(|p| p.name.as_str());
+        convert::outputs_dict(py, names, outputs)
     }
 
     fn __repr__(&self) -> String {

@@ -8,7 +8,7 @@ use numpy::prelude::*;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::convert::{self, Held, NumHeld};
+use super::convert::{self, Held};
 use super::errors::to_pyerr;
 use crate::engine::savedmodel::SavedModelSession;
 use crate::error::Error;
@@ -102,12 +102,7 @@ impl SavedModel {
                     ),
                 ));
             }
-            let arr = if convert::fits(&arr) {
-                arr
-            } else {
-                convert::convert(&arr, elem)?
-            };
-            held.push(Held::Num(NumHeld::borrow(&arr, elem)?));
+            held.push(convert::lend(&arr, elem)?);
         }
         let tensors: Vec<TensorRef<'_>> = held.iter().map(|h| h.tensor()).collect();
         let session = &self.session;
@@ -115,11 +110,8 @@ impl SavedModel {
             .detach(|| session.run(&tensors))
             .map_err(|e| to_pyerr(py, e))?;
         drop(tensors);
-        let out = PyDict::new(py);
-        for (port, value) in self.session.outputs().iter().zip(outputs) {
-            out.set_item(&port.name, convert::value_to_py(py, value)?)?;
-        }
-        Ok(out)
+        let names = self.session.outputs().into_iter().map(|p| p.name.as_str());
+        convert::outputs_dict(py, names, outputs)
     }
 
     fn __repr__(&self) -> String {
