@@ -135,14 +135,15 @@ def _datatype(data: Any, name: str, required: bool) -> Any:
     return series[0]
 
 
-_NUMPY = {
+#: DataType -> numpy dtype name (``DataType.to_numpy()``), for nested items and params.
+NUMPY_DTYPES = {
     "boolean": "bool",
     "integer": "int32",
     "long": "int64",
     "float": "float32",
     "double": "float64",
-    "string": "U",
-    "binary": "S",
+    "string": "str",
+    "binary": "bytes",
     "datetime": "datetime64[ns]",
 }
 
@@ -159,7 +160,9 @@ def _array(data: Any, t: dict[str, Any], required: bool) -> Any:
         fail(f"Expected data to be list or numpy array, got {type(data).__name__}")
     name = _scalar_name(items)
     if name is not None:
-        out = _scalar_series(data, name).to_numpy(dtype=np.dtype(_NUMPY[name])) if len(data) > 0 else data
+        out = (
+            _scalar_series(data, name).to_numpy(dtype=np.dtype(NUMPY_DTYPES[name])) if len(data) > 0 else data
+        )
     else:
         out = [enforce_type(x, items, required) for x in data]
     if isinstance(data, list) and isinstance(out, np.ndarray):
@@ -213,7 +216,7 @@ def _map(data: Any, t: dict[str, Any], required: bool) -> Any:
 def _scalar_name(t: Any) -> str | None:
     """The DataType name when ``t`` is a scalar type (``"long"`` or ``{"type": "long"}``)."""
     name = t if isinstance(t, str) else t.get("type")
-    return name if name in _NUMPY else None
+    return name if name in NUMPY_DTYPES else None
 
 
 def enforce_type(data: Any, t: Any, required: bool = True) -> Any:

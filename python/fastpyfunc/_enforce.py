@@ -54,7 +54,10 @@ class Enforcer:
             if self._input_schema is not None and not self._type_hints
             else None
         )
-        columns = self._plan is not None and self._plan.kind == "columns"
+        # read once: the plan's getters would otherwise cross into Rust on every predict
+        self._kind = self._plan.kind if self._plan is not None else None
+        self._named = self._plan.named if self._plan is not None else False
+        columns = self._kind == "columns"
         self._col_types = [json.loads(t) for t in self._plan.types] if columns else []  # type: ignore[union-attr]
         self._col_required = [c.required for c in self._input_schema] if columns else []  # type: ignore[union-attr]
         # mlflow reads a dict as one row when any column is an Array or Object
@@ -73,10 +76,8 @@ class Enforcer:
         return data, self._params(params)
 
     def _inputs(self, data: Any) -> Any:
-        plan = self._plan
-        assert plan is not None
         try:
-            if plan.kind == "columns":
+            if self._kind == "columns":
                 return self._columns(data)
             return self._tensors(data)
         except _Failure as f:
@@ -152,8 +153,7 @@ class Enforcer:
         df = _to_frame(pd, data, self._dict_is_row)
         columns = df.columns
         labels = columns.tolist()
-        named = self._plan.named  # type: ignore[union-attr]
-        if not columns.is_unique or (named and not all(type(x) is str for x in labels)):
+        if not columns.is_unique or (self._named and not all(type(x) is str for x in labels)):
             return self._delegate(df)
         dtypes = df.dtypes.tolist()
         key = (tuple(labels), tuple(dtypes))

@@ -15,18 +15,21 @@ import logging
 from copy import deepcopy
 from typing import Any
 
+from ._columns import NUMPY_DTYPES, enforce_type
+
 _logger = logging.getLogger("fastpyfunc")
 
-# DataType -> (to_numpy, to_pandas, to_python), as mlflow defines them.
-_TYPES: dict[str, tuple[str, str | None, type]] = {
-    "boolean": ("bool", None, bool),
-    "integer": ("int32", None, int),
-    "long": ("int64", None, int),
-    "float": ("float32", None, float),
-    "double": ("float64", None, float),
-    "string": ("str", "object", str),
-    "binary": ("bytes", "object", bytes),
-    "datetime": ("datetime64[ns]", None, dt.date),
+# DataType -> (to_pandas when it is not to_numpy, to_python), as mlflow defines them; to_numpy is
+# _columns.NUMPY_DTYPES.
+_TYPES: dict[str, tuple[str | None, type]] = {
+    "boolean": (None, bool),
+    "integer": (None, int),
+    "long": (None, int),
+    "float": (None, float),
+    "double": (None, float),
+    "string": ("object", str),
+    "binary": ("object", bytes),
+    "datetime": (None, dt.date),
 }
 _ALLOWED = {"long": ("integer",), "float": ("integer", "long"), "double": ("integer", "long", "float")}
 
@@ -38,7 +41,8 @@ class ParamError(Exception):
 def _check_type(np: Any, name: str, value: Any) -> bool:
     """``DataType.check_type``: ``type(value) in [to_numpy, to_pandas, to_python, ...]`` with
     NumPy's equality (``np.dtype('int64') == int`` is True)."""
-    numpy_name, pandas_name, python_type = _TYPES[name]
+    numpy_name = NUMPY_DTYPES[name]
+    pandas_name, python_type = _TYPES[name]
     types: list[Any] = [
         np.dtype(numpy_name),
         object if pandas_name == "object" else np.dtype(numpy_name),
@@ -70,7 +74,7 @@ def _datatype(np: Any, value: Any, name: str) -> Any:
         return parsed
     if not np.isscalar(value):
         raise ParamError(f"Value must be a scalar for type `{shown}`, got `{value}`")
-    python_type = _TYPES[name][2]
+    python_type = _TYPES[name][1]
     if _check_type(np, name, value):
         return python_type(value)
     if name in _ALLOWED and any(_check_type(np, t, value) for t in _ALLOWED[name]):
@@ -104,8 +108,6 @@ def validate(np: Any, spec_repr: str, value: Any, type_: Any, shape: tuple[int, 
 
 
 def _enforce_object(type_: dict[str, Any], value: Any) -> None:
-    from ._columns import enforce_type
-
     enforce_type(deepcopy(value), type_)  # validates; the original value is returned, as mlflow does
 
 

@@ -76,18 +76,15 @@ class TF2ModuleModel:
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         """``module(data)``: one numpy array (or list) in; the array, or a dict of arrays where
         the module returns several outputs (mlflow returns TensorFlow tensors there)."""
-        if type(data) is not np.ndarray:
-            if isinstance(data, np.ndarray):
-                pass
-            elif isinstance(data, list):
-                data = _like_convert_to_tensor(data)
-            else:
-                raise exc.make(
-                    exc.InvalidInputError,
-                    f"{self._model_path}: Unsupported input data type: {type(data)}, the input data must "
-                    "be numpy array or a list.",
-                    model_path=self._model_path,
-                )
+        if isinstance(data, list):
+            data = _like_convert_to_tensor(data)
+        elif not isinstance(data, np.ndarray):
+            raise exc.make(
+                exc.InvalidInputError,
+                f"{self._model_path}: Unsupported input data type: {type(data)}, the input data must "
+                "be numpy array or a list.",
+                model_path=self._model_path,
+            )
         out = self._run([data])
         return next(iter(out.values())) if len(out) == 1 else out
 
