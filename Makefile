@@ -10,7 +10,7 @@ UV     := $(VENV)/bin/uv
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv build test test-rust test-python lint fmt demo bench lock clean
+.PHONY: help venv engine-torch build test test-rust test-python lint fmt demo bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,7 +23,16 @@ $(VENV)/.installed: requirements-dev.txt
 
 venv: $(VENV)/.installed ## create .venv with every build/test dependency (pinned)
 
-build: venv ## build the extension into .venv (release)
+# The TorchScript engine links libtorch, so it is its own shared library next to the package
+# (python/fastpyfunc/libfastpyfunc_torch.so), built against the torch wheel in .venv.
+TORCH_DIR = $(shell $(PY) -c "import importlib.util as u; print(u.find_spec('torch').submodule_search_locations[0])")
+TORCH_ENV = LIBTORCH=$(TORCH_DIR) LIBTORCH_CXX11_ABI=1 LIBTORCH_BYPASS_VERSION_CHECK=1
+
+engine-torch: venv ## build the TorchScript engine library against .venv's torch
+	$(TORCH_ENV) cargo build --release -q -p fastpyfunc-torch
+	cp target/release/libfastpyfunc_torch.so python/fastpyfunc/
+
+build: venv engine-torch ## build the extension into .venv (release)
 	$(VENV)/bin/maturin develop --release -q
 
 test-rust: ## Rust unit and property tests of the core
@@ -38,6 +47,7 @@ lint: venv ## formatting, clippy, ruff and mypy
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features python -- -D warnings
+	$(TORCH_ENV) cargo clippy -p fastpyfunc-torch -- -D warnings
 	$(VENV)/bin/ruff check python tests benches examples
 	$(VENV)/bin/ruff format --check python tests benches examples
 	$(VENV)/bin/mypy python/fastpyfunc --ignore-missing-imports

@@ -62,6 +62,16 @@ impl ElemType {
         }
     }
 
+    /// The numeric element type NumPy calls `name` (`float32`).
+    pub fn from_numpy_name(name: &str) -> Option<ElemType> {
+        macro_rules! find {
+            ($(($v:ident, $t:ty)),*) => {
+                [$(ElemType::$v),*].into_iter().find(|e| e.numpy_name() == name)
+            };
+        }
+        crate::with_numeric_types!(find)
+    }
+
     /// The ONNX type name as onnxruntime's Python API prints it (`tensor(float)`).
     pub fn onnx_name(self) -> &'static str {
         match self {

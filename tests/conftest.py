@@ -66,7 +66,7 @@ def assert_same(ours: Any, theirs: Any, path: str = "result") -> None:
                 if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
                     assert_same(a, b, f"{path}.flat[{i}]")
                 else:
-                    assert a == b or (a != a and b != b), f"{path}.flat[{i}]: {a!r} != {b!r}"
+                    assert a is b or a == b or (a != a and b != b), f"{path}.flat[{i}]: {a!r} != {b!r}"
         else:
             np.testing.assert_array_equal(ours, theirs)
     elif isinstance(theirs, dict):

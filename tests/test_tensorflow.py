@@ -118,12 +118,15 @@ def test_get_raw_model(tf_models):
     np.testing.assert_allclose(raw(x).numpy(), mlflow.pyfunc.load_model(str(tf_models["linear"])).predict(x))
 
 
-def test_predict_does_not_import_tensorflow(tf_models):
+def test_predict_does_not_import_tensorflow(tf_models, tf1_models):
     code = f"""
-import sys, numpy as np, fastpyfunc
+import sys, numpy as np, pandas as pd, fastpyfunc
 m = fastpyfunc.load_model({str(tf_models["linear"])!r})
 out = m.predict(np.ones((3, 4), dtype=np.float32))
 assert out.shape == (3, 2), out
+m = fastpyfunc.load_model({str(tf1_models["typed"])!r})
+out = m.predict(pd.DataFrame({{"x": [1.0, 2.0], "n": [3, 4]}}))
+assert list(out.columns) == ["flat", "pair", "score"], out
 print(sorted(k for k in ("tensorflow", "keras", "mlflow") if k in sys.modules))
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
@@ -181,3 +184,157 @@ def test_keras_exported_models_run_natively(keras_export):
     got, expected = ours.predict(df), theirs.predict(df)
     assert type(got) is type(expected) and got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def _tf1_graph_savedmodel(tf, export_dir, tags):
+    """A TF1-style SavedModel (graph, placeholders, SavedModelBuilder), as estimators exported them:
+    two inputs and three outputs of the three shapes mlflow's `_TF2Wrapper` treats differently."""
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float64, [None], name="x")
+        n = v1.placeholder(tf.int64, [None], name="n")
+        w = v1.get_variable("w", initializer=tf.constant(1.5, tf.float64))
+        total = x * w + tf.cast(n, tf.float64)
+        outputs = {
+            "score": tf.expand_dims(total, 1),  # (N, 1): raveled
+            "pair": tf.stack([x, total], axis=1),  # (N, 2): a list of lists
+            "flat": total * 2,  # (N,): a list
+        }
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(export_dir))
+            sig = v1.saved_model.predict_signature_def(inputs={"x": x, "n": n}, outputs=outputs)
+            builder.add_meta_graph_and_variables(sess, tags, signature_def_map={"predict": sig})
+            builder.save()
+
+
+@pytest.fixture(scope="module")
+def tf1_models(tmp_path_factory):
+    """tf1-estimator models: one with mlflow's model_type, tags and key; one as old mlflow wrote
+    them, without model_type."""
+    tf = require("tensorflow")
+    from mlflow.models import Model
+
+    out = {}
+    for name, extra in (("typed", {"model_type": "tf1-estimator"}), ("legacy", {})):
+        root = tmp_path_factory.mktemp("tf1") / name
+        root.mkdir()
+        _tf1_graph_savedmodel(tf, root / "tfmodel", ["serve", "custom"])
+        meta = Model()
+        meta.add_flavor(
+            "tensorflow",
+            saved_model_dir="tfmodel",
+            meta_graph_tags=["serve", "custom"],
+            signature_def_key="predict",
+            **extra,
+        )
+        mlflow.pyfunc.add_to_model(meta, loader_module="mlflow.tensorflow")
+        meta.save(str(root / "MLmodel"))
+        out[name] = root
+    return out
+
+
+def _compare_tf1(root, data):
+    """Compares with mlflow with outputs in sorted order: mlflow's follows the SignatureDef's
+    protobuf map, whose iteration order changes from one process to the next (fastpyfunc's is
+    sorted, always)."""
+    ours, theirs = both(root)
+    expected = theirs.predict(data.copy())
+    expected = (
+        expected[sorted(expected)] if isinstance(expected, pd.DataFrame) else dict(sorted(expected.items()))
+    )
+    got = ours.predict(data.copy())
+    assert list(got) == sorted(got)
+    assert_same(got, expected)
+    return got
+
+
+@pytest.mark.parametrize("name", ["typed", "legacy"])
+def test_tf1_estimator_runs_natively_with_mlflows_answers(tf1_models, name):
+    root = tf1_models[name]
+    assert fastpyfunc.load_model(str(root)).engine == "savedmodel"
+    rng = np.random.default_rng(2)
+    x, n = rng.random(6), rng.integers(0, 9, 6)
+    # A DataFrame in, a DataFrame out; float32 and int32 columns widen as mlflow's to_list() does.
+    _compare_tf1(root, pd.DataFrame({"x": x, "n": n}))
+    _compare_tf1(root, pd.DataFrame({"n": n.astype(np.int32), "x": x.astype(np.float32)}))
+    _compare_tf1(root, pd.DataFrame({"x": x[:1], "n": n[:1]}))
+    # A dict in, a dict out (with a list per 1-D or 2-D output, an array per (N, 1) output).
+    got = _compare_tf1(root, {"x": x, "n": n})
+    assert isinstance(got["score"], np.ndarray) and isinstance(got["flat"], list)
+    _compare_tf1(root, {"x": np.float64(2.0).reshape(1), "n": np.array([3])})
+
+
+def test_tf1_estimator_multi_io_values(tf1_models):
+    """The two inputs reach the graph by name (not by position): checked by arithmetic, since
+    mlflow and fastpyfunc agreeing could hide a shared swap."""
+    got = fastpyfunc.load_model(str(tf1_models["typed"])).predict(
+        {"n": np.array([10, 20]), "x": np.array([2.0, 4.0])}
+    )
+    np.testing.assert_allclose(got["score"], [13.0, 26.0])
+    assert got["pair"] == [[2.0, 13.0], [4.0, 26.0]]
+    assert got["flat"] == [26.0, 52.0]
+
+
+def test_tf1_estimator_bad_inputs_are_refused_like_mlflow(tf1_models):
+    root = tf1_models["typed"]
+    ours, theirs = both(root)
+    good = {"x": np.ones(2), "n": np.array([1, 2])}
+    bad_inputs = {
+        "missing input": {"x": np.ones(2)},
+        "unknown input": {**good, "z": np.ones(2)},
+        "ndarray": np.ones(2),
+        "wrong dtype": {"x": np.ones(2, dtype=np.float32), "n": np.array([1, 2])},
+        "list of ints (int32, as tf.constant makes it)": {"x": np.ones(2), "n": [1, 2]},
+        "wrong rank": {"x": np.ones((2, 1)), "n": np.array([1, 2])},
+    }
+    for what, bad in bad_inputs.items():
+        with pytest.raises(Exception):  # noqa: B017, PT011 - TypeError or TensorFlow's errors
+            theirs.predict(bad)
+        with pytest.raises(InvalidInputError) as err:
+            ours.predict(bad)
+        assert str(root) in str(err.value), what
+    with pytest.raises(InvalidInputError, match=r"missing \['n'\]"):
+        ours.predict({"x": np.ones(2)})
+    with pytest.raises(InvalidInputError, match=r"'x'.*shape \(None,\)"):
+        ours.predict({"x": np.ones((2, 1)), "n": np.array([1, 2])})
+
+
+def test_tf1_estimator_wrong_tags_is_a_clear_error(tf1_models, tmp_path):
+    import shutil
+
+    root = tmp_path / "m"
+    shutil.copytree(tf1_models["typed"], root)
+    text = (root / "MLmodel").read_text().replace("- custom", "- other")
+    (root / "MLmodel").write_text(text)
+    with pytest.raises(ModelLoadError) as err:
+        fastpyfunc.load_model(str(root))
+    assert str(root) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        pd.Series([1.5, 2.25], dtype=np.float16),
+        pd.Series([1.1, 2.2], dtype=np.float32),
+        pd.Series([1.1, np.nan]),
+        pd.Series([1, -2], dtype=np.int8),
+        pd.Series([1, 2], dtype=np.int32),
+        pd.Series([1, 2], dtype=np.uint16),
+        pd.Series([1, 2], dtype=np.uint64),
+        pd.Series([1, 2**63 + 5], dtype=np.uint64),
+        pd.Series([True, False]),
+        pd.Series([1 + 2j], dtype=np.complex64),
+        pd.Series([], dtype=np.int64),
+        pd.Series([[1.0, 2.0], [3.0, 4.0]]),
+        pd.Series(["a", "bc"]),
+        pd.Series([1, None], dtype="Int64"),
+    ],
+    ids=lambda s: str(s.dtype),
+)
+def test_dataframe_columns_convert_as_mlflows_to_list(series):
+    """mlflow feeds each column as np.array(series.to_list()); the fast path must equal it."""
+    from fastpyfunc._tensorflow import _like_column
+
+    assert_same(_like_column(series), np.array(series.to_list()))

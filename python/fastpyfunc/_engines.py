@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -93,3 +94,51 @@ def tensorflow_library_dir(model_path: str) -> str:
             "tensorflow",
         )
     return str(root)
+
+
+#: The torch release the TorchScript engine library is built against (tch 0.26).
+TORCH_ENGINE_VERSION = "2.13."
+
+
+def torchscript_engine(model_path: str) -> tuple[str, str]:
+    """(the engine library, the ``torch/lib`` folder of the installed torch wheel).
+
+    The engine (``libfastpyfunc_torch.so``, built by ``make`` or by ``pip install`` with
+    ``FASTPYFUNC_TORCH`` set) sits next to this file; ``FASTPYFUNC_TORCH_ENGINE`` overrides the path.
+    torch is found without being imported, and its version is read from ``torch/version.py``.
+    """
+    engine = os.environ.get("FASTPYFUNC_TORCH_ENGINE") or str(
+        Path(__file__).parent / "libfastpyfunc_torch.so"
+    )
+    if not Path(engine).is_file():
+        raise _unavailable(
+            model_path,
+            f"the native TorchScript engine is not part of this install ({engine} is missing): build it with "
+            "`make` in a checkout, or `FASTPYFUNC_TORCH=<site-packages>/torch pip install fastpyfunc`",
+            "FASTPYFUNC_TORCH_ENGINE",
+        )
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        raise _unavailable(
+            model_path,
+            "running TorchScript needs torch 2.13, which is not installed: pip install torch==2.13.0",
+            "torch",
+        )
+    root = Path(spec.submodule_search_locations[0])
+    match = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", _read(root / "version.py"))
+    version = match.group(1) if match else "unknown"
+    if not version.startswith(TORCH_ENGINE_VERSION):
+        raise _unavailable(
+            model_path,
+            f"the native TorchScript engine is built for torch {TORCH_ENGINE_VERSION}x, but torch {version} is "
+            f"installed at {root}",
+            "torch",
+        )
+    return engine, str(root / "lib")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""

@@ -146,7 +146,13 @@ def load_impl(
             model_path, "the native SavedModel engine", None, " (pip install 'fastpyfunc[tensorflow]')"
         ):
             from . import _tensorflow  # needs numpy
-        return _tensorflow.load(model_path, route["artifact"], plan, model_config)
+        return _tensorflow.load(model_path, route["artifact"], plan, model_config, flavors.get("tensorflow"))
+    if route["kind"] == "native" and route["engine"] == "torchscript":
+        with _load_errors(
+            model_path, "the native TorchScript engine", None, " (pip install 'fastpyfunc[torch]')"
+        ):
+            from . import _torch  # needs numpy
+        return _torch.load(model_path, route["artifact"], model_config)
     if route["kind"] == "sklearn":
         return SklearnModel(
             deserialize(model_path, route["model_file"], route["format"], route.get("trusted_types"))

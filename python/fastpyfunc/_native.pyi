@@ -102,3 +102,17 @@ class SavedModel:
 
 def load_savedmodel(dir: str, tags: list[str], signature_key: str, library_dir: str) -> SavedModel:
     """Loads a SavedModel with the TensorFlow libraries in ``library_dir``."""
+
+class TorchScriptModel:
+    """A TorchScript module, run by the separately built TorchScript engine library."""
+
+    @property
+    def device(self) -> str: ...
+    def run(self, arrays: list[Any]) -> tuple[str, list[tuple[str | None, Any]]]:
+        """forward(*arrays) under no_grad: ``("tensor" | "tuple" | "list" | "dict", [(key, array)])``."""
+
+def load_torchscript(path: str, device: str, engine_lib: str, torch_lib_dir: str) -> TorchScriptModel:
+    """Loads a TorchScript archive on ``device``, opening the engine (and libtorch) on first use."""
+
+def torch_cuda_available(engine_lib: str, torch_lib_dir: str) -> bool:
+    """Whether libtorch, opened through the engine library, sees a CUDA device."""

@@ -8,8 +8,9 @@
 
 pub mod onnx;
 pub mod savedmodel;
+pub mod torchscript;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::mlmodel::LoadedMlModel;
 
@@ -50,7 +51,7 @@ pub enum Availability {
 
 /// The native engine that could run this model, judged from the MLmodel alone. `data_path` is
 /// the checked `python_function.data` path (what mlflow's loader is given).
-/// TorchScript needs a look inside `model.pth` and is decided by its engine when it lands.
+/// For pytorch models this reads the zip directory of `model.pth` (nothing is unpickled).
 pub fn candidate(m: &LoadedMlModel, data_path: &std::path::Path) -> Option<Candidate> {
     let flavors = &m.model.flavors;
     let loader = flavors.python_function.as_ref()?.loader_module.as_str();
@@ -77,11 +78,33 @@ pub fn candidate(m: &LoadedMlModel, data_path: &std::path::Path) -> Option<Candi
                 artifact: dir,
             })
         }
+        // mlflow.pytorch loads `<data>/model.pth` (else `<data>/model.pt2`), or `data` itself when
+        // it is a file. Only a TorchScript archive is native; the zip directory says which it is.
+        "mlflow.pytorch" => {
+            let file = if data_path.is_dir() {
+                data_path.join("model.pth")
+            } else {
+                data_path.to_path_buf()
+            };
+            match torchscript::archive_kind(&file) {
+                Ok(torchscript::Archive::TorchScript) => Some(Candidate {
+                    engine: EngineKind::TorchScript,
+                    artifact: file,
+                }),
+                _ => None,
+            }
+        }
         "mlflow.tensorflow" => {
             let tf = flavors.tensorflow.as_ref()?;
-            // tf1-estimator signatures and Keras exports are not native yet.
-            match tf.model_type.as_deref() {
-                Some("tf2-module") => Some(Candidate {
+            // mlflow's `_infer_model_type`: no model_type means tf1-estimator unless the model
+            // also has a keras flavor (old Keras models, which hold no SavedModel graph).
+            let model_type = match tf.model_type.as_deref() {
+                Some(t) => t,
+                None if flavors.keras.is_some() => "keras",
+                None => "tf1-estimator",
+            };
+            match model_type {
+                "tf2-module" | "tf1-estimator" => Some(Candidate {
                     engine: EngineKind::SavedModel,
                     artifact: m.root.join(tf.saved_model_dir.as_deref()?),
                 }),
@@ -97,10 +120,29 @@ pub fn candidate(m: &LoadedMlModel, data_path: &std::path::Path) -> Option<Candi
 /// says what to install.
 pub fn availability(engine: EngineKind) -> Availability {
     match engine {
-        EngineKind::Onnx | EngineKind::SavedModel => Availability::Ready,
-        EngineKind::TorchScript => Availability::Missing(format!(
-            "the native {} engine is not part of this fastpyfunc build yet",
-            engine.name()
-        )),
+        // The TorchScript engine library is optional in a build; whether it (and libtorch) loads
+        // is decided at load time, with the Python fallback where it does not.
+        EngineKind::Onnx | EngineKind::SavedModel | EngineKind::TorchScript => Availability::Ready,
+    }
+}
+
+/// Opens an engine's runtime library privately (`RTLD_LOCAL`: its symbols stay out of the global
+/// namespace, so libraries loaded later, Python extensions included, do not bind to them).
+/// Callers keep the result for the life of the process: these runtimes crash when unloaded.
+pub(crate) fn open_private(path: &Path) -> Result<libloading::Library, String> {
+    #[cfg(unix)]
+    {
+        use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
+        // SAFETY: loading runs the library's static initialisers, as importing its Python
+        // package does.
+        unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
+            .map(libloading::Library::from)
+            .map_err(|e| format!("cannot load {}: {e}", path.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        // SAFETY: as above.
+        unsafe { libloading::Library::new(path) }
+            .map_err(|e| format!("cannot load {}: {e}", path.display()))
     }
 }

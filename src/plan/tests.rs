@@ -68,21 +68,25 @@ fn onnx_runs_natively_from_the_pyfunc_data_path() {
 }
 
 #[test]
-fn tf2_modules_run_natively_and_tf1_estimators_in_python() {
+fn tensorflow_savedmodels_run_natively_and_old_keras_in_python() {
     let dir = tmp("tf");
-    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.tensorflow}\n  tensorflow: {model_type: tf2-module, saved_model_dir: tfmodel}\n");
-    let plan = LoadPlan::new(&m).unwrap();
+    let native = Route::Native(Candidate {
+        engine: EngineKind::SavedModel,
+        artifact: dir.join("tfmodel"),
+    });
+    // tf2-module, tf1-estimator, and no model_type (mlflow reads that as tf1-estimator).
+    for conf in [
+        "{model_type: tf2-module, saved_model_dir: tfmodel}",
+        "{model_type: tf1-estimator, saved_model_dir: tfmodel, meta_graph_tags: [serve], signature_def_key: predict}",
+        "{saved_model_dir: tfmodel}",
+    ] {
+        let m = model(&dir, &format!("flavors:\n  python_function: {{loader_module: mlflow.tensorflow}}\n  tensorflow: {conf}\n"));
+        assert_eq!(LoadPlan::new(&m).unwrap().route, native, "{conf}");
+    }
+    // No model_type with a keras flavor: an old Keras model, loaded by Python.
+    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.tensorflow}\n  tensorflow: {saved_model_dir: tfmodel}\n  keras: {keras_version: 2.3.0}\n");
     assert_eq!(
-        plan.route,
-        Route::Native(Candidate {
-            engine: EngineKind::SavedModel,
-            artifact: dir.join("tfmodel"),
-        })
-    );
-    let m = model(&dir, "flavors:\n  python_function: {loader_module: mlflow.tensorflow}\n  tensorflow: {model_type: tf1-estimator, saved_model_dir: tfmodel}\n");
-    let plan = LoadPlan::new(&m).unwrap();
-    assert_eq!(
-        plan.route,
+        LoadPlan::new(&m).unwrap().route,
         Route::LoaderModule {
             module: "mlflow.tensorflow".into()
         }

@@ -7,6 +7,7 @@ mod errors;
 mod model;
 mod onnx;
 mod savedmodel;
+mod torchscript;
 
 use pyo3::prelude::*;
 
@@ -20,6 +21,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<onnx::OnnxModel>()?;
     m.add_function(wrap_pyfunction!(savedmodel::load_savedmodel, m)?)?;
     m.add_class::<savedmodel::SavedModel>()?;
+    m.add_function(wrap_pyfunction!(torchscript::load_torchscript, m)?)?;
+    m.add_function(wrap_pyfunction!(torchscript::torch_cuda_available, m)?)?;
+    m.add_class::<torchscript::TorchScriptModel>()?;
     m.add_class::<enforce::EnforcePlan>()?;
     m.add_function(wrap_pyfunction!(enforce::nan_int_hint, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::scalar_action, m)?)?;

@@ -87,23 +87,7 @@ pub fn api(dir: &Path) -> Result<&'static Api, String> {
     if let Some(api) = *slot {
         return Ok(api);
     }
-    let open = |name: &str| -> Result<libloading::Library, String> {
-        let path = dir.join(name);
-        #[cfg(unix)]
-        {
-            use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
-            // SAFETY: loading TensorFlow runs its static initialisers, as `import tensorflow` does.
-            unsafe { Library::open(Some(&path), RTLD_NOW | RTLD_LOCAL) }
-                .map(libloading::Library::from)
-                .map_err(|e| format!("cannot load {}: {e}", path.display()))
-        }
-        #[cfg(not(unix))]
-        {
-            // SAFETY: as above.
-            unsafe { libloading::Library::new(&path) }
-                .map_err(|e| format!("cannot load {}: {e}", path.display()))
-        }
-    };
+    let open = |name: &str| crate::engine::open_private(&dir.join(name));
     let framework = open("libtensorflow_framework.so.2")?;
     let cc = open("libtensorflow_cc.so.2")?;
     let api: &'static Api = Box::leak(Box::new(Api::resolve(&cc)?));

@@ -56,6 +56,8 @@ struct Io {
     port: Port,
     output: Output,
     elem: ElemType,
+    /// The signature's shape, `-1` for a free dimension; `None` when the rank is unknown.
+    shape: Option<Vec<i64>>,
 }
 
 /// A SavedModel signature, ready to run.
@@ -252,17 +254,21 @@ impl SavedModelSession {
                         info.name
                     )));
                 }
-                let dims = match &info.tensor_shape {
-                    Some(s) if !s.unknown_rank => s.dim.iter().map(|d| d.size).collect(),
-                    _ => vec![],
+                let shape = match &info.tensor_shape {
+                    Some(s) if !s.unknown_rank => Some(s.dim.iter().map(|d| d.size).collect()),
+                    _ => None,
                 };
                 Ok(Io {
                     port: Port {
                         name: key.clone(),
-                        kind: ValueKind::Tensor { elem, dims },
+                        kind: ValueKind::Tensor {
+                            elem,
+                            dims: shape.clone().unwrap_or_default(),
+                        },
                     },
                     output: Output { oper, index },
                     elem,
+                    shape,
                 })
             })
             .collect()
@@ -315,6 +321,22 @@ impl SavedModelSession {
                 ));
             }
             let dims: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
+            if let Some(want) = &io.shape {
+                // The graph's placeholder would refuse it too, but with its op name, not ours.
+                let fits = want.len() == dims.len()
+                    && want.iter().zip(&dims).all(|(&w, &d)| w < 0 || w == d);
+                if !fits {
+                    return Err(invalid(
+                        &io.port.name,
+                        format!(
+                            "cannot feed shape {:?} to the signature input '{}' of shape {}",
+                            t.shape,
+                            io.port.name,
+                            shape_text(want)
+                        ),
+                    ));
+                }
+            }
             let (ptr, len) = raw_parts(&t.data);
             // SAFETY: the buffer outlives the tensor (deleted below, after outputs are copied);
             // TF copies it itself when it is not suitably aligned.
@@ -419,6 +441,18 @@ impl SavedModelSession {
         }
         let data = crate::with_numeric_types!(copy);
         Ok(Value::Tensor(Tensor { shape, data }))
+    }
+}
+
+/// A signature shape as TensorFlow prints it: `(None, 4)`.
+fn shape_text(dims: &[i64]) -> String {
+    let parts: Vec<String> = dims
+        .iter()
+        .map(|&d| if d < 0 { "None".into() } else { d.to_string() })
+        .collect();
+    match parts.len() {
+        1 => format!("({},)", parts[0]),
+        _ => format!("({})", parts.join(", ")),
     }
 }
 

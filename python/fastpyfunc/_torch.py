@@ -1,0 +1,191 @@
+"""mlflow.pytorch's ``_PyTorchWrapper`` for TorchScript models, on the native TorchScript engine
+(libtorch through ``tch``, in its own shared library; Python ``torch`` is not imported to load or
+predict).
+
+mlflow's rules, kept: a DataFrame is fed as ``to_numpy(float32)`` and answered as a DataFrame with
+the input's index; an ndarray is fed as it is (no cast); forward runs under no_grad on the device
+from ``model_config["device"]``, else ``MLFLOW_DEFAULT_PREDICTION_DEVICE``, else CUDA when libtorch
+sees one, else the CPU. Beyond mlflow (which raises for these): a list or tuple of ndarrays feeds
+forward's positional arguments, and tuple, list and dict outputs come back as a tuple, list or
+dict of ndarrays.
+
+Where the native engine cannot run (not built, no torch 2.13, a device it does not know) and
+Python ``torch`` imports, ``torch.jit.load`` runs the model with the same rules, after a warning
+that says why. ``params`` are forward's keyword arguments; libtorch's C++ entry point that tch
+exposes takes positional arguments only, so a call with params runs through Python torch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _native
+from . import exceptions as exc
+from ._engines import torchscript_engine
+
+CPU = "cpu"
+_warned: set[str] = set()
+
+#: (structure, [(dict key or None, ndarray), ...]) -> what predict returns for it.
+Outputs = tuple[str, list[tuple[Any, Any]]]
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=5)
+
+
+def _torch_importable() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def load(model_path: str, archive: str, config: dict[str, Any] | None) -> TorchScriptModel:
+    """The wrapper over the native engine, or over ``torch.jit.load`` when the engine cannot run."""
+    wanted = (config or {}).get("device") or os.environ.get("MLFLOW_DEFAULT_PREDICTION_DEVICE") or None
+    try:
+        engine, torch_lib = torchscript_engine(model_path)
+        device = wanted or ("cuda" if _native.torch_cuda_available(engine, torch_lib) else CPU)
+        if device != CPU and device != "cuda" and not str(device).startswith("cuda:"):
+            raise exc.make(
+                exc.EngineUnavailableError,
+                f"{model_path}: the native TorchScript engine runs on cpu and cuda, not {device!r}",
+                model_path=model_path,
+                key="device",
+            )
+        native = _native.load_torchscript(archive, str(device), engine, torch_lib)
+    except exc.EngineUnavailableError as why:
+        if not _torch_importable():
+            raise
+        _warn_once(
+            f"fastpyfunc: running TorchScript models through Python torch.jit, because the native "
+            f"TorchScript engine cannot: {why}"
+        )
+        return TorchScriptModel(model_path, archive, wanted, None)
+    return TorchScriptModel(model_path, archive, device, native)
+
+
+class TorchScriptModel:
+    """The predict implementation of a TorchScript pytorch model."""
+
+    def __init__(self, model_path: str, archive: str, device: str | None, native: Any) -> None:
+        self._model_path = model_path
+        self._archive = archive
+        self._device = device
+        self._native = native
+        self._python: Callable[[list[Any], dict[str, Any]], Outputs] | None = None
+        self._raw: Any = None
+
+    @property
+    def native(self) -> bool:
+        """Whether predictions run on the native engine (False: through Python torch)."""
+        return self._native is not None
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        if params and "device" in params:
+            raise self._invalid(
+                "device' can no longer be specified as an inference parameter. It must be specified at "
+                "load time. Please specify the device at load time, for example: "
+                "`mlflow.pyfunc.load_model(model_uri, model_config={'device': 'cuda'})`.",
+                "device",
+            )
+        pd = sys.modules.get("pandas")
+        frame = pd is not None and isinstance(data, pd.DataFrame)
+        if frame:
+            arrays = [data.to_numpy(dtype=np.float32)]
+        elif isinstance(data, np.ndarray):
+            arrays = [data]
+        elif isinstance(data, (list, tuple)) and data and all(isinstance(a, np.ndarray) for a in data):
+            arrays = list(data)  # forward's positional arguments (mlflow raises here)
+        elif isinstance(data, (list, dict)):
+            raise self._invalid(
+                "The PyTorch flavor does not support List or Dict input types. Please use a pandas.DataFrame "
+                "or a numpy.ndarray (or, with fastpyfunc, a list of ndarrays for several inputs)"
+            )
+        else:
+            raise self._invalid("Input data should be pandas.DataFrame or numpy.ndarray")
+        if params or self._native is None:
+            structure, items = self._python_runner()(arrays, params or {})
+        else:
+            structure, items = self._native.run(arrays)
+        if structure == "tensor":
+            out = items[0][1]
+            if frame and pd is not None:
+                return pd.DataFrame(out, index=data.index)
+            return out
+        if structure == "dict":
+            return {k: v for k, v in items}
+        values = [v for _, v in items]
+        return tuple(values) if structure == "tuple" else values
+
+    def _invalid(self, message: str, key: str | None = None) -> exc.FastPyFuncError:
+        return exc.make(
+            exc.InvalidInputError, f"{self._model_path}: {message}", model_path=self._model_path, key=key
+        )
+
+    def _python_runner(self) -> Callable[[list[Any], dict[str, Any]], Outputs]:
+        if self._python is None:
+            if self._native is not None:
+                if not _torch_importable():
+                    raise self._invalid(
+                        "params are forward's keyword arguments, which the native TorchScript engine cannot "
+                        "pass; calling with params needs Python torch (pip install torch==2.13.0)",
+                        "params",
+                    )
+                _warn_once(
+                    "fastpyfunc: TorchScript predictions with params run through Python torch.jit (the native "
+                    "engine passes positional arguments only)"
+                )
+            self._python = _python_runner(self.get_raw_model(), self._device or self._default_device())
+        return self._python
+
+    def _default_device(self) -> str:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else CPU
+
+    def get_raw_model(self) -> Any:
+        """The module loaded by ``torch.jit.load`` (what mlflow returns), loaded on first call."""
+        if self._raw is None:
+            import torch
+
+            device = self._device or self._default_device()
+            try:
+                self._raw = torch.jit.load(self._archive, map_location=device).eval()
+            except Exception as e:  # noqa: BLE001 - torch raises RuntimeError and others
+                raise exc.make(
+                    exc.ModelLoadError,
+                    f"{self._model_path}: torch.jit.load cannot load {self._archive}: {e}",
+                    model_path=self._model_path,
+                ) from e
+        return self._raw
+
+
+def _python_runner(module: Any, device: str) -> Callable[[list[Any], dict[str, Any]], Outputs]:
+    """The same call through Python torch: ``module(*tensors, **params)`` under no_grad."""
+    import torch
+
+    def run(arrays: list[Any], params: dict[str, Any]) -> Outputs:
+        with torch.no_grad():
+            out = module(*[torch.from_numpy(a).to(device) for a in arrays], **params)
+        host = lambda t: t.to(CPU).numpy()  # noqa: E731
+        if isinstance(out, torch.Tensor):
+            return "tensor", [(None, host(out))]
+        if isinstance(out, dict):
+            return "dict", [(k, host(v)) for k, v in out.items()]
+        if isinstance(out, (tuple, list)):
+            return ("tuple" if isinstance(out, tuple) else "list"), [(None, host(v)) for v in out]
+        raise exc.make(
+            exc.PredictionError,
+            f"Expected PyTorch model to output a tensor (or a tuple, list or dict of tensors), got {type(out)}",
+        )
+
+    return run
