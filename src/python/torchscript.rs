@@ -1,6 +1,6 @@
 //! `fastpyfunc._native.TorchScriptModel`: a TorchScript module run by the separately built engine
-//! library. `run([array, ...])` passes the arrays as forward's positional arguments (lent without
-//! a copy where they fit) with the GIL released, and returns `(structure, [(key, array), ...])`.
+//! library. `run([array, ...])` passes the arrays as forward's positional arguments (viewed
+//! without a copy, strides included, as `torch.from_numpy` does) with the GIL released, and returns `(structure, [(key, array), ...])`.
 
 use std::path::PathBuf;
 
@@ -9,11 +9,11 @@ use numpy::PyUntypedArray;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
-use super::convert::{self, Held};
+use super::convert;
 use super::errors::to_pyerr;
-use crate::engine::torchscript::{self, Structure, TorchScriptModule};
+use crate::engine::torchscript::{self, Feed, Structure, TorchScriptModule};
 use crate::error::Error;
-use crate::tensor::{Given, TensorRef, Value};
+use crate::tensor::{Given, Value};
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
 pub(crate) struct TorchScriptModel {
@@ -65,7 +65,9 @@ impl TorchScriptModel {
         arrays: &Bound<'py, PyList>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let path = self.module.path();
-        let mut held: Vec<Held<'py>> = Vec::with_capacity(arrays.len());
+        // Arrays held alive (converted ones included) while the engine views them.
+        let mut held: Vec<Bound<'py, PyUntypedArray>> = Vec::with_capacity(arrays.len());
+        let mut feeds: Vec<Feed<'_>> = Vec::with_capacity(arrays.len());
         for (i, value) in arrays.iter().enumerate() {
             let invalid = |reason: String| {
                 to_pyerr(
@@ -88,14 +90,34 @@ impl TorchScriptModel {
                     arr.dtype()
                 )));
             };
-            held.push(convert::lend(&arr, elem)?);
+            let size = arr.dtype().itemsize() as isize;
+            // torch.from_numpy views any aligned, native-order array with non-negative strides;
+            // so does the engine (same layout, so the same kernels and bits as under mlflow).
+            // Anything else is converted once.
+            let viewable = arr.is_aligned()
+                && arr.dtype().is_native_byteorder() != Some(false)
+                && arr.strides().iter().all(|&s| s >= 0 && s % size == 0);
+            let arr = if viewable {
+                arr
+            } else {
+                convert::convert(&arr, elem)?
+            };
+            feeds.push(Feed {
+                elem,
+                shape: arr.shape().iter().map(|&d| d as i64).collect(),
+                strides: arr.strides().iter().map(|&s| (s / size) as i64).collect(),
+                // SAFETY: a live array's data pointer; `held` keeps the array alive.
+                data: unsafe { (*arr.as_array_ptr()).fields.data } as *const std::ffi::c_void,
+                owner: std::marker::PhantomData,
+            });
+            held.push(arr);
         }
-        let tensors: Vec<TensorRef<'_>> = held.iter().map(|h| h.tensor()).collect();
         let module = &self.module;
         let outputs = py
-            .detach(|| module.forward(&tensors))
+            .detach(|| module.forward(&feeds))
             .map_err(|e| to_pyerr(py, e))?;
-        drop(tensors);
+        drop(feeds);
+        drop(held);
         let structure = match outputs.structure {
             Structure::Tensor => "tensor",
             Structure::Tuple => "tuple",

@@ -169,11 +169,18 @@ pub unsafe extern "C" fn fpt_forward(
             } else {
                 unsafe { std::slice::from_raw_parts(t.shape, t.ndim) }
             };
-            // SAFETY: the caller lends a C-contiguous buffer of this shape and kind for the call.
-            // The tensor views it without a copy (on CPU); moving to another device copies.
-            let view =
-                unsafe { Tensor::f_from_blob(t.data as *const u8, shape, &[], kind, Device::Cpu) }
-                    .map_err(|e| (ERR_INPUT, format!("input {i}: {e}")))?;
+            let strides = if t.strides.is_null() || t.ndim == 0 {
+                &[][..]
+            } else {
+                unsafe { std::slice::from_raw_parts(t.strides, t.ndim) }
+            };
+            // SAFETY: the caller lends a buffer of this shape, strides and kind for the call.
+            // The tensor views it without a copy (on CPU), strided as torch.from_numpy would
+            // view it, so kernels see the same layout as under mlflow; moving to a GPU copies.
+            let view = unsafe {
+                Tensor::f_from_blob(t.data as *const u8, shape, strides, kind, Device::Cpu)
+            }
+            .map_err(|e| (ERR_INPUT, format!("input {i}: {e}")))?;
             let tensor = if m.device == Device::Cpu {
                 view
             } else {
@@ -318,6 +325,7 @@ pub unsafe extern "C" fn fpt_outputs_tensor(o: *const OutputsHandle, i: usize) -
         elem: elem_code(t.kind()).unwrap_or(-1),
         ndim: o.shapes[i].len(),
         shape: o.shapes[i].as_ptr(),
+        strides: std::ptr::null(),
         data: t.data_ptr(),
     }
 }

@@ -6,7 +6,7 @@
 use std::ffi::{c_char, c_void};
 
 /// Bumped on any change below; the core refuses an engine library of another version.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Status codes of the engine's functions. On anything but `OK`, `fpt_last_error` holds the text.
 pub const OK: i32 = 0;
@@ -28,14 +28,16 @@ pub const OUT_TUPLE: i32 = 1;
 pub const OUT_LIST: i32 = 2;
 pub const OUT_DICT: i32 = 3;
 
-/// A dense, C-contiguous CPU tensor: an input lent by the caller, or an output held by the engine
-/// until `fpt_outputs_free`.
+/// A CPU tensor: an input lent by the caller (strided, as NumPy lays it out), or an output held
+/// by the engine until `fpt_outputs_free` (C-contiguous; `strides` is null).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct RawTensor {
     pub elem: i32,
     pub ndim: usize,
     pub shape: *const i64,
+    /// Strides in elements (not bytes), non-negative; null means C-contiguous.
+    pub strides: *const i64,
     pub data: *const c_void,
 }
 

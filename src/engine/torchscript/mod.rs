@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
-use crate::tensor::{Data, DataRef, ElemType, Tensor, TensorRef};
+use crate::tensor::{Data, ElemType, Tensor};
 
 const ENGINE: &str = "torchscript";
 
@@ -143,6 +143,21 @@ pub fn cuda_available(engine_lib: &Path, torch_lib_dir: &Path) -> Result<bool> {
     Ok(unsafe { (api.cuda_available)() } == 1)
 }
 
+/// One input of forward: a strided view of memory the caller keeps alive for `'a`.
+pub struct Feed<'a> {
+    pub elem: ElemType,
+    pub shape: Vec<i64>,
+    /// In elements, one per dimension, non-negative.
+    pub strides: Vec<i64>,
+    pub data: *const std::ffi::c_void,
+    pub owner: std::marker::PhantomData<&'a ()>,
+}
+
+// SAFETY: the memory is only touched during forward (read, or written by in-place ops as under
+// torch.from_numpy), while the caller holds it.
+unsafe impl Send for Feed<'_> {}
+unsafe impl Sync for Feed<'_> {}
+
 /// How forward's result was structured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Structure {
@@ -217,30 +232,26 @@ impl TorchScriptModule {
         &self.device
     }
 
-    /// Runs forward on `feeds` (positional, lent without a copy on the CPU) under no_grad, and
-    /// copies the outputs out once.
-    pub fn forward(&self, feeds: &[TensorRef<'_>]) -> Result<Outputs> {
+    /// Runs forward on `feeds` (positional, viewed without a copy on the CPU) under no_grad,
+    /// and copies the outputs out once.
+    pub fn forward(&self, feeds: &[Feed<'_>]) -> Result<Outputs> {
         let api = self.api;
         let mut raw = Vec::with_capacity(feeds.len());
-        let shapes: Vec<Vec<i64>> = feeds
-            .iter()
-            .map(|t| t.shape.iter().map(|&d| d as i64).collect())
-            .collect();
-        for (i, (t, shape)) in feeds.iter().zip(&shapes).enumerate() {
-            let elem = t.data.elem_type();
-            let code = elem_code(elem).ok_or_else(|| Error::InvalidInput {
+        for (i, t) in feeds.iter().enumerate() {
+            let code = elem_code(t.elem).ok_or_else(|| Error::InvalidInput {
                 path: self.path.clone(),
                 key: Some(format!("input {i}")),
                 reason: format!(
                     "dtype {} has no libtorch equivalent in the native engine",
-                    elem.numpy_name()
+                    t.elem.numpy_name()
                 ),
             })?;
             raw.push(abi::RawTensor {
                 elem: code,
-                ndim: shape.len(),
-                shape: shape.as_ptr(),
-                data: data_ptr(&t.data),
+                ndim: t.shape.len(),
+                shape: t.shape.as_ptr(),
+                strides: t.strides.as_ptr(),
+                data: t.data,
             });
         }
         let mut out = std::ptr::null_mut();
@@ -350,16 +361,4 @@ unsafe fn copy_elems(elem: ElemType, src: *const u8, n: usize) -> Data {
         };
     }
     crate::with_numeric_types!(copy)
-}
-
-fn data_ptr(d: &DataRef<'_>) -> *const std::ffi::c_void {
-    macro_rules! ptr {
-        ($(($v:ident, $t:ty)),*) => {
-            match d {
-                $(DataRef::$v(s) => s.as_ptr() as *const std::ffi::c_void,)*
-                DataRef::Str(s) => s.as_ptr() as *const std::ffi::c_void,
-            }
-        };
-    }
-    crate::with_numeric_types!(ptr)
 }

@@ -1,0 +1,283 @@
+"""The native TorchScript engine (libtorch through tch, its own shared library) against
+mlflow.pyfunc and against the module called from Python torch."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import zipfile
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+import fastpyfunc
+from fastpyfunc.exceptions import InvalidInputError, ModelLoadError
+
+from conftest import assert_same, both, compare_predict, require
+
+
+def _modules(torch):
+    class Linear(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            return torch.relu(self.lin(x))
+
+    class TwoInputsDict(torch.nn.Module):
+        def forward(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+            return {"sum": a + b, "prod": a * b}
+
+    class TupleOut(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return x.sum(dim=1), x.to(torch.int64)
+
+    class Scaled(torch.nn.Module):
+        def forward(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+            return x * scale
+
+    class InPlace(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x.add_(1.0)
+            return x.sum(dim=1)
+
+    class Slow(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for _ in range(400):
+                x = torch.tanh(x @ x)
+            return x
+
+    torch.manual_seed(0)
+    example = torch.ones(2, 4)
+    return {
+        "scripted": torch.jit.script(Linear().eval()),
+        "traced": torch.jit.trace(Linear().eval(), example),
+        "two": torch.jit.script(TwoInputsDict()),
+        "tuple": torch.jit.script(TupleOut()),
+        "scaled": torch.jit.script(Scaled()),
+        "inplace": torch.jit.script(InPlace()),
+        "slow": torch.jit.script(Slow()),
+        "pickled": Linear().eval(),  # torch.save of an nn.Module: Python only
+    }
+
+
+@pytest.fixture(scope="module")
+def ts_models(tmp_path_factory):
+    torch = require("torch")
+    root = tmp_path_factory.mktemp("torchscript")
+    out = {}
+    for name, module in _modules(torch).items():
+        signature = None
+        if name == "scaled":  # params reach the model only where the signature declares them
+            x = np.ones((2, 2), dtype=np.float32)
+            signature = mlflow.models.infer_signature(x, x, params={"scale": 1.0})
+        mlflow.pytorch.save_model(
+            module, str(root / name), serialization_format="pickle", signature=signature
+        )
+        out[name] = root / name
+    return out
+
+
+def _jit(path):
+    """The module as a user would call it from Python torch: torch.jit.load + no_grad."""
+    import torch
+
+    module = torch.jit.load(str(path / "data" / "model.pth")).eval()
+
+    def call(*arrays):
+        with torch.no_grad():
+            return module(*[torch.from_numpy(a) for a in arrays])
+
+    return call
+
+
+@pytest.mark.parametrize("name", ["scripted", "traced"])
+def test_runs_natively_with_mlflows_answers(ts_models, name):
+    ours = fastpyfunc.load_model(str(ts_models[name]))
+    assert ours.engine == "torchscript"
+    rng = np.random.default_rng(0)
+    x = rng.random((5, 4), dtype=np.float32)
+    compare_predict(ts_models[name], x)
+    compare_predict(ts_models[name], x[:1])
+    compare_predict(ts_models[name], x[:0])
+    compare_predict(ts_models[name], np.asfortranarray(x))  # strided: viewed as torch.from_numpy does
+    # A DataFrame is fed as float32 and answered as a DataFrame with the input's index.
+    compare_predict(ts_models[name], pd.DataFrame(rng.random((3, 4)), index=[10, 20, 30]))
+
+
+def test_pickled_modules_and_pt2_stay_in_python(ts_models, torch_pt2_model):
+    plan = fastpyfunc.load_model(str(ts_models["pickled"]))
+    assert plan.engine != "torchscript"
+    x = np.ones((2, 4), dtype=np.float32)
+    compare_predict(ts_models["pickled"], x)
+    assert fastpyfunc.load_model(str(torch_pt2_model)).engine != "torchscript"
+
+
+def test_two_inputs_and_dict_output_beyond_mlflow(ts_models):
+    """mlflow passes one tensor (so a 2-input module raises there); fastpyfunc feeds a list of
+    arrays as forward's arguments and returns the dict as arrays. Compared with Python torch."""
+    ours, theirs = both(ts_models["two"])
+    a, b = np.arange(4, dtype=np.float32), np.full(4, 3, dtype=np.float32)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - mlflow cannot feed two inputs
+        theirs.predict(a)
+    got = ours.predict([a, b])
+    expected = {k: v.numpy() for k, v in _jit(ts_models["two"])(a, b).items()}
+    assert_same(dict(sorted(got.items())), dict(sorted(expected.items())))
+
+
+def test_tuple_output(ts_models):
+    ours, theirs = both(ts_models["tuple"])
+    x = np.random.default_rng(1).random((3, 2)) * 10
+    with pytest.raises(TypeError, match="single output tensor"):
+        theirs.predict(x)
+    got = ours.predict(x)
+    expected = tuple(t.numpy() for t in _jit(ts_models["tuple"])(x))
+    assert_same(got, expected)
+
+
+def test_params_are_keyword_arguments(ts_models):
+    """With a params schema, mlflow calls forward(x, **params) (defaults filled in). The native
+    engine passes positional arguments only, so these calls run through Python torch, warned once."""
+    ours, theirs = both(ts_models["scaled"])
+    x = np.ones((2, 2), dtype=np.float32)
+    with pytest.warns(RuntimeWarning, match="params run through Python torch"):
+        assert_same(ours.predict(x), theirs.predict(x))
+        got = ours.predict(x, params={"scale": 2.5})
+    assert_same(got, theirs.predict(x, params={"scale": 2.5}))
+    np.testing.assert_array_equal(got, 2.5)
+    # A param the schema does not declare (here "device") is dropped before the model sees it.
+    assert_same(ours.predict(x, params={"device": "cpu"}), theirs.predict(x, params={"device": "cpu"}))
+
+
+def test_inputs_are_lent_without_a_copy(ts_models):
+    """The engine sees the caller's own buffer: an in-place op in forward writes into it, as it
+    does under mlflow (torch.from_numpy shares memory too); a converted array is left alone."""
+    ours, theirs = both(ts_models["inplace"])
+    for model in (ours, theirs):
+        x = np.zeros((2, 3), dtype=np.float32)
+        model.predict(x)
+        np.testing.assert_array_equal(x, np.ones((2, 3)))
+    x = np.asfortranarray(np.zeros((2, 3), dtype=np.float32))  # strided: viewed too
+    ours.predict(x)
+    np.testing.assert_array_equal(x, 1.0)
+    x = np.zeros((2, 3), dtype=">f4")  # byte-swapped: converted once, the caller's left alone
+    np.testing.assert_array_equal(ours.predict(x), [3.0, 3.0])
+    np.testing.assert_array_equal(x, 0.0)
+
+
+def test_bad_inputs(ts_models):
+    root = ts_models["scripted"]
+    ours, theirs = both(root)
+    for bad in (
+        [[1.0, 2.0, 3.0, 4.0]],
+        {"x": np.ones(4)},
+        "text",
+        np.array([["a", "b", "c", "d"]], dtype=object),
+    ):
+        with pytest.raises((TypeError, mlflow.exceptions.MlflowException)):
+            theirs.predict(bad)
+        with pytest.raises(InvalidInputError) as err:
+            ours.predict(bad)
+        assert str(root) in str(err.value)
+    # Wrong dtype and shape reach libtorch in both; ours names the model.
+    for bad in (np.ones((2, 4)), np.ones((2, 5), dtype=np.float32)):
+        with pytest.raises(RuntimeError):
+            theirs.predict(bad)
+        with pytest.raises(fastpyfunc.exceptions.PredictionError) as err:
+            ours.predict(bad)
+        assert str(root) in str(err.value)
+
+
+def test_corrupt_archive_is_a_clear_error(ts_models, tmp_path):
+    d = tmp_path / "m"
+    shutil.copytree(ts_models["scripted"], d)
+    pth = d / "data" / "model.pth"
+    with zipfile.ZipFile(pth) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    with zipfile.ZipFile(pth, "w") as z:
+        for n, data in entries.items():
+            z.writestr(
+                n,
+                b"def forward(self, x):\n  return ??? garbage\n"
+                if "/code/" in n and n.endswith(".py")
+                else data,
+            )
+    with pytest.raises(ModelLoadError) as err:
+        fastpyfunc.load_model(str(d))
+    assert str(pth) in str(err.value)
+
+
+def test_many_threads(ts_models):
+    model = fastpyfunc.load_model(str(ts_models["scripted"]))
+    expected = _jit(ts_models["scripted"])
+    xs = [np.random.default_rng(i).random((i % 5 + 1, 4), dtype=np.float32) for i in range(8)]
+    wants = [expected(x).numpy() for x in xs]
+    errors = []
+
+    def work(i):
+        for _ in range(200):
+            got = model.predict(xs[i])
+            if not np.array_equal(got, wants[i]):
+                errors.append(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_gil_is_released(ts_models):
+    model = fastpyfunc.load_model(str(ts_models["slow"]))
+    x = np.full((64, 64), 0.01, dtype=np.float32)
+    done = threading.Event()
+    ticks = 0
+
+    def run():
+        model.predict(x)
+        done.set()
+
+    t = threading.Thread(target=run)
+    t.start()
+    while not done.is_set():
+        ticks += 1
+    t.join()
+    assert ticks > 1000, ticks
+
+
+def test_predict_does_not_import_torch(ts_models):
+    code = f"""
+import sys, numpy as np, fastpyfunc
+m = fastpyfunc.load_model({str(ts_models["scripted"])!r})
+out = m.predict(np.ones((3, 4), dtype=np.float32))
+assert out.shape == (3, 3), out
+print(sorted(k for k in ("torch", "mlflow", "pandas") if k in sys.modules))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_without_the_engine_python_torch_runs_it_with_a_warning(ts_models):
+    code = f"""
+import warnings, numpy as np, fastpyfunc
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    m = fastpyfunc.load_model({str(ts_models["scripted"])!r})
+print(m.predict(np.ones((2, 4), dtype=np.float32)).tolist())
+print([str(x.message) for x in w if issubclass(x.category, RuntimeWarning)])
+"""
+    env = {**os.environ, "FASTPYFUNC_TORCH_ENGINE": "/nonexistent/libfastpyfunc_torch.so"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    values, warned = r.stdout.strip().splitlines()[-2:]
+    expected = _jit(ts_models["scripted"])(np.ones((2, 4), dtype=np.float32)).numpy().tolist()
+    assert eval(values) == expected  # noqa: S307 - our own subprocess's list
+    assert "Python torch.jit" in warned and "is missing" in warned
