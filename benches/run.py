@@ -11,7 +11,9 @@ Prints markdown tables:
   4. signature enforcement (benches/enforce_bench.py): alone vs mlflow's `_enforce_schema`, and a
      600-column LogisticRegression end to end vs the estimator's own predict;
   5. the SavedModel engine (benches/tf_engine.py): per-call latency vs mlflow.pyfunc and the
-     signature called from Python TensorFlow, and fresh-process load + first predict.
+     signature called from Python TensorFlow, and fresh-process load + first predict;
+  6. the TorchScript engine (benches/torch_engine.py): the same against the module called from
+     Python torch (torch.jit.load + no_grad).
 Absolute times depend on the machine and its load; compare the columns of one run.
 """
 
@@ -114,6 +116,7 @@ def main() -> None:
     import enforce_bench
     import onnx_engine
     import tf_engine
+    import torch_engine
 
     res = onnx_engine.run(args.quick)
     onnx_engine.print_tables(res)
@@ -126,6 +129,10 @@ def main() -> None:
     res = tf_engine.run(args.quick)
     tf_engine.print_tables(res)
     (results / "tensorflow.json").write_text(json.dumps(res, indent=1))
+
+    res = torch_engine.run(args.quick)
+    torch_engine.print_tables(res)
+    (results / "torch.json").write_text(json.dumps(res, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,124 @@
+"""TorchScript: fastpyfunc's native engine (libtorch through tch) vs mlflow.pyfunc vs the module
+called from Python (torch.jit.load + no_grad), side by side.
+
+    .venv/bin/python benches/torch_engine.py [--quick]
+
+The model: a traced MLP relu(x @ W1 + b1) @ W2 + b2 (32 -> 64 -> 8, float32), saved by
+``mlflow.pytorch.save_model(serialization_format="pickle")`` (a TorchScript archive). Each
+implementation runs in its own process, the processes alternating; per-call medians. Also the
+fresh-process import + load + first predict time.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from common import fmt_seconds, main, run_code
+
+NAMES = ["fastpyfunc", "mlflow.pyfunc", "torch.jit (Python)"]
+BATCHES = {1: 3000, 64: 2000, 10_000: 100}
+
+_MAKE = """
+import sys, torch, mlflow
+torch.manual_seed(0)
+mlp = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8)).eval()
+mlflow.pytorch.save_model(torch.jit.trace(mlp, torch.ones(1, 32)), sys.argv[1], serialization_format="pickle")
+"""
+
+_SETUP = """
+import logging, sys, time
+logging.disable(logging.WARNING)
+import numpy as np
+which, path = sys.argv[1], sys.argv[2]
+if which == "fastpyfunc":
+    import fastpyfunc
+    predict = fastpyfunc.load_model(path, model_config={"device": "cpu"}).predict
+elif which == "mlflow.pyfunc":
+    import mlflow.pyfunc
+    predict = mlflow.pyfunc.load_model(path, model_config={"device": "cpu"}).predict
+else:
+    import torch
+    module = torch.jit.load(path + "/data/model.pth").eval()
+    def predict(x):
+        with torch.no_grad():
+            return module(torch.from_numpy(x)).numpy()
+"""
+
+_LATENCY = (
+    _SETUP
+    + """
+import json, statistics
+plan = json.loads(sys.argv[3])
+rng = np.random.default_rng(1)
+out = {}
+for rows, calls in plan:
+    x = rng.random((rows, 32), dtype=np.float32)
+    for _ in range(20):
+        predict(x)
+    samples = []
+    for _ in range(calls):
+        t = time.perf_counter_ns()
+        predict(x)
+        samples.append(time.perf_counter_ns() - t)
+    out[rows] = statistics.median(samples) / 1e9
+print(json.dumps(out))
+"""
+)
+
+_FIRST = """
+import time, sys
+t = time.perf_counter()
+import numpy as np
+which, path = sys.argv[1], sys.argv[2]
+if which == "fastpyfunc":
+    import fastpyfunc
+    m = fastpyfunc.load_model(path, model_config={"device": "cpu"})
+else:
+    import mlflow.pyfunc
+    m = mlflow.pyfunc.load_model(path, model_config={"device": "cpu"})
+m.predict(np.ones((1, 32), dtype=np.float32))
+print(time.perf_counter() - t)
+"""
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "torch-mlp")
+        run_code(_MAKE, path)
+        plan = [(rows, max(10, calls // 10) if quick else calls) for rows, calls in BATCHES.items()]
+        samples: dict[int, dict[str, list[float]]] = {r: {n: [] for n in NAMES} for r in BATCHES}
+        for _ in range(1 if quick else 3):
+            for name in NAMES:
+                for rows, sec in json.loads(run_code(_LATENCY, name, path, json.dumps(plan))).items():
+                    samples[int(rows)][name].append(sec)
+        first = {
+            name: statistics.median(float(run_code(_FIRST, name, path)) for _ in range(1 if quick else 3))
+            for name in NAMES[:2]
+        }
+    lat = {rows: {n: statistics.median(v) for n, v in by.items()} for rows, by in samples.items()}
+    return {"latency": lat, "first": first}
+
+
+def print_tables(res: dict[str, Any]) -> None:
+    print("\nTorchScript (traced MLP 32->64->8), per-call median latency\n")
+    print(
+        "| rows | fastpyfunc | mlflow.pyfunc | torch.jit (Python) | fastpyfunc / torch.jit | mlflow / fastpyfunc |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    for rows, t in res["latency"].items():
+        cells = " | ".join(fmt_seconds(t[n]) for n in NAMES)
+        tfp, ours, theirs = t["torch.jit (Python)"], t["fastpyfunc"], t["mlflow.pyfunc"]
+        print(f"| {rows:,} | {cells} | {ours / tfp:.2f} | {theirs / ours:.1f}x |")
+    f = res["first"]
+    print(
+        f"\n| import + load + first predict (fresh process) | {fmt_seconds(f['fastpyfunc'])} | "
+        f"{fmt_seconds(f['mlflow.pyfunc'])} | |"
+    )
+
+
+if __name__ == "__main__":
+    main(run, print_tables, "torch")
