@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,3 +46,44 @@ def main(
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=str))
+
+
+def side_by_side(
+    make: str, latency: str, first: str, names: list[str], batches: dict[int, int], quick: bool
+) -> dict[str, Any]:
+    """Saves a model with `make`, then runs each implementation in `names` in its own process
+    (`latency`: per-call medians for each batch size; alternating, three rounds) and times a fresh
+    import + load + first predict for the first two (fastpyfunc and mlflow.pyfunc)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "model")
+        run_code(make, path)
+        plan = [(rows, max(10, calls // 10) if quick else calls) for rows, calls in batches.items()]
+        samples: dict[int, dict[str, list[float]]] = {r: {n: [] for n in names} for r in batches}
+        for _ in range(1 if quick else 3):
+            for name in names:
+                for rows, sec in json.loads(run_code(latency, name, path, json.dumps(plan))).items():
+                    samples[int(rows)][name].append(sec)
+        first = {
+            name: statistics.median(float(run_code(first, name, path)) for _ in range(1 if quick else 3))
+            for name in names[:2]
+        }
+    lat = {rows: {n: statistics.median(v) for n, v in by.items()} for rows, by in samples.items()}
+    return {"latency": lat, "first": first}
+
+
+def print_side_by_side(res: dict[str, Any], title: str, names: list[str]) -> None:
+    """The table of `side_by_side`: the columns, then ratios to the raw engine (`names[2]`) and of
+    mlflow to fastpyfunc."""
+    raw = names[2]
+    print(f"\n{title}, per-call median latency\n")
+    print(f"| rows | {' | '.join(names)} | fastpyfunc / {raw} | mlflow / fastpyfunc |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for rows, t in res["latency"].items():
+        cells = " | ".join(fmt_seconds(t[n]) for n in names)
+        ours, theirs = t["fastpyfunc"], t["mlflow.pyfunc"]
+        print(f"| {rows:,} | {cells} | {ours / t[raw]:.2f} | {theirs / ours:.1f}x |")
+    f = res["first"]
+    print(
+        f"\n| import + load + first predict (fresh process) | {fmt_seconds(f['fastpyfunc'])} | "
+        f"{fmt_seconds(f['mlflow.pyfunc'])} | |"
+    )

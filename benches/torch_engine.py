@@ -11,13 +11,9 @@ fresh-process import + load + first predict time.
 
 from __future__ import annotations
 
-import json
-import statistics
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from common import fmt_seconds, main, run_code
+from common import main, print_side_by_side, side_by_side
 
 NAMES = ["fastpyfunc", "mlflow.pyfunc", "torch.jit (Python)"]
 BATCHES = {1: 3000, 64: 2000, 10_000: 100}
@@ -86,38 +82,11 @@ print(time.perf_counter() - t)
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = str(Path(tmp) / "torch-mlp")
-        run_code(_MAKE, path)
-        plan = [(rows, max(10, calls // 10) if quick else calls) for rows, calls in BATCHES.items()]
-        samples: dict[int, dict[str, list[float]]] = {r: {n: [] for n in NAMES} for r in BATCHES}
-        for _ in range(1 if quick else 3):
-            for name in NAMES:
-                for rows, sec in json.loads(run_code(_LATENCY, name, path, json.dumps(plan))).items():
-                    samples[int(rows)][name].append(sec)
-        first = {
-            name: statistics.median(float(run_code(_FIRST, name, path)) for _ in range(1 if quick else 3))
-            for name in NAMES[:2]
-        }
-    lat = {rows: {n: statistics.median(v) for n, v in by.items()} for rows, by in samples.items()}
-    return {"latency": lat, "first": first}
+    return side_by_side(_MAKE, _LATENCY, _FIRST, NAMES, BATCHES, quick)
 
 
 def print_tables(res: dict[str, Any]) -> None:
-    print("\nTorchScript (traced MLP 32->64->8), per-call median latency\n")
-    print(
-        "| rows | fastpyfunc | mlflow.pyfunc | torch.jit (Python) | fastpyfunc / torch.jit | mlflow / fastpyfunc |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|")
-    for rows, t in res["latency"].items():
-        cells = " | ".join(fmt_seconds(t[n]) for n in NAMES)
-        tfp, ours, theirs = t["torch.jit (Python)"], t["fastpyfunc"], t["mlflow.pyfunc"]
-        print(f"| {rows:,} | {cells} | {ours / tfp:.2f} | {theirs / ours:.1f}x |")
-    f = res["first"]
-    print(
-        f"\n| import + load + first predict (fresh process) | {fmt_seconds(f['fastpyfunc'])} | "
-        f"{fmt_seconds(f['mlflow.pyfunc'])} | |"
-    )
+    print_side_by_side(res, "TorchScript (traced MLP 32->64->8)", NAMES)
 
 
 if __name__ == "__main__":
