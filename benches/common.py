@@ -48,12 +48,52 @@ def main(
     (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=str))
 
 
+#: Appended to a setup script that defines `predict(x)`: per-call medians of a (rows, 32) float32
+#: input for each (rows, calls) of the plan in argv[3], printed as JSON.
+_LATENCY_LOOP = """
+import json, statistics
+plan = json.loads(sys.argv[3])
+rng = np.random.default_rng(1)
+out = {}
+for rows, calls in plan:
+    x = rng.random((rows, 32), dtype=np.float32)
+    for _ in range(20):
+        predict(x)
+    samples = []
+    for _ in range(calls):
+        t = time.perf_counter_ns()
+        predict(x)
+        samples.append(time.perf_counter_ns() - t)
+    out[rows] = statistics.median(samples) / 1e9
+print(json.dumps(out))
+"""
+
+#: Fresh interpreter: import + load (with `{load_args}`) + first predict of a (1, 32) input.
+_FIRST = """
+import time, sys
+t = time.perf_counter()
+import numpy as np
+which, path = sys.argv[1], sys.argv[2]
+if which == "fastpyfunc":
+    import fastpyfunc
+    m = fastpyfunc.load_model(path{load_args})
+else:
+    import mlflow.pyfunc
+    m = mlflow.pyfunc.load_model(path{load_args})
+m.predict(np.ones((1, 32), dtype=np.float32))
+print(time.perf_counter() - t)
+"""
+
+
 def side_by_side(
-    make: str, latency: str, first: str, names: list[str], batches: dict[int, int], quick: bool
+    make: str, setup: str, names: list[str], batches: dict[int, int], quick: bool, load_args: str = ""
 ) -> dict[str, Any]:
     """Saves a model with `make`, then runs each implementation in `names` in its own process
-    (`latency`: per-call medians for each batch size; alternating, three rounds) and times a fresh
-    import + load + first predict for the first two (fastpyfunc and mlflow.pyfunc)."""
+    (`setup` defines its `predict`; per-call medians for each batch size; alternating, three
+    rounds) and times a fresh import + load + first predict for the first two (fastpyfunc and
+    mlflow.pyfunc, loaded with `load_args`)."""
+    latency = setup + _LATENCY_LOOP
+    first = _FIRST.replace("{load_args}", load_args)
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "model")
         run_code(make, path)

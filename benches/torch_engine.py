@@ -44,45 +44,9 @@ else:
             return module(torch.from_numpy(x)).numpy()
 """
 
-_LATENCY = (
-    _SETUP
-    + """
-import json, statistics
-plan = json.loads(sys.argv[3])
-rng = np.random.default_rng(1)
-out = {}
-for rows, calls in plan:
-    x = rng.random((rows, 32), dtype=np.float32)
-    for _ in range(20):
-        predict(x)
-    samples = []
-    for _ in range(calls):
-        t = time.perf_counter_ns()
-        predict(x)
-        samples.append(time.perf_counter_ns() - t)
-    out[rows] = statistics.median(samples) / 1e9
-print(json.dumps(out))
-"""
-)
-
-_FIRST = """
-import time, sys
-t = time.perf_counter()
-import numpy as np
-which, path = sys.argv[1], sys.argv[2]
-if which == "fastpyfunc":
-    import fastpyfunc
-    m = fastpyfunc.load_model(path, model_config={"device": "cpu"})
-else:
-    import mlflow.pyfunc
-    m = mlflow.pyfunc.load_model(path, model_config={"device": "cpu"})
-m.predict(np.ones((1, 32), dtype=np.float32))
-print(time.perf_counter() - t)
-"""
-
 
 def run(quick: bool = False) -> dict[str, Any]:
-    return side_by_side(_MAKE, _LATENCY, _FIRST, NAMES, BATCHES, quick)
+    return side_by_side(_MAKE, _SETUP, NAMES, BATCHES, quick, load_args=', model_config={"device": "cpu"}')
 
 
 def print_tables(res: dict[str, Any]) -> None:
