@@ -10,7 +10,7 @@ UV     := $(VENV)/bin/uv
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv engine-torch build test test-rust test-python lint fmt demo bench lock clean
+.PHONY: help venv build test test-rust test-python lint fmt demo bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,16 +24,13 @@ $(VENV)/.installed: requirements-dev.txt
 venv: $(VENV)/.installed ## create .venv with every build/test dependency (pinned)
 
 # The TorchScript engine links libtorch, so it is its own shared library next to the package
-# (python/fastpyfunc/libfastpyfunc_torch.so), built against the torch wheel in .venv.
+# (python/fastpyfunc/libfastpyfunc_torch.so); build.rs builds it against the torch wheel in .venv
+# when FASTPYFUNC_TORCH names it. TORCH_ENV is the same setting for clippy.
 TORCH_DIR = $(shell $(PY) -c "import importlib.util as u; print(u.find_spec('torch').submodule_search_locations[0])")
 TORCH_ENV = LIBTORCH=$(TORCH_DIR) LIBTORCH_CXX11_ABI=1 LIBTORCH_BYPASS_VERSION_CHECK=1
 
-engine-torch: venv ## build the TorchScript engine library against .venv's torch
-	$(TORCH_ENV) cargo build --release -q -p fastpyfunc-torch
-	cp target/release/libfastpyfunc_torch.so python/fastpyfunc/
-
-build: venv engine-torch ## build the extension into .venv (release)
-	$(VENV)/bin/maturin develop --release -q
+build: venv ## build the extension and the TorchScript engine (build.rs) into .venv (release)
+	FASTPYFUNC_TORCH=$(TORCH_DIR) $(VENV)/bin/maturin develop --release -q
 
 test-rust: ## Rust unit and property tests of the core
 	cargo test --quiet
