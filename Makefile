@@ -44,7 +44,7 @@ lint: venv ## formatting, clippy, ruff and mypy
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features python -- -D warnings
-	$(TORCH_ENV) cargo clippy -p fastpyfunc-torch -- -D warnings
+	$(TORCH_ENV) cargo clippy -p fastpyfunc-torch --target-dir target/torch-engine -- -D warnings
 	$(VENV)/bin/ruff check python tests benches examples
 	$(VENV)/bin/ruff format --check python tests benches examples
 	$(VENV)/bin/mypy python/fastpyfunc --ignore-missing-imports

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import warnings
 import zipfile
 
 import mlflow
@@ -19,6 +20,15 @@ import fastpyfunc
 from fastpyfunc.exceptions import InvalidInputError, ModelLoadError
 
 from conftest import assert_same, both, compare_predict, require
+
+#: The params schema each model is saved with (infer_signature's types: double, long, boolean,
+#: string, and lists of long / double).
+PARAMS = {
+    "params": {"scale": 1.0, "n": 0, "flag": False, "name": "a, b", "ks": [1], "w": [0.5]},
+    "tuple_gap": {"scale": 2.0},  # t, between x and scale, has a tuple default
+    "int_arg": {"n": 0.5},  # a double for an int argument: Python torch refuses it
+    "no_args": {"other": 1.0},  # forward has no such argument
+}
 
 
 def _modules(torch):
@@ -38,9 +48,37 @@ def _modules(torch):
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             return x.sum(dim=1), x.to(torch.int64)
 
-    class Scaled(torch.nn.Module):
-        def forward(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-            return x * scale
+    class Params(torch.nn.Module):
+        def forward(
+            self,
+            x: torch.Tensor,
+            scale: float = 1.0,
+            n: int = 0,
+            flag: bool = False,
+            name: str = "a, b",
+            ks: list[int] | None = None,
+            w: list[float] | None = None,
+        ) -> torch.Tensor:
+            out = x * scale + n + float(flag) + 100.0 * len(name)
+            if ks is not None:
+                out = out + 1000.0 * float(sum(ks))
+            if w is not None:
+                out = out * sum(w)
+            return out
+
+    class TupleGap(torch.nn.Module):
+        def forward(
+            self, x: torch.Tensor, t: tuple[float, float] = (1.0, 2.0), scale: float = 1.0
+        ) -> torch.Tensor:
+            return x * scale + t[0]
+
+    class Plain(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + 1
+
+    class IntArg(torch.nn.Module):
+        def forward(self, x: torch.Tensor, n: int = 0) -> torch.Tensor:
+            return x + n
 
     class InPlace(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +98,10 @@ def _modules(torch):
         "traced": torch.jit.trace(Linear().eval(), example),
         "two": torch.jit.script(TwoInputsDict()),
         "tuple": torch.jit.script(TupleOut()),
-        "scaled": torch.jit.script(Scaled()),
+        "params": torch.jit.script(Params()),
+        "tuple_gap": torch.jit.script(TupleGap()),
+        "int_arg": torch.jit.script(IntArg()),
+        "no_args": torch.jit.script(Plain()),
         "inplace": torch.jit.script(InPlace()),
         "slow": torch.jit.script(Slow()),
         "pickled": Linear().eval(),  # torch.save of an nn.Module: Python only
@@ -74,9 +115,9 @@ def ts_models(tmp_path_factory):
     out = {}
     for name, module in _modules(torch).items():
         signature = None
-        if name == "scaled":  # params reach the model only where the signature declares them
+        if name in PARAMS:  # params reach the model only where the signature declares them
             x = np.ones((2, 2), dtype=np.float32)
-            signature = mlflow.models.infer_signature(x, x, params={"scale": 1.0})
+            signature = mlflow.models.infer_signature(x, x, params=PARAMS[name])
         mlflow.pytorch.save_model(
             module, str(root / name), serialization_format="pickle", signature=signature
         )
@@ -142,17 +183,55 @@ def test_tuple_output(ts_models):
 
 
 def test_params_are_keyword_arguments(ts_models):
-    """With a params schema, mlflow calls forward(x, **params) (defaults filled in). The native
-    engine passes positional arguments only, so these calls run through Python torch, warned once."""
-    ours, theirs = both(ts_models["scaled"])
-    x = np.ones((2, 2), dtype=np.float32)
-    with pytest.warns(RuntimeWarning, match="params run through Python torch"):
-        assert_same(ours.predict(x), theirs.predict(x))
-        got = ours.predict(x, params={"scale": 2.5})
-    assert_same(got, theirs.predict(x, params={"scale": 2.5}))
-    np.testing.assert_array_equal(got, 2.5)
+    """With a params schema, mlflow calls forward(x, **params) with the schema's defaults filled
+    in. The engine binds them to forward's arguments itself: same answers, no Python torch."""
+    ours, theirs = both(ts_models["params"])
+    assert ours.engine == "torchscript"
+    x = np.arange(4, dtype=np.float32).reshape(2, 2)
+    calls = [
+        None,
+        {"scale": 2.5},
+        {"n": 7, "flag": True},
+        {"name": 'é"\\', "ks": [1, 2, 3], "w": [0.5, 0.25]},
+        {"scale": 3, "ks": [], "w": [2]},  # an int for a float argument, an empty list
+        {"flag": True, "n": 2, "scale": -1.5, "name": ""},  # any order
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback to Python torch, no dropped params
+        for params in calls:
+            assert_same(ours.predict(x, params=params), theirs.predict(x, params=params))
     # A param the schema does not declare (here "device") is dropped before the model sees it.
     assert_same(ours.predict(x, params={"device": "cpu"}), theirs.predict(x, params={"device": "cpu"}))
+
+
+def test_params_python_alone_converts_run_through_python_torch(ts_models):
+    """A gap before the last param with a tuple default: only Python torch converts it, so that
+    call runs there, with a warning naming why, and gives mlflow's answer."""
+    ours, theirs = both(ts_models["tuple_gap"])
+    x = np.ones((2, 2), dtype=np.float32)
+    with pytest.warns(RuntimeWarning, match="'t' has the default"):
+        got = ours.predict(x, params={"scale": 3.0})
+    assert_same(got, theirs.predict(x, params={"scale": 3.0}))
+    np.testing.assert_array_equal(got, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "message"),
+    [
+        ("int_arg", "n", "Expected a value of type 'int' for argument 'n' but instead found type 'float'"),
+        ("no_args", "other", "forward\\(\\) has no argument named 'other'"),
+    ],
+)
+def test_params_forward_refuses(ts_models, name, key, message):
+    """mlflow raises torch's RuntimeError; fastpyfunc names the model and the param."""
+    ours, theirs = both(ts_models[name])
+    x = np.ones((2, 2), dtype=np.float32)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - torch's RuntimeError
+        theirs.predict(x)
+    with pytest.raises(InvalidInputError, match=message) as info:
+        ours.predict(x)
+    assert info.value.key == key
+    assert str(ts_models[name]) in str(info.value)
 
 
 def test_inputs_are_lent_without_a_copy(ts_models):
@@ -258,6 +337,9 @@ import sys, numpy as np, fastpyfunc
 m = fastpyfunc.load_model({str(ts_models["scripted"])!r})
 out = m.predict(np.ones((3, 4), dtype=np.float32))
 assert out.shape == (3, 3), out
+p = fastpyfunc.load_model({str(ts_models["params"])!r})  # params bound natively
+out = p.predict(np.ones((1, 2), dtype=np.float32), params={{"n": 5, "ks": [2], "w": [1.0]}})
+assert out.tolist() == [[2406.0, 2406.0]], out
 print(sorted(k for k in ("torch", "mlflow", "pandas") if k in sys.modules))
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

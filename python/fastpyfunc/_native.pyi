@@ -108,8 +108,11 @@ class TorchScriptModel:
 
     @property
     def device(self) -> str: ...
-    def run(self, arrays: list[Any]) -> tuple[str, list[tuple[str | None, Any]]]:
-        """forward(*arrays) under no_grad: ``("tensor" | "tuple" | "list" | "dict", [(key, array)])``."""
+    def run(
+        self, arrays: list[Any], params: dict[str, Any] | None = None
+    ) -> tuple[str, list[tuple[str | None, Any]]] | tuple[str, str]:
+        """forward(*arrays, **params) under no_grad: ``("tensor" | "tuple" | "list" | "dict", [(key, array)])``,
+        or ``("needs-python", reason)`` when only Python torch converts these params as Python does."""
 
 def load_torchscript(path: str, device: str, engine_lib: str, torch_lib_dir: str) -> TorchScriptModel:
     """Loads a TorchScript archive on ``device``, opening the engine (and libtorch) on first use."""

@@ -11,8 +11,10 @@ dict of ndarrays.
 
 Where the native engine cannot run (not built, no torch 2.13, a device it does not know) and
 Python ``torch`` imports, ``torch.jit.load`` runs the model with the same rules, after a warning
-that says why. ``params`` are forward's keyword arguments; libtorch's C++ entry point that tch
-exposes takes positional arguments only, so a call with params runs through Python torch.
+that says why. ``params`` are forward's keyword arguments: the engine binds them to positions by
+forward's signature (read from the archive's code) with TorchScript's conversions. The few calls
+whose conversion only Python does (an argument of a tuple or class type, a default the engine does
+not read) run through Python torch, after a warning naming the param.
 """
 
 from __future__ import annotations
@@ -112,10 +114,12 @@ class TorchScriptModel:
             )
         else:
             raise self._invalid("Input data should be pandas.DataFrame or numpy.ndarray")
-        if params or self._native is None:
+        if self._native is None:
             structure, items = self._python_runner()(arrays, params or {})
         else:
-            structure, items = self._native.run(arrays)
+            structure, items = self._native.run(arrays, params or None)
+            if structure == "needs-python":
+                structure, items = self._python_runner(items)(arrays, params or {})
         if structure == "tensor":
             out = items[0][1]
             if frame and pd is not None:
@@ -131,19 +135,19 @@ class TorchScriptModel:
             exc.InvalidInputError, f"{self._model_path}: {message}", model_path=self._model_path, key=key
         )
 
-    def _python_runner(self) -> Callable[[list[Any], dict[str, Any]], Outputs]:
-        if self._python is None:
-            if self._native is not None:
-                if not _torch_importable():
-                    raise self._invalid(
-                        "params are forward's keyword arguments, which the native TorchScript engine cannot "
-                        "pass; calling with params needs Python torch (pip install torch==2.13.0)",
-                        "params",
-                    )
-                _warn_once(
-                    "fastpyfunc: TorchScript predictions with params run through Python torch.jit (the native "
-                    "engine passes positional arguments only)"
+    def _python_runner(self, why: Any = None) -> Callable[[list[Any], dict[str, Any]], Outputs]:
+        """Python torch's call; ``why`` is the engine's reason when the native module is loaded."""
+        if why is not None:
+            if not _torch_importable():
+                raise self._invalid(
+                    f"the native TorchScript engine cannot pass this call's params ({why}); it needs "
+                    "Python torch (pip install torch==2.13.0)",
+                    "params",
                 )
+            _warn_once(
+                f"fastpyfunc: {self._model_path}: a TorchScript call runs through Python torch.jit: {why}"
+            )
+        if self._python is None:
             self._python = _python_runner(self.get_raw_model(), self._device or self._default_device())
         return self._python
 

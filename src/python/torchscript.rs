@@ -1,17 +1,19 @@
 //! `fastpyfunc._native.TorchScriptModel`: a TorchScript module run by the separately built engine
-//! library. `run([array, ...])` passes the arrays as forward's positional arguments (viewed
-//! without a copy, strides included, as `torch.from_numpy` does) with the GIL released, and returns `(structure, [(key, array), ...])`.
+//! library. `run([array, ...], params)` passes the arrays as forward's positional arguments
+//! (viewed without a copy, strides included, as `torch.from_numpy` does) and params as its
+//! keyword arguments, with the GIL released, and returns `(structure, [(key, array), ...])`, or
+//! `("needs-python", reason)` when params need Python torch to keep Python's answer.
 
 use std::path::PathBuf;
 
 use numpy::prelude::*;
 use numpy::PyUntypedArray;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::convert;
 use super::errors::to_pyerr;
-use crate::engine::torchscript::{self, Feed, Structure, TorchScriptModule};
+use crate::engine::torchscript::{self, Binding, Feed, ParamValue, Structure, TorchScriptModule};
 use crate::error::Error;
 use crate::tensor::{Given, Value};
 
@@ -59,12 +61,47 @@ impl TorchScriptModel {
         self.module.device()
     }
 
+    #[pyo3(signature = (arrays, params=None))]
     fn run<'py>(
         &self,
         py: Python<'py>,
         arrays: &Bound<'py, PyList>,
+        params: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let path = self.module.path();
+        let mut extra = vec![];
+        if let Some(params) = params.filter(|p| !p.is_empty()) {
+            let mut values = Vec::with_capacity(params.len());
+            for (key, value) in params.iter() {
+                let key: String = key.extract().map_err(|_| {
+                    to_pyerr(
+                        py,
+                        Error::InvalidInput {
+                            path: path.to_path_buf(),
+                            key: Some(key.to_string()),
+                            reason: "params keys must be strings".into(),
+                        },
+                    )
+                })?;
+                values.push((key, param_value(&value)));
+            }
+            match self
+                .module
+                .bind(arrays.len(), &values)
+                .map_err(|e| to_pyerr(py, e))?
+            {
+                Binding::Args(args) => extra = args,
+                Binding::NeedsPython(reason) => {
+                    return PyTuple::new(
+                        py,
+                        [
+                            "needs-python".into_pyobject(py)?.into_any(),
+                            reason.into_pyobject(py)?.into_any(),
+                        ],
+                    )
+                }
+            }
+        }
         // Arrays held alive (converted ones included) while the engine views them.
         let mut held: Vec<Bound<'py, PyUntypedArray>> = Vec::with_capacity(arrays.len());
         let mut feeds: Vec<Feed<'_>> = Vec::with_capacity(arrays.len());
@@ -114,7 +151,7 @@ impl TorchScriptModel {
         }
         let module = &self.module;
         let outputs = py
-            .detach(|| module.forward(&feeds))
+            .detach(|| module.forward(&feeds, &extra))
             .map_err(|e| to_pyerr(py, e))?;
         drop(feeds);
         drop(held);
@@ -140,6 +177,36 @@ impl TorchScriptModel {
             "TorchScriptModel({}, device={})",
             self.module.path().display(),
             self.module.device()
+        )
+    }
+}
+
+/// A param value in the terms forward's binding knows; anything else is `Other` (its type name).
+fn param_value(value: &Bound<'_, PyAny>) -> ParamValue {
+    if value.is_none() {
+        ParamValue::None
+    } else if let Ok(b) = value.cast::<PyBool>() {
+        ParamValue::Bool(b.is_true())
+    } else if let Ok(i) = value.cast::<PyInt>() {
+        i.extract()
+            .map_or_else(|_| ParamValue::Other("int".into()), ParamValue::Int)
+    } else if let Ok(f) = value.cast::<PyFloat>() {
+        ParamValue::Float(f.value())
+    } else if let Ok(s) = value.cast::<PyString>() {
+        s.to_str().map_or_else(
+            |_| ParamValue::Other("str".into()),
+            |s| ParamValue::Str(s.to_owned()),
+        )
+    } else if let Ok(l) = value.cast::<PyList>() {
+        ParamValue::List(l.iter().map(|v| param_value(&v)).collect())
+    } else if let Ok(t) = value.cast::<PyTuple>() {
+        ParamValue::List(t.iter().map(|v| param_value(&v)).collect())
+    } else {
+        ParamValue::Other(
+            value
+                .get_type()
+                .name()
+                .map_or_else(|_| "object".into(), |n| n.to_string()),
         )
     }
 }

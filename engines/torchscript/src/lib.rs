@@ -139,64 +139,100 @@ pub unsafe extern "C" fn fpt_free(m: *mut ModuleHandle) {
 }
 
 /// # Safety
-/// `m` is a live module; `inputs` points to `n` tensors whose buffers stay valid for the call;
+/// `m` is a live module; `args` points to `n` arguments whose buffers stay valid for the call;
 /// `out` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn fpt_forward(
     m: *const ModuleHandle,
-    inputs: *const RawTensor,
+    args: *const RawArg,
     n: usize,
     out: *mut *mut OutputsHandle,
 ) -> i32 {
     guarded(|| {
         let m = unsafe { &*(m as *const Module) };
-        let raw = if n == 0 {
-            &[][..]
-        } else {
-            unsafe { std::slice::from_raw_parts(inputs, n) }
-        };
+        let raw = unsafe { slice(args, n) };
         let _no_grad = tch::no_grad_guard();
-        let mut args = Vec::with_capacity(n);
-        for (i, t) in raw.iter().enumerate() {
-            let kind = *KINDS.get(t.elem as usize).ok_or_else(|| {
-                (
-                    ERR_INPUT,
-                    format!("input {i}: unknown element code {}", t.elem),
-                )
-            })?;
-            let shape = if t.ndim == 0 {
-                &[][..]
-            } else {
-                unsafe { std::slice::from_raw_parts(t.shape, t.ndim) }
-            };
-            let strides = if t.strides.is_null() || t.ndim == 0 {
-                &[][..]
-            } else {
-                unsafe { std::slice::from_raw_parts(t.strides, t.ndim) }
-            };
-            // SAFETY: the caller lends a buffer of this shape, strides and kind for the call.
-            // The tensor views it without a copy (on CPU), strided as torch.from_numpy would
-            // view it, so kernels see the same layout as under mlflow; moving to a GPU copies.
-            let view = unsafe {
-                Tensor::f_from_blob(t.data as *const u8, shape, strides, kind, Device::Cpu)
-            }
-            .map_err(|e| (ERR_INPUT, format!("input {i}: {e}")))?;
-            let tensor = if m.device == Device::Cpu {
-                view
-            } else {
-                view.f_to_device(m.device)
-                    .map_err(|e| (ERR_RUN, e.to_string()))?
-            };
-            args.push(IValue::Tensor(tensor));
+        let mut values = Vec::with_capacity(n);
+        for (i, arg) in raw.iter().enumerate() {
+            values.push(unsafe { to_ivalue(arg, i, m.device) }?);
         }
         let result = m
             .module
-            .forward_is(&args)
+            .forward_is(&values)
             .map_err(|e| (ERR_RUN, e.to_string()))?;
         let outputs = flatten(result)?;
         unsafe { *out = Box::into_raw(Box::new(outputs)) as *mut OutputsHandle };
         Ok(())
     })
+}
+
+/// `len` items at `ptr`, which may be null or dangling when `len` is 0.
+unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
+    if len == 0 || ptr.is_null() {
+        &[]
+    } else {
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+}
+
+unsafe fn to_string(data: *const u8, len: usize, what: &str) -> Result<String, (i32, String)> {
+    String::from_utf8(unsafe { slice(data, len) }.to_vec())
+        .map_err(|_| (ERR_INPUT, format!("{what}: not UTF-8")))
+}
+
+/// Argument `i` as a TorchScript value. Tensors view the caller's buffer.
+unsafe fn to_ivalue(arg: &RawArg, i: usize, device: Device) -> Result<IValue, (i32, String)> {
+    let what = format!("argument {i}");
+    Ok(match arg.kind {
+        ARG_TENSOR => IValue::Tensor(unsafe { to_tensor(&arg.tensor, &what, device) }?),
+        ARG_NONE => IValue::None,
+        ARG_BOOL => IValue::Bool(arg.int != 0),
+        ARG_INT => IValue::Int(arg.int),
+        ARG_DOUBLE => IValue::Double(arg.double),
+        ARG_STR => IValue::String(unsafe { to_string(arg.items as *const u8, arg.len, &what) }?),
+        ARG_INT_LIST => {
+            IValue::IntList(unsafe { slice(arg.items as *const i64, arg.len) }.to_vec())
+        }
+        ARG_DOUBLE_LIST => {
+            IValue::DoubleList(unsafe { slice(arg.items as *const f64, arg.len) }.to_vec())
+        }
+        ARG_BOOL_LIST => IValue::BoolList(
+            unsafe { slice(arg.items as *const u8, arg.len) }
+                .iter()
+                .map(|&b| b != 0)
+                .collect(),
+        ),
+        ARG_STR_LIST => IValue::StringList(
+            unsafe { slice(arg.items as *const RawStr, arg.len) }
+                .iter()
+                .map(|s| unsafe { to_string(s.data, s.len, &what) })
+                .collect::<Result<_, _>>()?,
+        ),
+        kind => return Err((ERR_INPUT, format!("{what}: unknown kind {kind}"))),
+    })
+}
+
+unsafe fn to_tensor(t: &RawTensor, what: &str, device: Device) -> Result<Tensor, (i32, String)> {
+    let kind = *KINDS.get(t.elem as usize).ok_or_else(|| {
+        (
+            ERR_INPUT,
+            format!("{what}: unknown element code {}", t.elem),
+        )
+    })?;
+    let shape = unsafe { slice(t.shape, t.ndim) };
+    let strides = unsafe { slice(t.strides, t.ndim) };
+    // SAFETY: the caller lends a buffer of this shape, strides and kind for the call.
+    // The tensor views it without a copy (on CPU), strided as torch.from_numpy would
+    // view it, so kernels see the same layout as under mlflow; moving to a GPU copies.
+    let view =
+        unsafe { Tensor::f_from_blob(t.data as *const u8, shape, strides, kind, Device::Cpu) }
+            .map_err(|e| (ERR_INPUT, format!("{what}: {e}")))?;
+    if device == Device::Cpu {
+        Ok(view)
+    } else {
+        view.f_to_device(device)
+            .map_err(|e| (ERR_RUN, e.to_string()))
+    }
 }
 
 /// A tensor as an owned, contiguous CPU copy (outputs may alias the caller's input, and the

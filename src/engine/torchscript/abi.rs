@@ -6,7 +6,7 @@
 use std::ffi::{c_char, c_void};
 
 /// Bumped on any change below; the core refuses an engine library of another version.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Status codes of the engine's functions. On anything but `OK`, `fpt_last_error` holds the text.
 pub const OK: i32 = 0;
@@ -41,6 +41,45 @@ pub struct RawTensor {
     pub data: *const c_void,
 }
 
+/// Argument kinds (`RawArg::kind`): forward's positional arguments are tensors (the inputs)
+/// followed by the values params were bound to.
+pub const ARG_TENSOR: i32 = 0;
+pub const ARG_NONE: i32 = 1;
+/// `int` is 0 or 1.
+pub const ARG_BOOL: i32 = 2;
+pub const ARG_INT: i32 = 3;
+pub const ARG_DOUBLE: i32 = 4;
+/// `items` points to `len` UTF-8 bytes.
+pub const ARG_STR: i32 = 5;
+/// `items` points to `len` i64s.
+pub const ARG_INT_LIST: i32 = 6;
+/// `items` points to `len` f64s.
+pub const ARG_DOUBLE_LIST: i32 = 7;
+/// `items` points to `len` bytes, each 0 or 1.
+pub const ARG_BOOL_LIST: i32 = 8;
+/// `items` points to `len` [`RawStr`]s.
+pub const ARG_STR_LIST: i32 = 9;
+
+/// One positional argument of forward; the fields its `kind` does not name are unused.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawArg {
+    pub kind: i32,
+    pub tensor: RawTensor,
+    pub int: i64,
+    pub double: f64,
+    pub items: *const c_void,
+    pub len: usize,
+}
+
+/// A UTF-8 string lent for the call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct RawStr {
+    pub data: *const u8,
+    pub len: usize,
+}
+
 /// Opaque engine objects.
 #[repr(C)]
 pub struct ModuleHandle {
@@ -56,13 +95,9 @@ pub type LastErrorFn = unsafe extern "C" fn() -> *const c_char;
 /// `(path, device "cpu" | "cuda" | "cuda:N", out)`.
 pub type LoadFn = unsafe extern "C" fn(*const c_char, *const c_char, *mut *mut ModuleHandle) -> i32;
 pub type FreeFn = unsafe extern "C" fn(*mut ModuleHandle);
-/// `(module, inputs, n_inputs, out)`: forward under no_grad, outputs moved to the CPU.
-pub type ForwardFn = unsafe extern "C" fn(
-    *const ModuleHandle,
-    *const RawTensor,
-    usize,
-    *mut *mut OutputsHandle,
-) -> i32;
+/// `(module, args, n_args, out)`: forward under no_grad, outputs moved to the CPU.
+pub type ForwardFn =
+    unsafe extern "C" fn(*const ModuleHandle, *const RawArg, usize, *mut *mut OutputsHandle) -> i32;
 pub type OutputsKindFn = unsafe extern "C" fn(*const OutputsHandle) -> i32;
 pub type OutputsLenFn = unsafe extern "C" fn(*const OutputsHandle) -> usize;
 /// The key of dict entry `i` (NUL-terminated, UTF-8), or null for other kinds.

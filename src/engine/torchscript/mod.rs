@@ -5,12 +5,14 @@
 
 pub mod abi;
 mod archive;
+pub mod signature;
 
 pub use archive::{archive_kind, Archive};
+pub use signature::{ArgValue, Binding, ForwardSignature, ParamValue};
 
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::tensor::{Data, ElemType, Tensor};
@@ -180,6 +182,8 @@ pub struct TorchScriptModule {
     handle: *mut abi::ModuleHandle,
     path: PathBuf,
     device: String,
+    /// forward's signature, read from the archive when params first need it.
+    signature: OnceLock<std::result::Result<ForwardSignature, String>>,
 }
 
 // SAFETY: a `torch::jit::Module` may run forward from several threads at once (tch's CModule is
@@ -221,6 +225,7 @@ impl TorchScriptModule {
             handle,
             path: path.to_path_buf(),
             device: device.to_string(),
+            signature: OnceLock::new(),
         })
     }
 
@@ -232,11 +237,34 @@ impl TorchScriptModule {
         &self.device
     }
 
-    /// Runs forward on `feeds` (positional, viewed without a copy on the CPU) under no_grad,
-    /// and copies the outputs out once.
-    pub fn forward(&self, feeds: &[Feed<'_>]) -> Result<Outputs> {
+    /// Binds `params` to forward's arguments after `n_inputs` inputs (see [`signature`]).
+    pub fn bind(&self, n_inputs: usize, params: &[(String, ParamValue)]) -> Result<Binding> {
+        let signature = self
+            .signature
+            .get_or_init(|| ForwardSignature::read(&self.path));
+        let signature = match signature {
+            Ok(s) => s,
+            Err(e) => {
+                return Ok(Binding::NeedsPython(format!(
+                    "forward's signature could not be read from the archive ({e})"
+                )))
+            }
+        };
+        signature
+            .bind(n_inputs, params)
+            .map_err(|e| Error::InvalidInput {
+                path: self.path.clone(),
+                key: Some(e.key),
+                reason: e.reason,
+            })
+    }
+
+    /// Runs forward on `feeds` (positional, viewed without a copy on the CPU) followed by
+    /// `extra` (what [`Self::bind`] made of params) under no_grad, and copies the outputs out
+    /// once.
+    pub fn forward(&self, feeds: &[Feed<'_>], extra: &[ArgValue]) -> Result<Outputs> {
         let api = self.api;
-        let mut raw = Vec::with_capacity(feeds.len());
+        let mut raw = Vec::with_capacity(feeds.len() + extra.len());
         for (i, t) in feeds.iter().enumerate() {
             let code = elem_code(t.elem).ok_or_else(|| Error::InvalidInput {
                 path: self.path.clone(),
@@ -246,17 +274,28 @@ impl TorchScriptModule {
                     t.elem.numpy_name()
                 ),
             })?;
-            raw.push(abi::RawTensor {
-                elem: code,
-                ndim: t.shape.len(),
-                shape: t.shape.as_ptr(),
-                strides: t.strides.as_ptr(),
-                data: t.data,
+            raw.push(abi::RawArg {
+                kind: abi::ARG_TENSOR,
+                tensor: abi::RawTensor {
+                    elem: code,
+                    ndim: t.shape.len(),
+                    shape: t.shape.as_ptr(),
+                    strides: t.strides.as_ptr(),
+                    data: t.data,
+                },
+                ..NO_ARG
             });
+        }
+        // Buffers the raw arguments point into, alive until the call returns.
+        let mut bools: Vec<Vec<u8>> = vec![];
+        let mut strs: Vec<Vec<abi::RawStr>> = vec![];
+        for value in extra {
+            raw.push(raw_arg(value, &mut bools, &mut strs));
         }
         let mut out = std::ptr::null_mut();
         // SAFETY: `raw` and the buffers it points to outlive the call; `out` is writable.
         let status = unsafe { (api.forward)(self.handle, raw.as_ptr(), raw.len(), &mut out) };
+        drop((bools, strs));
         if status != abi::OK {
             let reason = last_error(api);
             return Err(if status == abi::ERR_INPUT {
@@ -274,6 +313,74 @@ impl TorchScriptModule {
         }
         let guard = OutputsGuard { api, ptr: out };
         guard.copy_out(&self.path)
+    }
+}
+
+const NO_ARG: abi::RawArg = abi::RawArg {
+    kind: abi::ARG_NONE,
+    tensor: abi::RawTensor {
+        elem: -1,
+        ndim: 0,
+        shape: std::ptr::null(),
+        strides: std::ptr::null(),
+        data: std::ptr::null(),
+    },
+    int: 0,
+    double: 0.0,
+    items: std::ptr::null(),
+    len: 0,
+};
+
+/// `value` as a raw argument pointing into `value` itself, or into `bools` / `strs` (whose inner
+/// buffers do not move when the outer vectors grow).
+fn raw_arg(
+    value: &ArgValue,
+    bools: &mut Vec<Vec<u8>>,
+    strs: &mut Vec<Vec<abi::RawStr>>,
+) -> abi::RawArg {
+    let items = |kind, ptr: *const u8, len| abi::RawArg {
+        kind,
+        items: ptr as *const std::ffi::c_void,
+        len,
+        ..NO_ARG
+    };
+    match value {
+        ArgValue::None => NO_ARG,
+        ArgValue::Bool(b) => abi::RawArg {
+            kind: abi::ARG_BOOL,
+            int: i64::from(*b),
+            ..NO_ARG
+        },
+        ArgValue::Int(i) => abi::RawArg {
+            kind: abi::ARG_INT,
+            int: *i,
+            ..NO_ARG
+        },
+        ArgValue::Double(d) => abi::RawArg {
+            kind: abi::ARG_DOUBLE,
+            double: *d,
+            ..NO_ARG
+        },
+        ArgValue::Str(s) => items(abi::ARG_STR, s.as_ptr(), s.len()),
+        ArgValue::IntList(v) => items(abi::ARG_INT_LIST, v.as_ptr() as *const u8, v.len()),
+        ArgValue::DoubleList(v) => items(abi::ARG_DOUBLE_LIST, v.as_ptr() as *const u8, v.len()),
+        ArgValue::BoolList(v) => {
+            bools.push(v.iter().map(|&b| u8::from(b)).collect());
+            let v = bools.last().map_or(&[][..], |v| v.as_slice());
+            items(abi::ARG_BOOL_LIST, v.as_ptr(), v.len())
+        }
+        ArgValue::StrList(v) => {
+            strs.push(
+                v.iter()
+                    .map(|s| abi::RawStr {
+                        data: s.as_ptr(),
+                        len: s.len(),
+                    })
+                    .collect(),
+            );
+            let v = strs.last().map_or(&[][..], |v| v.as_slice());
+            items(abi::ARG_STR_LIST, v.as_ptr() as *const u8, v.len())
+        }
     }
 }
 
