@@ -600,6 +600,7 @@ def test_params_like_mlflow(case):
     else:
         assert not isinstance(ours, str), ours
         assert _typed(ours) == _typed(theirs)
+        assert list(ours) == list(theirs)  # the keys' order too
 
 
 def test_object_params_like_mlflow():

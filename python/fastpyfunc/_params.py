@@ -31,6 +31,8 @@ _TYPES: dict[str, tuple[str | None, type]] = {
     "binary": ("object", bytes),
     "datetime": (None, dt.date),
 }
+#: Types whose Python value `python_type(value)` returns unchanged.
+_UNCHANGED = {"boolean", "integer", "long", "float", "double", "string"}
 _ALLOWED = {"long": ("integer",), "float": ("integer", "long"), "double": ("integer", "long", "float")}
 
 
@@ -126,13 +128,25 @@ class ParamPlan:
             default = validate(np, "", s.default, type_, s.shape) if s.default is not None else None
             self._specs.append((s.name, type_, s.shape, default))
         self._names = {s[0] for s in self._specs}
+        self._defaults = {name: default for name, _, _, default in self._specs}
+        # Scalar params whose value, given as exactly this Python type, passes unchanged: the
+        # common call skips the per-spec validation (same result, a few µs less per predict).
+        self._exact = {
+            name: _TYPES[t][1]
+            for name, t, shape, _ in self._specs
+            if shape is None and isinstance(t, str) and t in _UNCHANGED
+        }
 
     def _repr(self, name: str, type_: Any, shape: Any, default: Any) -> str:
         kind = type_ if isinstance(type_, str) else _object_repr(type_)
         return f"{name!r}: {kind} (default: {default})" + (f" (shape: {shape})" if shape is not None else "")
 
     def __call__(self, params: Any) -> dict[str, Any]:
-        params = {} if params is None else params
+        if params is None:
+            return dict(self._defaults)
+        exact = self._exact
+        if type(params) is dict and all(type(v) is exact.get(k) for k, v in params.items()):
+            return {**params, **{k: d for k, d in self._defaults.items() if k not in params}}
         if not isinstance(params, dict):
             raise ParamError(f"Parameters must be a dictionary. Got type '{type(params).__name__}'.")
         if any(not isinstance(k, str) for k in params):
