@@ -24,7 +24,16 @@ from conftest import assert_same, both, compare_predict, require
 #: The params schema each model is saved with (infer_signature's types: double, long, boolean,
 #: string, and lists of long / double).
 PARAMS = {
-    "params": {"scale": 1.0, "n": 0, "flag": False, "name": "a, b", "ks": [1], "w": [0.5]},
+    "params": {
+        "scale": 1.0,
+        "n": 0,
+        "flag": False,
+        "name": "a, b",
+        "ks": [1],
+        "w": [0.5],
+        "tags": ["t"],
+        "bs": [False],
+    },
     "tuple_gap": {"scale": 2.0},  # t, between x and scale, has a tuple default
     "int_arg": {"n": 0.5},  # a double for an int argument: Python torch refuses it
     "no_args": {"other": 1.0},  # forward has no such argument
@@ -58,12 +67,20 @@ def _modules(torch):
             name: str = "a, b",
             ks: list[int] | None = None,
             w: list[float] | None = None,
+            tags: list[str] | None = None,
+            bs: list[bool] | None = None,
         ) -> torch.Tensor:
             out = x * scale + n + float(flag) + 100.0 * len(name)
             if ks is not None:
                 out = out + 1000.0 * float(sum(ks))
             if w is not None:
                 out = out * sum(w)
+            if tags is not None:
+                out = out + 1e4 * float(len("".join(tags)))
+            if bs is not None:
+                for b in bs:
+                    if b:
+                        out = out + 1e5
             return out
 
     class TupleGap(torch.nn.Module):
@@ -194,6 +211,7 @@ def test_params_are_keyword_arguments(ts_models):
         {"n": 7, "flag": True},
         {"name": 'é"\\', "ks": [1, 2, 3], "w": [0.5, 0.25]},
         {"scale": 3, "ks": [], "w": [2]},  # an int for a float argument, an empty list
+        {"tags": ["x", "yz", ""], "bs": [True, False, True]},  # str and bool lists
         {"flag": True, "n": 2, "scale": -1.5, "name": ""},  # any order
     ]
     with warnings.catch_warnings():
@@ -339,7 +357,7 @@ out = m.predict(np.ones((3, 4), dtype=np.float32))
 assert out.shape == (3, 3), out
 p = fastpyfunc.load_model({str(ts_models["params"])!r})  # params bound natively
 out = p.predict(np.ones((1, 2), dtype=np.float32), params={{"n": 5, "ks": [2], "w": [1.0]}})
-assert out.tolist() == [[2406.0, 2406.0]], out
+assert out.tolist() == [[12406.0, 12406.0]], out  # 1 + 5 + 100*4 + 1000*2 + 1e4*len("t")
 print(sorted(k for k in ("torch", "mlflow", "pandas") if k in sys.modules))
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -13,6 +13,9 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
+/// The most printed code read for one class (real modules print kilobytes).
+const MAX_CODE: u64 = 16 << 20;
+
 /// An argument's TorchScript type, as far as the binding needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ArgType {
@@ -170,10 +173,15 @@ impl ForwardSignature {
         let (module, class) = root_class(&head[..n]).ok_or("data.pkl does not name its class")?;
         let code_path = format!("{top}/code/{}.py", module.replace('.', "/"));
         let mut code = String::new();
+        // Bounded: the entry is deflated, and a hostile archive could inflate it without end.
         zip.by_name(&code_path)
             .map_err(|e| format!("{code_path}: {e}"))?
+            .take(MAX_CODE + 1)
             .read_to_string(&mut code)
             .map_err(|e| format!("{code_path}: {e}"))?;
+        if code.len() as u64 > MAX_CODE {
+            return Err(format!("{code_path} is larger than {MAX_CODE} bytes"));
+        }
         Self::parse(&code, &class).map_err(|e| format!("{code_path}: {e}"))
     }
 
@@ -638,6 +646,35 @@ mod tests {
             ))
         );
         assert_eq!(root_class(b"\x80\x02}q\x00"), None);
+    }
+
+    #[test]
+    fn reads_an_archive_and_bounds_its_code() {
+        use std::io::Write;
+        let write = |code: &[u8]| {
+            let path = std::env::temp_dir().join(format!(
+                "fastpyfunc-signature-{}-{}.zip",
+                std::process::id(),
+                code.len()
+            ));
+            let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+            let deflated = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            w.start_file("m/data.pkl", deflated).unwrap();
+            w.write_all(b"\x80\x02c__torch__\nM\nq\x00)").unwrap();
+            w.start_file("m/code/__torch__.py", deflated).unwrap();
+            w.write_all(code).unwrap();
+            w.finish().unwrap();
+            path
+        };
+        let ok = write(CODE.as_bytes());
+        assert_eq!(ForwardSignature::read(&ok).unwrap(), sig());
+        let mut huge = CODE.as_bytes().to_vec();
+        huge.resize(MAX_CODE as usize + 10, b' ');
+        let bomb = write(&huge);
+        let err = ForwardSignature::read(&bomb).unwrap_err();
+        assert!(err.contains("larger than"), "{err}");
+        let _ = (std::fs::remove_file(ok), std::fs::remove_file(bomb));
     }
 
     #[test]
