@@ -117,9 +117,10 @@ class TorchScriptModel:
         if self._native is None:
             structure, items = self._python_runner()(arrays, params or {})
         else:
-            structure, items = self._native.run(arrays, params or None)
-            if structure == "needs-python":
-                structure, items = self._python_runner(items)(arrays, params or {})
+            out = self._native.run(arrays, params or None)
+            if out[0] == "needs-python":  # out[1] says why
+                out = self._python_runner(str(out[1]))(arrays, params or {})
+            structure, items = out
         if structure == "tensor":
             out = items[0][1]
             if frame and pd is not None:
@@ -135,7 +136,7 @@ class TorchScriptModel:
             exc.InvalidInputError, f"{self._model_path}: {message}", model_path=self._model_path, key=key
         )
 
-    def _python_runner(self, why: Any = None) -> Callable[[list[Any], dict[str, Any]], Outputs]:
+    def _python_runner(self, why: str | None = None) -> Callable[[list[Any], dict[str, Any]], Outputs]:
         """Python torch's call; ``why`` is the engine's reason when the native module is loaded."""
         if why is not None:
             if not _torch_importable():
