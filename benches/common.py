@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,32 @@ def main(
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=str))
+
+
+_PRELUDE = """
+import logging, sys, time
+logging.disable(logging.WARNING)
+import numpy as np
+which, path = sys.argv[1], sys.argv[2]
+if which == "fastpyfunc":
+    import fastpyfunc
+    predict = fastpyfunc.load_model(path{load_args}).predict
+elif which == "mlflow.pyfunc":
+    import mlflow.pyfunc
+    predict = mlflow.pyfunc.load_model(path{load_args}).predict
+else:
+"""
+
+
+def setup(raw: str, load_args: str = "") -> str:
+    """A benchmark process's start: defines `predict(x)` for argv[1] "fastpyfunc" or
+    "mlflow.pyfunc" (`load_model(path{load_args})`), else runs `raw`, the raw engine's own
+    Python code, which defines `predict` itself. argv[2] is the model directory (`path`)."""
+    return (
+        _PRELUDE.replace("{load_args}", load_args)
+        + textwrap.indent(textwrap.dedent(raw).strip("\n"), "    ")
+        + "\n"
+    )
 
 
 #: Appended to a setup script that defines `predict(x)`: per-call medians of a (rows, 32) float32

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import fmt_seconds, main, run_code
+from common import fmt_seconds, main, run_code, setup
 
 FEATURES = 20
 NAMES = ["fastpyfunc", "mlflow.pyfunc", "onnxruntime (Python)"]
@@ -43,22 +43,13 @@ def make_model(root: Path) -> Path:
     return path
 
 
-_SETUP = """
-import logging, sys
-logging.disable(logging.WARNING)
-import numpy as np
-which, path = sys.argv[1], sys.argv[2]
-if which == "fastpyfunc":
-    import fastpyfunc
-    predict = fastpyfunc.load_model(path).predict
-elif which == "mlflow.pyfunc":
-    import mlflow.pyfunc
-    predict = mlflow.pyfunc.load_model(path).predict
-else:
-    import onnxruntime
-    s = onnxruntime.InferenceSession(path + "/model.onnx", providers=["CPUExecutionProvider"])
-    predict = lambda x: s.run(None, {"X": x})
+_SETUP = setup(
+    """
+import onnxruntime
+s = onnxruntime.InferenceSession(path + "/model.onnx", providers=["CPUExecutionProvider"])
+predict = lambda x: s.run(None, {"X": x})
 """
+)
 
 _LATENCY_CODE = (
     _SETUP

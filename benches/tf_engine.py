@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import main, print_side_by_side, side_by_side
+from common import main, print_side_by_side, setup, side_by_side
 
 NAMES = ["fastpyfunc", "mlflow.pyfunc", "tf signature (Python)"]
 BATCHES = {1: 3000, 64: 2000, 10_000: 100}
@@ -31,22 +31,13 @@ class MLP(tf.Module):
 mlflow.tensorflow.save_model(MLP(), sys.argv[1])
 """
 
-_SETUP = """
-import logging, sys, time
-logging.disable(logging.WARNING)
-import numpy as np
-which, path = sys.argv[1], sys.argv[2]
-if which == "fastpyfunc":
-    import fastpyfunc
-    predict = fastpyfunc.load_model(path).predict
-elif which == "mlflow.pyfunc":
-    import mlflow.pyfunc
-    predict = mlflow.pyfunc.load_model(path).predict
-else:
-    import tensorflow as tf
-    fn = tf.saved_model.load(path + "/tf2model").signatures["serving_default"]
-    predict = lambda x: fn(tf.constant(x))["output_0"].numpy()
+_SETUP = setup(
+    """
+import tensorflow as tf
+fn = tf.saved_model.load(path + "/tf2model").signatures["serving_default"]
+predict = lambda x: fn(tf.constant(x))["output_0"].numpy()
 """
+)
 
 
 def run(quick: bool = False) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import main, print_side_by_side, side_by_side
+from common import main, print_side_by_side, setup, side_by_side
 
 NAMES = ["fastpyfunc", "mlflow.pyfunc", "torch.jit (Python)"]
 BATCHES = {1: 3000, 64: 2000, 10_000: 100}
@@ -27,24 +27,16 @@ mlp = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Lin
 mlflow.pytorch.save_model(torch.jit.trace(mlp, torch.ones(1, 32)), sys.argv[1], serialization_format="pickle")
 """
 
-_SETUP = """
-import logging, sys, time
-logging.disable(logging.WARNING)
-import numpy as np
-which, path = sys.argv[1], sys.argv[2]
-if which == "fastpyfunc":
-    import fastpyfunc
-    predict = fastpyfunc.load_model(path, model_config={"device": "cpu"}).predict
-elif which == "mlflow.pyfunc":
-    import mlflow.pyfunc
-    predict = mlflow.pyfunc.load_model(path, model_config={"device": "cpu"}).predict
-else:
-    import torch
-    module = torch.jit.load(path + "/data/model.pth").eval()
-    def predict(x):
-        with torch.no_grad():
-            return module(torch.from_numpy(x)).numpy()
-"""
+_SETUP = setup(
+    """
+import torch
+module = torch.jit.load(path + "/data/model.pth").eval()
+def predict(x):
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
+""",
+    load_args=', model_config={"device": "cpu"}',
+)
 
 
 _MAKE_PARAMS = """
