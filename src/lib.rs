@@ -7,6 +7,7 @@
 pub mod engine;
 pub mod error;
 pub mod flavor;
+pub mod frame;
 pub mod mlmodel;
 pub mod plan;
 pub mod schema;

@@ -122,6 +122,10 @@ macro_rules! data_enums {
         }
 
         impl Data {
+            /// The elements, borrowed.
+            pub fn as_data_ref(&self) -> DataRef<'_> {
+                match self { $(Data::$v(v) => DataRef::$v(v),)* Data::Str(v) => DataRef::Str(v) }
+            }
             pub fn elem_type(&self) -> ElemType {
                 match self { $(Data::$v(_) => ElemType::$v,)* Data::Str(_) => ElemType::String }
             }

@@ -29,6 +29,10 @@ class OnnxModel:
         """Execution providers the session runs with."""
     def run(self, feeds: dict[str, Any]) -> dict[str, Any]:
         """``{output name: value}`` for ``{input name: array-like}``; the GIL is released."""
+    def predict(self, data: Any, plan: EnforcePlan | None = None) -> Any | None:
+        """The whole predict in one call: reads ``data`` (ndarray, pandas DataFrame, Arrow),
+        enforces ``plan``, runs the session with the GIL released and returns what mlflow returns
+        (Arrow in, Arrow out). None where mlflow's rules need pandas for this input."""
     def _last_feed_addrs(self) -> list[int]: ...
 
 def load_onnx(

@@ -41,6 +41,8 @@ class OnnxModel:
         self.output_names: list[str] = [n for n, _, _ in self._native.outputs]
         self._single_input = self.inputs[0][0] if len(self.inputs) == 1 else None
         self._run = self._native.run
+        #: The whole predict in one native call (see ``PyFuncModel.predict``).
+        self.native_predict = self._native.predict
         self._raw: Any = None
 
     @property

@@ -43,6 +43,11 @@ class PyFuncModel:
             self._predict_stream_fn, "params"
         )
         self._enforce = Enforcer(model_path, metadata, self.loader_module)
+        # Native engines read the input, enforce the signature and run in one call into Rust;
+        # None from it means mlflow's rules need pandas for that input (the path below).
+        self._native_predict = getattr(impl, "native_predict", None)
+        self._native_plan = self._enforce._plan
+        self._native_route = plan["route"]["kind"] == "native"
         self._input_example: Any = _UNSET
 
     def _method(self, name: str, key: str) -> Any:
@@ -58,12 +63,23 @@ class PyFuncModel:
     # -- prediction -------------------------------------------------------------------------
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        """Enforces the signature on ``data`` and ``params``, then returns the model's output."""
+        """Enforces the signature on ``data`` and ``params``, then returns the model's output.
+
+        Arrow input (pyarrow, polars, any Arrow PyCapsule producer) to a native engine gives an
+        Arrow result of the same family, with the columns and values a pandas input gives.
+        """
+        if self._native_predict is not None and not params and self._enforce._params_schema is None:
+            result = self._native_predict(data, self._native_plan)
+            if result is not None:
+                return result
+        origin = _arrow_origin(data) if self._native_route else None
         data, params = self._enforce(data, params)
         if self._predict_takes_params:
-            return self._predict_fn(data, params=params)
-        _warn_params_dropped(params)
-        return self._predict_fn(data)
+            result = self._predict_fn(data, params=params)
+        else:
+            _warn_params_dropped(params)
+            result = self._predict_fn(data)
+        return _as_arrow(result, origin) if origin is not None else result
 
     def predict_stream(self, data: Any, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Streams the output of a streamable model (single input)."""
@@ -165,6 +181,34 @@ class PyFuncModel:
             info["run_id"] = meta.run_id
         body = "".join(f"  {k}: {v}\n" for k, v in info.items())
         return f"mlflow.pyfunc.loaded_model:\n{body}"
+
+
+def _arrow_origin(data: Any) -> str | None:
+    """ "polars" or "arrow" for Arrow input (a table, not an array), else None."""
+    module = type(data).__module__
+    if module.startswith("pandas") or not (
+        hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__")
+    ):
+        return None
+    if module.startswith("pyarrow") and type(data).__name__ not in ("Table", "RecordBatch"):
+        return None
+    return "polars" if module.startswith("polars") else "arrow"
+
+
+def _as_arrow(result: Any, origin: str) -> Any:
+    """A native engine's DataFrame result for Arrow input, as Arrow (what the native reader
+    returns when it handles the input itself)."""
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(result, pd.DataFrame):
+        return result
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(result, preserve_index=False)
+    if origin == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    return table
 
 
 def _takes_params(fn: Any) -> bool:

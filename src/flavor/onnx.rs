@@ -1,7 +1,8 @@
 //! mlflow's `_OnnxModelWrapper` feed rules, plus what onnxruntime's Python API accepts, so a
 //! feed is accepted, cast or rejected exactly where mlflow would accept, cast or reject it.
 
-use crate::tensor::{ElemType, Given, ValueKind};
+use crate::frame::common_type;
+use crate::tensor::{ElemType, Given, Port, ValueKind};
 
 /// How the binding must turn one feed into the tensor onnxruntime gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,53 @@ pub fn feed(declared: &ValueKind, given: Given) -> Feed {
     }
 }
 
+/// What one model input gets from a DataFrame (or Arrow table): `columns` (indices into the
+/// frame) assembled into a tensor of `elem`, 2-D `[N, k]` or, for one column, 1-D `[N]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortFeed {
+    pub columns: Vec<usize>,
+    pub elem: ElemType,
+    pub two_d: bool,
+}
+
+/// mlflow's DataFrame feeds: a single model input takes the whole frame (`df.values`, whose dtype
+/// is the columns' common type), several take one column each by name (`df[name].values`).
+/// Err: what mlflow would refuse (a missing column, an object array, a dtype onnxruntime
+/// rejects); the caller leaves those to the path that words the error.
+pub fn frame_feeds(
+    ports: &[Port],
+    labels: &[Option<&str>],
+    dtypes: &[ElemType],
+) -> Result<Vec<PortFeed>, String> {
+    let elem_for = |port: &Port, given: ElemType| match feed(&port.kind, Given::Elem(given)) {
+        Feed::AsIs(e) | Feed::Cast(e) => Ok(e),
+        Feed::Strings => Err("string input".to_string()),
+        Feed::Reject(reason) => Err(reason),
+    };
+    if let [port] = ports {
+        let common = common_type(dtypes).ok_or("the columns have no common numeric type")?;
+        return Ok(vec![PortFeed {
+            columns: (0..dtypes.len()).collect(),
+            elem: elem_for(port, common)?,
+            two_d: true,
+        }]);
+    }
+    ports
+        .iter()
+        .map(|port| {
+            let j = labels
+                .iter()
+                .position(|l| *l == Some(port.name.as_str()))
+                .ok_or_else(|| format!("no column {}", port.name))?;
+            Ok(PortFeed {
+                columns: vec![j],
+                elem: elem_for(port, dtypes[j])?,
+                two_d: false,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +115,47 @@ mod tests {
             feed(&t(ElemType::I64), Given::Elem(ElemType::F64)),
             Feed::Reject(_)
         ));
+    }
+
+    #[test]
+    fn frame_feeds_follow_mlflow() {
+        let port = |name: &str, elem| Port {
+            name: name.into(),
+            kind: t(elem),
+        };
+        // one input: the whole frame at the columns' common type, float64 cast to float32
+        let one = frame_feeds(
+            &[port("X", ElemType::F32)],
+            &[Some("a"), Some("b")],
+            &[ElemType::F64, ElemType::I32],
+        )
+        .unwrap();
+        assert_eq!(
+            one,
+            vec![PortFeed {
+                columns: vec![0, 1],
+                elem: ElemType::F32,
+                two_d: true
+            }]
+        );
+        // several inputs: a column each, by name
+        let two = frame_feeds(
+            &[port("b", ElemType::I64), port("a", ElemType::F32)],
+            &[Some("a"), Some("b")],
+            &[ElemType::F64, ElemType::I64],
+        )
+        .unwrap();
+        assert_eq!(two[0].columns, vec![1]);
+        assert_eq!(two[1].elem, ElemType::F32);
+        assert!(!two[1].two_d);
+        assert!(frame_feeds(
+            &[port("a", ElemType::F32), port("zz", ElemType::F32)],
+            &[Some("a")],
+            &[ElemType::F32],
+        )
+        .is_err());
+        // int64 values into a float input: onnxruntime refuses
+        assert!(frame_feeds(&[port("X", ElemType::F32)], &[None], &[ElemType::I64]).is_err());
     }
 
     #[test]

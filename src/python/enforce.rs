@@ -17,7 +17,7 @@ type MatchResult = (Vec<(usize, usize)>, Vec<String>, bool);
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
 pub(crate) struct EnforcePlan {
-    plan: Plan,
+    pub(crate) plan: Plan,
 }
 
 #[pymethods]

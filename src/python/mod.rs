@@ -4,8 +4,10 @@
 mod convert;
 mod enforce;
 mod errors;
+mod input;
 mod model;
 mod onnx;
+mod output;
 mod savedmodel;
 mod torchscript;
 

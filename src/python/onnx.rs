@@ -9,18 +9,27 @@ use numpy::PyUntypedArray;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
+use pyo3::sync::PyOnceLock;
+
 use super::convert::{self, Held};
+use super::enforce::EnforcePlan;
 use super::errors::to_pyerr;
+use super::input::{numpy_elem, Input, Table};
+use super::output::table_result;
 use crate::engine::onnx::options;
 use crate::engine::onnx::OnnxSession;
 use crate::error::Error;
-use crate::flavor::onnx::{feed, Feed};
+use crate::flavor::onnx::{feed, frame_feeds, Feed};
+use crate::frame::{assemble, Column};
 use crate::mlmodel::flavors::OnnxFlavor;
-use crate::tensor::{TensorRef, ValueKind};
+use crate::schema::enforce::{tensors, Enforced, Plan, TensorShape};
+use crate::tensor::{Data, DataRef, ElemType, TensorRef, ValueKind};
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
 pub(crate) struct OnnxModel {
     session: OnnxSession,
+    /// The pandas Index of the output names, built on the first DataFrame result.
+    frame_columns: PyOnceLock<Py<PyAny>>,
 }
 
 /// Loads `model_file` with the onnxruntime library at `library`. `flavor_json` is the MLmodel's
@@ -54,6 +63,7 @@ pub(crate) fn load_onnx(
     Ok((
         OnnxModel {
             session: loaded.session,
+            frame_columns: PyOnceLock::new(),
         },
         loaded.warnings,
     ))
@@ -174,6 +184,28 @@ impl OnnxModel {
         convert::outputs_dict(py, names, outputs)
     }
 
+    /// One call for a whole predict: reads `data` (a NumPy array, a pandas DataFrame, Arrow
+    /// data), enforces `plan` (the signature's inputs; None without a signature), applies
+    /// mlflow's ONNX wrapper rules, runs the session with the GIL released and builds what mlflow
+    /// returns (`{output: array}` for arrays; a DataFrame for pandas; the same columns as a
+    /// pyarrow Table or polars DataFrame for Arrow input). Returns None where mlflow's rules need
+    /// pandas for this input (object or extension dtypes, extra or missing columns, nested types,
+    /// values mlflow refuses): the Python path takes it from there and words any error.
+    #[pyo3(signature = (data, plan=None))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        plan: Option<PyRef<'py, EnforcePlan>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let plan = plan.as_deref().map(|p| &p.plan);
+        match Input::read(data)? {
+            Input::Array(arr) => self.predict_array(py, &arr, plan),
+            Input::Table(table) => self.predict_table(py, &table, plan),
+            Input::Other => Ok(None),
+        }
+    }
+
     fn __repr__(&self) -> String {
         format!("OnnxModel({})", self.session.path().display())
     }
@@ -202,4 +234,139 @@ fn as_array<'py>(
             .map(|n| n.to_string())
             .unwrap_or_else(|_| "?".into())
     ))
+}
+
+impl OnnxModel {
+    /// An ndarray: checked against a single unnamed TensorSpec, fed to the single input.
+    fn predict_array<'py>(
+        &self,
+        py: Python<'py>,
+        arr: &Bound<'py, PyUntypedArray>,
+        plan: Option<&Plan>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let [port] = self.session.inputs() else {
+            return Ok(None);
+        };
+        match plan {
+            None => {}
+            Some(Plan::Tensors(t)) if !t.named && t.specs.len() == 1 => {
+                let Some(elem) = numpy_elem(&arr.dtype()) else {
+                    return Ok(None);
+                };
+                let input = TensorShape {
+                    shape: arr.shape(),
+                    dtype_name: elem.numpy_name(),
+                    native_order: true,
+                    dtype_text: elem.numpy_name(),
+                };
+                if tensors::check(&t.specs[0], &input).is_err() {
+                    return Ok(None);
+                }
+            }
+            Some(_) => return Ok(None),
+        }
+        let Some(Feed::AsIs(elem) | Feed::Cast(elem)) =
+            convert::given(arr).map(|g| feed(&port.kind, g))
+        else {
+            return Ok(None);
+        };
+        let held = convert::lend(arr, elem)?;
+        let tensors = [(port.name.as_str(), held.tensor())];
+        let session = &self.session;
+        let outputs = py
+            .detach(|| session.run(&tensors))
+            .map_err(|e| to_pyerr(py, e))?;
+        let names = self.session.outputs().iter().map(|p| p.name.as_str());
+        Ok(Some(convert::outputs_dict(py, names, outputs)?.into_any()))
+    }
+
+    /// A DataFrame or Arrow table: the column schema enforced on the columns in place, then
+    /// mlflow's DataFrame feeds (one copy assembles k columns into `[N, k]`; a column that is a
+    /// whole input already in the right type is lent as it is).
+    fn predict_table<'py>(
+        &self,
+        py: Python<'py>,
+        table: &Table<'py>,
+        plan: Option<&Plan>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let cols: Vec<Option<Column<'_>>> = (0..table.width()).map(|i| table.column(i)).collect();
+        let labels: Vec<Option<&str>> = table.labels.iter().map(|l| l.as_deref()).collect();
+        let taken: Vec<(usize, ElemType)> = match plan {
+            Some(Plan::Columns(c)) => match c.enforce(&labels, &cols) {
+                Enforced::Columns(taken) => taken,
+                Enforced::Pandas(_) => return Ok(None),
+            },
+            Some(Plan::Tensors(_)) => return Ok(None),
+            None => match cols.iter().map(|c| c.as_ref().map(|c| c.dtype)).collect() {
+                Some(dtypes) => (0..cols.len()).zip::<Vec<ElemType>>(dtypes).collect(),
+                None => return Ok(None),
+            },
+        };
+        if taken.is_empty() || table.rows == 0 {
+            return Ok(None);
+        }
+        let enforced: Vec<&Column<'_>> = taken
+            .iter()
+            .map(|(i, _)| {
+                cols[*i]
+                    .as_ref()
+                    .expect("enforced columns are read natively")
+            })
+            .collect();
+        let names: Vec<Option<&str>> = taken.iter().map(|(i, _)| labels[*i]).collect();
+        let dtypes: Vec<ElemType> = taken.iter().map(|(_, t)| *t).collect();
+        let Ok(feeds) = frame_feeds(self.session.inputs(), &names, &dtypes) else {
+            return Ok(None);
+        };
+        let rows = table.rows;
+        // Assembled (or lent) tensors, built before the engine runs with the GIL released.
+        let mut owned: Vec<(Vec<usize>, Option<Data>, Option<DataRef<'_>>)> = Vec::new();
+        for f in &feeds {
+            let shape = if f.two_d {
+                vec![rows, f.columns.len()]
+            } else {
+                vec![rows]
+            };
+            let lent = match f.columns.as_slice() {
+                [j] if dtypes[*j] == f.elem && enforced[*j].dtype == f.elem => {
+                    enforced[*j].as_slice()
+                }
+                _ => None,
+            };
+            if lent.is_some() {
+                owned.push((shape, None, lent));
+                continue;
+            }
+            let parts: Vec<&Column<'_>> = f.columns.iter().map(|j| enforced[*j]).collect();
+            let data = py
+                .detach(|| assemble(&parts, f.elem))
+                .map_err(pyo3::exceptions::PyValueError::new_err)?;
+            owned.push((shape, Some(data), None));
+        }
+        let tensors: Vec<(&str, TensorRef<'_>)> = self
+            .session
+            .inputs()
+            .iter()
+            .zip(&owned)
+            .map(|(port, (shape, data, lent))| {
+                let data = match (data, lent) {
+                    (Some(d), _) => d.as_data_ref(),
+                    (None, Some(l)) => *l,
+                    (None, None) => unreachable!("every feed is lent or assembled"),
+                };
+                (port.name.as_str(), TensorRef { shape, data })
+            })
+            .collect();
+        let session = &self.session;
+        let outputs = py
+            .detach(|| session.run(&tensors))
+            .map_err(|e| to_pyerr(py, e))?;
+        let names: Vec<&str> = self
+            .session
+            .outputs()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        table_result(py, table.origin, &names, outputs, &self.frame_columns).map(Some)
+    }
 }

@@ -1,7 +1,9 @@
 //! Column-based schemas: matching input columns to the schema (by name or by position) and
 //! mlflow's `_enforce_mlflow_datatype` conversion rules, decided from the column's dtype.
 
+use crate::frame::Column;
 use crate::schema::{ColType, DataType};
+use crate::tensor::ElemType;
 
 /// Appended to the "Can not safely convert" error when a float64 column holding only integers
 /// and NaN is fed to an integer column (mlflow's wording).
@@ -144,6 +146,65 @@ impl ColumnPlan {
             .filter_map(|c| Some((c.name.as_deref()?, c.required)))
             .collect();
         match_named(&names, labels)
+    }
+}
+
+/// A column schema enforced on columns read in place ([`crate::frame::Column`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enforced {
+    /// `(input index, dtype after enforcement)` of each column handed on, in schema order.
+    Columns(Vec<(usize, ElemType)>),
+    /// mlflow's rules need pandas for this input (a value-dependent pandas operation, an
+    /// extension or object dtype, a nested type), or it fails and the error is worded with
+    /// pandas' help; the reason says which.
+    Pandas(&'static str),
+}
+
+impl ColumnPlan {
+    /// mlflow's `_enforce_schema` for a DataFrame whose columns the rules can read natively
+    /// (`cols[i]` is None where they cannot). Extra columns, which mlflow drops with a warning,
+    /// are left to the warning's path too.
+    pub fn enforce(&self, labels: &[Option<&str>], cols: &[Option<Column<'_>>]) -> Enforced {
+        let matched = if self.named {
+            if labels.iter().any(|l| l.is_none()) {
+                return Enforced::Pandas("a column label is not a str");
+            }
+            let labels: Vec<&str> = labels.iter().flatten().copied().collect();
+            self.match_columns(&labels)
+        } else {
+            self.match_columns(&vec![""; labels.len()])
+        };
+        let Ok(matched) = matched else {
+            return Enforced::Pandas("missing inputs");
+        };
+        if !matched.extras.is_empty() {
+            return Enforced::Pandas("extra columns");
+        }
+        let mut out = Vec::with_capacity(matched.take.len());
+        for (si, ii) in matched.take {
+            let ColType::Data(t) = self.cols[si].ty else {
+                return Enforced::Pandas("a nested column type");
+            };
+            let Some(col) = &cols[ii] else {
+                return Enforced::Pandas("a column dtype read by pandas");
+            };
+            let to = match column_action("", &col.dtype_info(), t) {
+                ColAction::Keep => col.dtype,
+                ColAction::Cast(to) => match ElemType::from_numpy_name(to) {
+                    Some(e) => e,
+                    None => return Enforced::Pandas("a cast to a non-numeric dtype"),
+                },
+                ColAction::CastIfZeroOne { to, .. } if col.all_zero_or_one() => {
+                    match ElemType::from_numpy_name(to) {
+                        Some(e) => e,
+                        None => return Enforced::Pandas("a cast to a non-numeric dtype"),
+                    }
+                }
+                _ => return Enforced::Pandas("a conversion mlflow refuses or runs in pandas"),
+            };
+            out.push((ii, to));
+        }
+        Enforced::Columns(out)
     }
 }
 

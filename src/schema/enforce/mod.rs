@@ -9,7 +9,7 @@ pub mod tensors;
 
 use super::Schema;
 
-pub use columns::{ColAction, ColumnPlan, DtypeInfo, Matched, PlannedCol, NAN_INT_HINT};
+pub use columns::{ColAction, ColumnPlan, DtypeInfo, Enforced, Matched, PlannedCol, NAN_INT_HINT};
 pub use tensors::{TensorPlan, TensorShape};
 
 /// What `predict` does with its input before the model sees it.

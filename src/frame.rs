@@ -1,0 +1,442 @@
+//! Input columns as mlflow's rules see them, whatever they came from: the NumPy column arrays of
+//! a pandas DataFrame or the arrays of an Arrow table, read in place. A column reports the dtype
+//! pandas would hold it as (`Table.to_pandas()` semantics for Arrow: integers with nulls become
+//! float64 with NaN), so the enforcement rules are written once over that dtype; `assemble` is the
+//! one copy that turns k columns into an `[N, k]` tensor with exactly the conversions mlflow's
+//! path applies (`astype`, `DataFrame.values`, the flavor's float64 -> float32 cast).
+
+use crate::schema::enforce::DtypeInfo;
+use crate::tensor::{Data, DataRef, ElemType};
+
+/// A validity bitmap (Arrow): bit `offset + i` clear means element `i` is null.
+#[derive(Debug, Clone, Copy)]
+pub struct Nulls<'a> {
+    pub bits: &'a [u8],
+    pub offset: usize,
+}
+
+impl Nulls<'_> {
+    fn is_null(&self, i: usize) -> bool {
+        let b = self.offset + i;
+        self.bits[b / 8] & (1 << (b % 8)) == 0
+    }
+}
+
+/// `len` elements, `stride` elements apart, starting at the first element of `data` (which
+/// spans exactly `(len - 1) * stride + 1` elements).
+#[derive(Debug, Clone, Copy)]
+pub struct Chunk<'a> {
+    pub data: DataRef<'a>,
+    pub stride: usize,
+    pub len: usize,
+    pub nulls: Option<Nulls<'a>>,
+}
+
+/// One input column.
+#[derive(Debug, Clone)]
+pub struct Column<'a> {
+    /// The NumPy dtype pandas holds the column as.
+    pub dtype: ElemType,
+    pub chunks: Vec<Chunk<'a>>,
+}
+
+impl<'a> Column<'a> {
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(|c| c.len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What the enforcement rules need to know of the dtype.
+    pub fn dtype_info(&self) -> DtypeInfo<'static> {
+        dtype_info(self.dtype)
+    }
+
+    /// The column as one contiguous slice of its dtype, when it is stored that way: lent to an
+    /// engine without a copy.
+    pub fn as_slice(&self) -> Option<DataRef<'a>> {
+        match self.chunks.as_slice() {
+            [c] if (c.stride == 1 || c.len <= 1)
+                && c.nulls.is_none()
+                && c.data.elem_type() == self.dtype =>
+            {
+                Some(c.data)
+            }
+            [] => None,
+            _ => None,
+        }
+    }
+
+    /// Every value is 0 or 1 (mlflow lets such an int64 column become float/double).
+    pub fn all_zero_or_one(&self) -> bool {
+        self.chunks.iter().all(|c| {
+            (0..c.len).all(|i| {
+                c.nulls.is_some_and(|n| n.is_null(i))
+                    || matches!(value_f64(c.data, i * c.stride), Some(v) if v == 0.0 || v == 1.0)
+            })
+        })
+    }
+
+    /// A float column holding a NaN (or null) and otherwise only integers: mlflow's
+    /// missing-values hint applies.
+    pub fn nan_and_integers(&self) -> bool {
+        let mut nan = false;
+        for c in &self.chunks {
+            for i in 0..c.len {
+                if c.nulls.is_some_and(|n| n.is_null(i)) {
+                    nan = true;
+                    continue;
+                }
+                match value_f64(c.data, i * c.stride) {
+                    Some(v) if v.is_nan() => nan = true,
+                    Some(v) if v.fract() == 0.0 && v.is_finite() => {}
+                    _ => return false,
+                }
+            }
+        }
+        nan
+    }
+}
+
+/// `DtypeInfo` of a plain NumPy dtype.
+pub fn dtype_info(elem: ElemType) -> DtypeInfo<'static> {
+    let (kind, itemsize) = match elem {
+        ElemType::Bool => (b'b', 1),
+        ElemType::I8 => (b'i', 1),
+        ElemType::I16 => (b'i', 2),
+        ElemType::I32 => (b'i', 4),
+        ElemType::I64 => (b'i', 8),
+        ElemType::U8 => (b'u', 1),
+        ElemType::U16 => (b'u', 2),
+        ElemType::U32 => (b'u', 4),
+        ElemType::U64 => (b'u', 8),
+        ElemType::F16 => (b'f', 2),
+        ElemType::F32 => (b'f', 4),
+        ElemType::F64 => (b'f', 8),
+        ElemType::String => (b'O', 8),
+    };
+    DtypeInfo {
+        kind,
+        itemsize,
+        text: elem.numpy_name(),
+        numpy: true,
+        string_dtype: false,
+        inferred: false,
+    }
+}
+
+fn value_f64(d: DataRef<'_>, i: usize) -> Option<f64> {
+    macro_rules! get {
+        ($(($v:ident, $t:ty)),*) => {
+            match d {
+                DataRef::Bool(s) => Some(if s[i] { 1.0 } else { 0.0 }),
+                DataRef::F16(s) => Some(s[i].to_f64()),
+                $(DataRef::$v(s) => Some(s[i] as f64),)*
+                DataRef::Str(_) => None,
+            }
+        };
+    }
+    get!(
+        (I8, i8),
+        (I16, i16),
+        (I32, i32),
+        (I64, i64),
+        (U8, u8),
+        (U16, u16),
+        (U32, u32),
+        (U64, u64),
+        (F32, f32),
+        (F64, f64)
+    )
+}
+
+/// NumPy's `result_type` of column dtypes, as pandas' `DataFrame.values` interleaves them; None
+/// where pandas would make an object array (bool beside numbers, strings).
+pub fn common_type(dtypes: &[ElemType]) -> Option<ElemType> {
+    let mut it = dtypes.iter().copied();
+    let first = it.next()?;
+    it.try_fold(first, promote)
+}
+
+fn promote(a: ElemType, b: ElemType) -> Option<ElemType> {
+    use ElemType::*;
+    if a == b {
+        return Some(a);
+    }
+    if matches!(a, Bool | String) || matches!(b, Bool | String) {
+        return None;
+    }
+    let class = |t: ElemType| match t {
+        I8 | I16 | I32 | I64 => 'i',
+        U8 | U16 | U32 | U64 => 'u',
+        _ => 'f',
+    };
+    let size = |t: ElemType| match t {
+        I8 | U8 => 1,
+        I16 | U16 | F16 => 2,
+        I32 | U32 | F32 => 4,
+        _ => 8,
+    };
+    let float_of = |n: usize| match n {
+        2 => F16,
+        4 => F32,
+        _ => F64,
+    };
+    let int_of = |n: usize| match n {
+        1 => I8,
+        2 => I16,
+        4 => I32,
+        _ => I64,
+    };
+    Some(match (class(a), class(b)) {
+        ('f', 'f') => float_of(size(a).max(size(b))),
+        ('f', _) | (_, 'f') => {
+            let (f, i) = if class(a) == 'f' { (a, b) } else { (b, a) };
+            // the smallest float that holds every value of the integer type
+            let need = match size(i) {
+                1 => 2,
+                2 => 4,
+                _ => 8,
+            };
+            float_of(size(f).max(need))
+        }
+        ('i', 'i') | ('u', 'u') => {
+            if size(a) >= size(b) {
+                a
+            } else {
+                b
+            }
+        }
+        _ => {
+            let (s, u) = if class(a) == 'i' { (a, b) } else { (b, a) };
+            if size(u) == 8 {
+                F64
+            } else if size(s) > size(u) {
+                s
+            } else {
+                int_of(size(u) * 2)
+            }
+        }
+    })
+}
+
+/// Copies `cols` into one row-major `[N, k]` buffer of `out` (N = the columns' length; they are
+/// of equal length). Each value goes the way mlflow's path takes it: to a float output through
+/// float64 (pandas' own interleaving and the flavor's cast), to an integer or bool output
+/// directly (the rules only ever widen those). Nulls are NaN. Err names what cannot be done.
+pub fn assemble(cols: &[&Column<'_>], out: ElemType) -> Result<Data, String> {
+    let k = cols.len();
+    let n = cols.first().map_or(0, |c| c.len());
+    macro_rules! fill {
+        ($variant:ident, $t:ty, $conv:expr, $null:expr) => {{
+            let mut dst: Vec<$t> = vec![Default::default(); n * k];
+            for (j, col) in cols.iter().enumerate() {
+                let mut row = 0;
+                for c in &col.chunks {
+                    fill_chunk(c, &mut dst[..], row, j, k, $conv, $null)?;
+                    row += c.len;
+                }
+            }
+            Data::$variant(dst)
+        }};
+    }
+    Ok(match out {
+        ElemType::F64 => fill!(F64, f64, |v: Num| Some(v.f64()), Some(f64::NAN)),
+        ElemType::F32 => fill!(F32, f32, |v: Num| Some(v.f64() as f32), Some(f32::NAN)),
+        ElemType::F16 => fill!(
+            F16,
+            half::f16,
+            |v: Num| Some(half::f16::from_f64(v.f64())),
+            Some(half::f16::NAN)
+        ),
+        ElemType::I64 => fill!(I64, i64, |v: Num| v.int().map(|x| x as i64), None),
+        ElemType::I32 => fill!(I32, i32, |v: Num| v.int().map(|x| x as i32), None),
+        ElemType::I16 => fill!(I16, i16, |v: Num| v.int().map(|x| x as i16), None),
+        ElemType::I8 => fill!(I8, i8, |v: Num| v.int().map(|x| x as i8), None),
+        ElemType::U64 => fill!(U64, u64, |v: Num| v.uint(), None),
+        ElemType::U32 => fill!(U32, u32, |v: Num| v.uint().map(|x| x as u32), None),
+        ElemType::U16 => fill!(U16, u16, |v: Num| v.uint().map(|x| x as u16), None),
+        ElemType::U8 => fill!(U8, u8, |v: Num| v.uint().map(|x| x as u8), None),
+        ElemType::Bool => fill!(Bool, bool, |v: Num| v.bool(), None),
+        ElemType::String => return Err("string tensors are not assembled from columns".into()),
+    })
+}
+
+/// One value as read from a chunk, before conversion.
+#[derive(Debug, Clone, Copy)]
+enum Num {
+    Bool(bool),
+    I(i64),
+    U(u64),
+    F(f64),
+}
+
+impl Num {
+    fn f64(self) -> f64 {
+        match self {
+            Num::Bool(b) => b as u8 as f64,
+            Num::I(x) => x as f64,
+            Num::U(x) => x as f64,
+            Num::F(x) => x,
+        }
+    }
+    fn int(self) -> Option<i128> {
+        match self {
+            Num::I(x) => Some(x as i128),
+            Num::U(x) => Some(x as i128),
+            _ => None,
+        }
+    }
+    fn uint(self) -> Option<u64> {
+        match self {
+            Num::U(x) => Some(x),
+            Num::I(x) => Some(x as u64),
+            _ => None,
+        }
+    }
+    fn bool(self) -> Option<bool> {
+        match self {
+            Num::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// Writes column `j` of rows `row..row + c.len` of the `[N, k]` buffer. Monomorphised per output
+/// type; the per-source `match` sits outside the loop.
+fn fill_chunk<T: Copy>(
+    c: &Chunk<'_>,
+    dst: &mut [T],
+    row: usize,
+    j: usize,
+    k: usize,
+    conv: impl Fn(Num) -> Option<T>,
+    null: Option<T>,
+) -> Result<(), String> {
+    macro_rules! each {
+        ($s:expr, $wrap:expr) => {{
+            let s = $s;
+            for i in 0..c.len {
+                let at = (row + i) * k + j;
+                if let Some(n) = c.nulls {
+                    if n.is_null(i) {
+                        dst[at] = null.ok_or("a null value has no integer or bool form")?;
+                        continue;
+                    }
+                }
+                dst[at] = conv($wrap(s[i * c.stride]))
+                    .ok_or_else(|| format!("cannot convert {:?} values", c.data.elem_type()))?;
+            }
+        }};
+    }
+    match c.data {
+        DataRef::Bool(s) => each!(s, Num::Bool),
+        DataRef::I8(s) => each!(s, |x: i8| Num::I(x as i64)),
+        DataRef::I16(s) => each!(s, |x: i16| Num::I(x as i64)),
+        DataRef::I32(s) => each!(s, |x: i32| Num::I(x as i64)),
+        DataRef::I64(s) => each!(s, Num::I),
+        DataRef::U8(s) => each!(s, |x: u8| Num::U(x as u64)),
+        DataRef::U16(s) => each!(s, |x: u16| Num::U(x as u64)),
+        DataRef::U32(s) => each!(s, |x: u32| Num::U(x as u64)),
+        DataRef::U64(s) => each!(s, Num::U),
+        DataRef::F16(s) => each!(s, |x: half::f16| Num::F(x.to_f64())),
+        DataRef::F32(s) => each!(s, |x: f32| Num::F(x as f64)),
+        DataRef::F64(s) => each!(s, Num::F),
+        DataRef::Str(_) => return Err("string columns are not assembled".into()),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col<'a>(dtype: ElemType, data: DataRef<'a>, stride: usize, len: usize) -> Column<'a> {
+        Column {
+            dtype,
+            chunks: vec![Chunk {
+                data,
+                stride,
+                len,
+                nulls: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn promotion_follows_numpy() {
+        use ElemType::*;
+        assert_eq!(common_type(&[F64, F64]), Some(F64));
+        assert_eq!(common_type(&[I64, F32]), Some(F64));
+        assert_eq!(common_type(&[I16, F32]), Some(F32));
+        assert_eq!(common_type(&[I8, F16]), Some(F16));
+        assert_eq!(common_type(&[U8, I8]), Some(I16));
+        assert_eq!(common_type(&[U32, I32]), Some(I64));
+        assert_eq!(common_type(&[U64, I64]), Some(F64));
+        assert_eq!(common_type(&[I32, I64]), Some(I64));
+        assert_eq!(common_type(&[Bool, F64]), None);
+        assert_eq!(common_type(&[Bool, Bool]), Some(Bool));
+        assert_eq!(common_type(&[]), None);
+    }
+
+    #[test]
+    fn assemble_interleaves_rows_and_converts_through_float64() {
+        let a = [1.5f64, 2.5, 3.5];
+        // a strided column: every other element of six
+        let b = [10i64, -1, 20, -1, 30];
+        let ca = col(ElemType::F64, DataRef::F64(&a), 1, 3);
+        let cb = col(ElemType::I64, DataRef::I64(&b), 2, 3);
+        let out = assemble(&[&ca, &cb], ElemType::F32).unwrap();
+        assert_eq!(out, Data::F32(vec![1.5, 10.0, 2.5, 20.0, 3.5, 30.0]));
+        // 2^53 + 1 rounds to 2^53 in float64 first, as pandas' interleaving does, then to f32.
+        let big = [(1i64 << 53) + 1];
+        let cbig = col(ElemType::I64, DataRef::I64(&big), 1, 1);
+        let out = assemble(&[&cbig], ElemType::F64).unwrap();
+        assert_eq!(out, Data::F64(vec![9007199254740992.0]));
+    }
+
+    #[test]
+    fn nulls_are_nan_for_floats_and_refused_for_integers() {
+        let v = [1i64, 0, 3];
+        let bits = [0b101u8];
+        let c = Column {
+            dtype: ElemType::F64,
+            chunks: vec![Chunk {
+                data: DataRef::I64(&v),
+                stride: 1,
+                len: 3,
+                nulls: Some(Nulls {
+                    bits: &bits,
+                    offset: 0,
+                }),
+            }],
+        };
+        let Data::F64(out) = assemble(&[&c], ElemType::F64).unwrap() else {
+            panic!("f64 expected")
+        };
+        assert_eq!(out[0], 1.0);
+        assert!(out[1].is_nan());
+        assert_eq!(out[2], 3.0);
+        assert!(assemble(&[&c], ElemType::I64).is_err());
+        assert!(c.nan_and_integers());
+        assert!(c.as_slice().is_none());
+    }
+
+    #[test]
+    fn value_facts() {
+        let v = [0i64, 1, 1];
+        let c = col(ElemType::I64, DataRef::I64(&v), 1, 3);
+        assert!(c.all_zero_or_one());
+        assert!(c.as_slice().is_some());
+        let w = [0i64, 2];
+        assert!(!col(ElemType::I64, DataRef::I64(&w), 1, 2).all_zero_or_one());
+        let f = [1.0f64, 2.5, f64::NAN];
+        assert!(!col(ElemType::F64, DataRef::F64(&f), 1, 3).nan_and_integers());
+        let g = [1.0f64, 2.0, f64::NAN];
+        assert!(col(ElemType::F64, DataRef::F64(&g), 1, 3).nan_and_integers());
+        let h = [1.0f64, 2.0];
+        assert!(!col(ElemType::F64, DataRef::F64(&h), 1, 2).nan_and_integers());
+    }
+}

@@ -1,0 +1,318 @@
+//! The one reader of `predict` inputs: NumPy arrays, pandas DataFrames (their column arrays read
+//! in place) and Arrow data (pyarrow Tables and RecordBatches, polars, anything exporting the
+//! Arrow PyCapsule interface, read through the C data interface without pandas). Columns become
+//! [`frame::Column`]s, which the core's rules read whatever they came from.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
+    UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType as ArrowType, Schema};
+use numpy::prelude::*;
+use numpy::{PyArray1, PyArrayDescr, PyReadonlyArray1, PyUntypedArray};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+use pyo3_arrow::{PyRecordBatch, PyTable};
+
+use crate::frame::{Chunk, Column, Nulls};
+use crate::tensor::{DataRef, ElemType};
+
+/// What a `predict` input is, as far as the native path reads it.
+pub(crate) enum Input<'py> {
+    /// A NumPy array.
+    Array(Bound<'py, PyUntypedArray>),
+    /// Labelled columns: a pandas DataFrame or Arrow data.
+    Table(Table<'py>),
+    /// Anything else (dicts, lists, scalars, Series, ...): mlflow's coercions, in Python.
+    Other,
+}
+
+/// Which kind of object a table came from: results are returned in the same family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Pandas,
+    /// pyarrow, or any other Arrow PyCapsule producer (answered with a pyarrow Table).
+    Arrow,
+    Polars,
+}
+
+pub(crate) struct Table<'py> {
+    pub origin: Origin,
+    /// Column labels; None for a label that is not a str (never matches a schema name).
+    pub labels: Vec<Option<String>>,
+    pub rows: usize,
+    sources: Vec<Source<'py>>,
+}
+
+enum Source<'py> {
+    Numpy(NumBorrow<'py>),
+    Arrow {
+        dtype: ElemType,
+        arrays: Vec<ArrayRef>,
+    },
+    /// A dtype the native rules do not read (object, strings, extension dtypes, datetimes,
+    /// nested Arrow types): mlflow's rules for it need pandas.
+    Unsupported,
+}
+
+macro_rules! num_borrow {
+    ($(($v:ident, $t:ty)),*) => {
+        /// A 1-D NumPy column borrowed for reading.
+        enum NumBorrow<'py> {
+            $($v(PyReadonlyArray1<'py, $t>),)*
+        }
+
+        impl<'py> NumBorrow<'py> {
+            fn new(arr: &Bound<'py, PyUntypedArray>, elem: ElemType) -> Option<Self> {
+                match elem {
+                    $(ElemType::$v => Some(NumBorrow::$v(
+                        arr.cast::<PyArray1<$t>>().ok()?.try_readonly().ok()?,
+                    )),)*
+                    ElemType::String => None,
+                }
+            }
+
+            /// The column's elements, in place (positive strides only).
+            fn chunk(&self) -> Option<Chunk<'_>> {
+                match self {
+                    $(NumBorrow::$v(a) => {
+                        let view = a.as_array();
+                        let len = view.len();
+                        let stride = if len <= 1 { 1 } else { usize::try_from(view.strides()[0]).ok()? };
+                        if stride == 0 && len > 1 {
+                            return None;
+                        }
+                        let span = if len == 0 { 0 } else { (len - 1) * stride + 1 };
+                        // SAFETY: a NumPy array of `len` elements `stride` apart spans exactly
+                        // `span` elements from its first; the borrow keeps it alive and unwritten
+                        // by Rust for as long as `self`.
+                        let data = unsafe { std::slice::from_raw_parts(view.as_ptr(), span) };
+                        Some(Chunk { data: DataRef::$v(data), stride, len, nulls: None })
+                    })*
+                }
+            }
+        }
+    };
+}
+crate::with_numeric_types!(num_borrow);
+
+impl<'py> Table<'py> {
+    pub fn width(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Column `i` read in place, or None where its dtype needs pandas.
+    pub fn column(&self, i: usize) -> Option<Column<'_>> {
+        match &self.sources[i] {
+            Source::Numpy(b) => {
+                let chunk = b.chunk()?;
+                Some(Column {
+                    dtype: chunk.data.elem_type(),
+                    chunks: vec![chunk],
+                })
+            }
+            Source::Arrow { dtype, arrays } => Some(Column {
+                dtype: *dtype,
+                chunks: arrays
+                    .iter()
+                    .map(|a| arrow_chunk(a.as_ref()))
+                    .collect::<Option<_>>()?,
+            }),
+            Source::Unsupported => None,
+        }
+    }
+}
+
+impl<'py> Input<'py> {
+    pub fn read(data: &Bound<'py, PyAny>) -> PyResult<Input<'py>> {
+        if let Ok(arr) = data.cast::<PyUntypedArray>() {
+            return Ok(Input::Array(arr.clone()));
+        }
+        let module = data.get_type().module()?;
+        let module = module.to_str()?;
+        if module.starts_with("pandas") {
+            let name = data.get_type().name()?;
+            if name.to_str()? == "DataFrame" {
+                if let Some(t) = read_pandas(data)? {
+                    return Ok(Input::Table(t));
+                }
+            }
+            return Ok(Input::Other);
+        }
+        let origin = if module.starts_with("polars") {
+            Origin::Polars
+        } else {
+            Origin::Arrow
+        };
+        let py = data.py();
+        if data.hasattr(intern!(py, "__arrow_c_stream__"))? {
+            // A ChunkedArray or array stream is not a table: the Python path reads it.
+            let Ok(table) = data.extract::<PyTable>() else {
+                return Ok(Input::Other);
+            };
+            let (batches, schema) = table.into_inner();
+            return Ok(Input::Table(arrow_table(origin, &schema, &batches)));
+        }
+        if data.hasattr(intern!(py, "__arrow_c_array__"))? {
+            let Ok(batch) = data.extract::<PyRecordBatch>() else {
+                return Ok(Input::Other);
+            };
+            let batch = batch.into_inner();
+            return Ok(Input::Table(arrow_table(
+                origin,
+                &batch.schema(),
+                std::slice::from_ref(&batch),
+            )));
+        }
+        Ok(Input::Other)
+    }
+}
+
+/// A DataFrame's columns: labels from `columns`, dtypes and arrays from its block manager
+/// (`get_dtypes()` and `column_arrays` are what pandas' own JSON writer reads). Only NumPy
+/// dtypes are read natively; extension dtypes stay with pandas. None for duplicated labels.
+fn read_pandas<'py>(df: &Bound<'py, PyAny>) -> PyResult<Option<Table<'py>>> {
+    let py = df.py();
+    let mgr = df.getattr(intern!(py, "_mgr"))?;
+    let mut labels = Vec::new();
+    for label in df.getattr(intern!(py, "columns"))?.try_iter()? {
+        let label = label?;
+        labels.push(match label.cast::<PyString>() {
+            Ok(s) => Some(s.to_str()?.to_owned()),
+            Err(_) => None,
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !labels.iter().flatten().all(|l| seen.insert(l.as_str())) {
+        return Ok(None);
+    }
+    let dtypes = mgr.call_method0(intern!(py, "get_dtypes"))?;
+    let arrays = mgr.getattr(intern!(py, "column_arrays"))?;
+    let mut sources = Vec::with_capacity(labels.len());
+    for (dtype, arr) in dtypes.try_iter()?.zip(arrays.try_iter()?) {
+        let (dtype, arr) = (dtype?, arr?);
+        // Extension dtypes (nullable Int64, str, categorical) are not np.dtype instances.
+        let elem = dtype
+            .cast::<PyArrayDescr>()
+            .ok()
+            .and_then(|d| numpy_elem(d));
+        let source = match (elem, arr.cast::<PyUntypedArray>()) {
+            (Some(elem), Ok(a)) if a.ndim() == 1 => {
+                NumBorrow::new(a, elem).map_or(Source::Unsupported, Source::Numpy)
+            }
+            _ => Source::Unsupported,
+        };
+        sources.push(source);
+    }
+    if sources.len() != labels.len() {
+        return Ok(None);
+    }
+    let rows = df.len()?;
+    Ok(Some(Table {
+        origin: Origin::Pandas,
+        labels,
+        rows,
+        sources,
+    }))
+}
+
+/// A plain numeric NumPy dtype in native byte order.
+pub(crate) fn numpy_elem(d: &Bound<'_, PyArrayDescr>) -> Option<ElemType> {
+    if d.is_native_byteorder() == Some(false) {
+        return None;
+    }
+    Some(match (d.kind(), d.itemsize()) {
+        (b'b', 1) => ElemType::Bool,
+        (b'i', 1) => ElemType::I8,
+        (b'i', 2) => ElemType::I16,
+        (b'i', 4) => ElemType::I32,
+        (b'i', 8) => ElemType::I64,
+        (b'u', 1) => ElemType::U8,
+        (b'u', 2) => ElemType::U16,
+        (b'u', 4) => ElemType::U32,
+        (b'u', 8) => ElemType::U64,
+        (b'f', 2) => ElemType::F16,
+        (b'f', 4) => ElemType::F32,
+        (b'f', 8) => ElemType::F64,
+        _ => return None,
+    })
+}
+
+fn arrow_table<'py>(origin: Origin, schema: &Schema, batches: &[RecordBatch]) -> Table<'py> {
+    let rows = batches.iter().map(|b| b.num_rows()).sum();
+    let labels = schema
+        .fields()
+        .iter()
+        .map(|f| Some(f.name().clone()))
+        .collect();
+    let sources = (0..schema.fields().len())
+        .map(|i| {
+            let arrays: Vec<ArrayRef> = batches.iter().map(|b| Arc::clone(b.column(i))).collect();
+            let nulls = arrays.iter().any(|a| a.null_count() > 0);
+            match pandas_dtype(schema.field(i).data_type(), nulls) {
+                Some(dtype) => Source::Arrow { dtype, arrays },
+                None => Source::Unsupported,
+            }
+        })
+        .collect();
+    Table {
+        origin,
+        labels,
+        rows,
+        sources,
+    }
+}
+
+/// The NumPy dtype `Table.to_pandas()` gives an Arrow column: integers with nulls become float64
+/// (nulls are NaN). None for types the native rules do not read yet (bool, strings, temporal,
+/// nested): those columns go through pandas.
+fn pandas_dtype(t: &ArrowType, nulls: bool) -> Option<ElemType> {
+    let elem = match t {
+        ArrowType::Int8 => ElemType::I8,
+        ArrowType::Int16 => ElemType::I16,
+        ArrowType::Int32 => ElemType::I32,
+        ArrowType::Int64 => ElemType::I64,
+        ArrowType::UInt8 => ElemType::U8,
+        ArrowType::UInt16 => ElemType::U16,
+        ArrowType::UInt32 => ElemType::U32,
+        ArrowType::UInt64 => ElemType::U64,
+        ArrowType::Float16 => return Some(ElemType::F16),
+        ArrowType::Float32 => return Some(ElemType::F32),
+        ArrowType::Float64 => return Some(ElemType::F64),
+        _ => return None,
+    };
+    Some(if nulls { ElemType::F64 } else { elem })
+}
+
+/// One Arrow array's values in place, with its validity bitmap.
+fn arrow_chunk(a: &dyn Array) -> Option<Chunk<'_>> {
+    let data = match a.data_type() {
+        ArrowType::Int8 => DataRef::I8(a.as_primitive::<Int8Type>().values()),
+        ArrowType::Int16 => DataRef::I16(a.as_primitive::<Int16Type>().values()),
+        ArrowType::Int32 => DataRef::I32(a.as_primitive::<Int32Type>().values()),
+        ArrowType::Int64 => DataRef::I64(a.as_primitive::<Int64Type>().values()),
+        ArrowType::UInt8 => DataRef::U8(a.as_primitive::<UInt8Type>().values()),
+        ArrowType::UInt16 => DataRef::U16(a.as_primitive::<UInt16Type>().values()),
+        ArrowType::UInt32 => DataRef::U32(a.as_primitive::<UInt32Type>().values()),
+        ArrowType::UInt64 => DataRef::U64(a.as_primitive::<UInt64Type>().values()),
+        ArrowType::Float16 => DataRef::F16(a.as_primitive::<Float16Type>().values()),
+        ArrowType::Float32 => DataRef::F32(a.as_primitive::<Float32Type>().values()),
+        ArrowType::Float64 => DataRef::F64(a.as_primitive::<Float64Type>().values()),
+        _ => return None,
+    };
+    let nulls = a.nulls().filter(|n| n.null_count() > 0).map(|n| Nulls {
+        bits: n.buffer().as_slice(),
+        offset: n.offset(),
+    });
+    Some(Chunk {
+        data,
+        stride: 1,
+        len: a.len(),
+        nulls,
+    })
+}

@@ -1,0 +1,160 @@
+//! Results for table inputs, in the input's family: a pandas DataFrame for pandas input (what
+//! mlflow's flavor wrapper builds), a pyarrow Table for Arrow input, a polars DataFrame for
+//! polars input. The Arrow result has the columns and values the pandas one has: a 1-D output (or
+//! `[N, 1]`) is a primitive column, an `[N, d1, ...]` output a (nested) fixed-size list column
+//! whose rows are the arrays pandas would hold as objects.
+
+use std::sync::Arc;
+
+use arrow_array::{
+    ArrayRef, BooleanArray, FixedSizeListArray, Float16Array, Float32Array, Float64Array,
+    Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray, UInt16Array,
+    UInt32Array, UInt64Array, UInt8Array,
+};
+use arrow_schema::{Field, Schema};
+use numpy::prelude::*;
+use numpy::PyUntypedArray;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList};
+use pyo3_arrow::PyTable;
+
+use super::convert::{outputs_dict, value_to_py};
+use super::input::Origin;
+use crate::tensor::{DataRef, Value};
+
+/// The result of a table input: `names[i]` is the column of `values[i]`. `columns` caches the
+/// pandas Index of the names (building one costs more than the rest of a small predict).
+pub(crate) fn table_result<'py>(
+    py: Python<'py>,
+    origin: Origin,
+    names: &[&str],
+    values: Vec<Value>,
+    columns: &PyOnceLock<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if origin == Origin::Pandas {
+        return pandas_frame(py, names, values, columns);
+    }
+    let Some(batch) = arrow_batch(names, &values)? else {
+        // Outputs Arrow has no column for here (sequences of maps): through pandas, as
+        // pyarrow itself would convert them.
+        let df = pandas_frame(py, names, values, columns)?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("preserve_index", false)?;
+        let table = py.import("pyarrow")?.getattr("Table")?.call_method(
+            "from_pandas",
+            (df,),
+            Some(&kwargs),
+        )?;
+        return match origin {
+            Origin::Polars => py.import("polars")?.call_method1("from_arrow", (table,)),
+            _ => Ok(table),
+        };
+    };
+    let schema = batch.schema();
+    let table = Bound::new(py, PyTable::try_new(vec![batch], schema)?)?;
+    match origin {
+        Origin::Polars => py.import("polars")?.getattr("DataFrame")?.call1((table,)),
+        // Through the C stream: `pyarrow.table()` would import pandas to rule out a DataFrame.
+        _ => py
+            .import("pyarrow")?
+            .getattr("RecordBatchReader")?
+            .call_method1("from_stream", (table,))?
+            .call_method0("read_all"),
+    }
+}
+
+/// mlflow's `DataFrame({name: np.asarray(out).reshape(-1)})`; a single numeric column is built
+/// from a 2-D view (no copy, no per-column dict), anything else by `_onnx._frame`.
+fn pandas_frame<'py>(
+    py: Python<'py>,
+    names: &[&str],
+    values: Vec<Value>,
+    columns: &PyOnceLock<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let pd = py.import(intern!(py, "pandas"))?;
+    if let [Value::Tensor(_) | Value::Engine { .. }] = values.as_slice() {
+        let Some(value) = values.into_iter().next() else {
+            unreachable!("one value")
+        };
+        let arr = value_to_py(py, value)?;
+        let a = arr.cast::<PyUntypedArray>()?;
+        let flat = a.ndim() <= 1 || a.len() == a.shape()[0];
+        if flat && a.dtype().kind() != b'O' {
+            let cols = columns.get_or_try_init(py, || {
+                let list = PyList::new(py, names)?;
+                Ok::<_, PyErr>(pd.getattr("Index")?.call1((list,))?.unbind())
+            })?;
+            let view = arr.call_method1(intern!(py, "reshape"), ((-1, 1),))?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(intern!(py, "columns"), cols.bind(py))?;
+            kwargs.set_item(intern!(py, "copy"), false)?;
+            return pd
+                .getattr(intern!(py, "DataFrame"))?
+                .call((view,), Some(&kwargs));
+        }
+        let d = PyDict::new(py);
+        d.set_item(names[0], arr)?;
+        return py
+            .import("fastpyfunc._onnx")?
+            .getattr("_frame")?
+            .call1((pd, d));
+    }
+    let d = outputs_dict(py, names.iter().copied(), values)?;
+    py.import("fastpyfunc._onnx")?
+        .getattr("_frame")?
+        .call1((pd, d))
+}
+
+/// The outputs as one record batch; None where an output is not a tensor.
+fn arrow_batch(names: &[&str], values: &[Value]) -> PyResult<Option<RecordBatch>> {
+    let mut fields = Vec::with_capacity(values.len());
+    let mut columns = Vec::with_capacity(values.len());
+    for (name, value) in names.iter().zip(values) {
+        let (shape, data) = match value {
+            Value::Tensor(t) => (t.shape.as_slice(), t.data.as_data_ref()),
+            Value::Engine { shape, buffer } => (shape.as_slice(), buffer.view()),
+            Value::MapSequence(_) => return Ok(None),
+        };
+        let mut column = flat_array(data);
+        // pandas' rule: reshape(-1) unless the rows hold more than one value each
+        let size: usize = shape.iter().product();
+        if shape.len() >= 2 && size != shape[0] {
+            for &d in shape[1..].iter().rev() {
+                let field = Arc::new(Field::new_list_field(column.data_type().clone(), true));
+                let size = i32::try_from(d).map_err(|_| {
+                    pyo3::exceptions::PyValueError::new_err("output dimension too large")
+                })?;
+                column = Arc::new(
+                    FixedSizeListArray::try_new(field, size, column, None)
+                        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?,
+                );
+            }
+        }
+        fields.push(Field::new(*name, column.data_type().clone(), true));
+        columns.push(column);
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    Ok(Some(batch))
+}
+
+/// The elements as one Arrow array (copied out of the engine's memory).
+fn flat_array(data: DataRef<'_>) -> ArrayRef {
+    match data {
+        DataRef::Bool(s) => Arc::new(BooleanArray::from(s.to_vec())),
+        DataRef::I8(s) => Arc::new(Int8Array::from(s.to_vec())),
+        DataRef::I16(s) => Arc::new(Int16Array::from(s.to_vec())),
+        DataRef::I32(s) => Arc::new(Int32Array::from(s.to_vec())),
+        DataRef::I64(s) => Arc::new(Int64Array::from(s.to_vec())),
+        DataRef::U8(s) => Arc::new(UInt8Array::from(s.to_vec())),
+        DataRef::U16(s) => Arc::new(UInt16Array::from(s.to_vec())),
+        DataRef::U32(s) => Arc::new(UInt32Array::from(s.to_vec())),
+        DataRef::U64(s) => Arc::new(UInt64Array::from(s.to_vec())),
+        DataRef::F16(s) => Arc::new(Float16Array::from(s.to_vec())),
+        DataRef::F32(s) => Arc::new(Float32Array::from(s.to_vec())),
+        DataRef::F64(s) => Arc::new(Float64Array::from(s.to_vec())),
+        DataRef::Str(s) => Arc::new(StringArray::from(s.to_vec())),
+    }
+}

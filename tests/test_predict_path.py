@@ -1,0 +1,307 @@
+"""The one-call native predict path (ONNX): pandas, NumPy and Arrow inputs read in Rust.
+
+Differential against mlflow.pyfunc on the same models and inputs, once per input kind: pandas
+frames are compared with mlflow directly; Arrow input (pyarrow Table and RecordBatch, polars) must
+give the same columns and values as the pandas input it converts to (``table.to_pandas()``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema, TensorSpec
+from test_enforce import columns
+
+import fastpyfunc
+from fastpyfunc.exceptions import FastPyFuncError, SchemaEnforcementError
+
+from conftest import PY, assert_same, require
+
+pa = require("pyarrow")
+
+
+def _graph(inputs, outputs, nodes):
+    require("onnx")
+    from onnx import TensorProto, helper
+
+    types = {"float": TensorProto.FLOAT, "double": TensorProto.DOUBLE, "int64": TensorProto.INT64}
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info(n, types[t], s) for n, t, s in inputs],
+        [helper.make_tensor_value_info(n, types[t], s) for n, t, s in outputs],
+        initializer=[helper.make_tensor("axes", TensorProto.INT64, [1], [1])],
+    )
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def _row_sum(elem: str, k: int):
+    """X [N, k] -> Y = sum over the row [N]."""
+    from onnx import helper
+
+    return _graph(
+        [("X", elem, [None, k])],
+        [("Y", elem, [None])],
+        [helper.make_node("ReduceSum", ["X", "axes"], ["Y"], keepdims=0)],
+    )
+
+
+def _two_inputs():
+    """a float [N], b double [N] -> a2 = a + a (float), b1 = b (double), both [N]."""
+    from onnx import helper
+
+    return _graph(
+        [("a", "float", [None]), ("b", "double", [None])],
+        [("a2", "float", [None]), ("b1", "double", [None])],
+        [helper.make_node("Add", ["a", "a"], ["a2"]), helper.make_node("Identity", ["b"], ["b1"])],
+    )
+
+
+def _rows_out():
+    """X [N, 2] float -> Y = X (an [N, 2] output: rows as arrays)."""
+    from onnx import helper
+
+    return _graph(
+        [("X", "float", [None, 2])], [("Y", "float", [None, 2])], [helper.make_node("Identity", ["X"], ["Y"])]
+    )
+
+
+def _cols(**types):
+    return Schema([ColSpec(t, n) for n, t in types.items()])
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("predict-path")
+    specs = {
+        # named doubles over one float input (the issue's case)
+        "doubles": (_row_sum("float", 3), _cols(a="double", b="double", c="double")),
+        # integers over one int64 input
+        "longs": (_row_sum("int64", 2), _cols(a="long", b="integer")),
+        # one column per model input
+        "two": (_two_inputs(), _cols(a="float", b="double")),
+        # unnamed columns
+        "unnamed": (_row_sum("double", 2), Schema([ColSpec("double"), ColSpec("double")])),
+        # no signature at all
+        "nosig": (_row_sum("float", 2), None),
+        # a tensor signature
+        "tensor": (_row_sum("float", 3), Schema([TensorSpec(np.dtype("float32"), (-1, 3))])),
+        # an [N, 2] output
+        "rows": (_rows_out(), _cols(a="float", b="float")),
+    }
+    out = {}
+    for name, (onx, inputs) in specs.items():
+        d = root / name
+        sig = ModelSignature(inputs=inputs) if inputs is not None else None
+        mlflow.onnx.save_model(onx, str(d), signature=sig, onnx_execution_providers=["CPUExecutionProvider"])
+        out[name] = (fastpyfunc.load_model(str(d)), mlflow.pyfunc.load_model(str(d)), d)
+    return out
+
+
+def _outcome(model, data):
+    """The result, or ("error", exception class, inner schema message)."""
+    try:
+        return model.predict(data)
+    except FastPyFuncError as e:
+        inner = e.message.split(". Error: ", 1)[-1] if isinstance(e, SchemaEnforcementError) else None
+        return ("error", SchemaEnforcementError if inner is not None else FastPyFuncError, inner)
+    except mlflow.exceptions.MlflowException as e:
+        inner = e.message.split(". Error: ", 1)[-1] if "Failed to enforce schema" in e.message else None
+        return ("error", SchemaEnforcementError if inner is not None else FastPyFuncError, inner)
+    except Exception as e:  # mlflow lets onnxruntime's and pandas' own errors through
+        return ("error", FastPyFuncError, type(e).__name__)
+
+
+def _same_outcome(ours, theirs):
+    if isinstance(theirs, tuple):
+        assert isinstance(ours, tuple), f"mlflow refused ({theirs}) but fastpyfunc gave {ours!r}"
+        assert ours[1] is theirs[1]
+        if theirs[1] is SchemaEnforcementError:
+            assert ours[2] == theirs[2]
+    else:
+        assert not isinstance(ours, tuple), f"fastpyfunc refused ({ours}) but mlflow accepted"
+        assert_same(ours, theirs)
+
+
+def _arrow_kinds(frame):
+    """The Arrow forms of ``frame`` (where pyarrow can convert it)."""
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        return []
+    kinds = [("table", table)]
+    if table.num_rows:
+        kinds.append(("batch", table.combine_chunks().to_batches()[0]))
+    return kinds
+
+
+def _check_every_kind(ours, theirs, frame):
+    _same_outcome(_outcome(ours, frame.copy()), _outcome(theirs, frame.copy()))
+    for kind, arrow in _arrow_kinds(frame):
+        as_pandas = arrow.to_pandas() if kind == "table" else pa.Table.from_batches([arrow]).to_pandas()
+        expected = _outcome(ours, as_pandas)
+        got = _outcome(ours, arrow)
+        if isinstance(expected, tuple):
+            assert isinstance(got, tuple), f"{kind}: pandas refused ({expected}) but Arrow gave {got!r}"
+            assert got[1:] == expected[1:], kind
+        else:
+            assert isinstance(got, pa.Table), f"{kind}: Arrow input gave {type(got)}"
+            assert_same(got.to_pandas(), expected)
+
+
+NUMERIC = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+NUMERIC += ["float16", "float32", "float64"]
+
+
+@st.composite
+def frames(draw, names, target):
+    n = draw(st.integers(1, 4))
+    present = [x for x in names if draw(st.integers(0, 9)) > 0]
+    extras = draw(st.lists(st.sampled_from(["x", "y"]), unique=True, max_size=1))
+    labels = draw(st.permutations(present + extras))
+    return pd.DataFrame({label: draw(columns(n, target.get(label))) for label in labels})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_named_columns_like_mlflow_for_every_input_kind(models, data):
+    name = data.draw(st.sampled_from(["doubles", "longs", "two", "rows"]))
+    ours, theirs, _ = models[name]
+    target = {
+        "doubles": dict.fromkeys("abc", "double"),
+        "longs": {"a": "long", "b": "integer"},
+        "two": {"a": "float", "b": "double"},
+        "rows": {"a": "float", "b": "float"},
+    }[name]
+    frame = data.draw(frames(list(target), target))
+    if name == "rows":  # mlflow scrambles [N, 2] outputs (#12539): compare Arrow with pandas only
+        for kind, arrow in _arrow_kinds(frame):
+            expected = _outcome(ours, arrow.to_pandas() if kind == "table" else frame)
+            got = _outcome(ours, arrow)
+            if not isinstance(expected, tuple) and kind == "table":
+                assert_same(got.to_pandas(), expected)
+        return
+    _check_every_kind(ours, theirs, frame)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_unnamed_and_unsigned_models_like_mlflow(models, data):
+    name = data.draw(st.sampled_from(["unnamed", "nosig"]))
+    ours, theirs, _ = models[name]
+    n = data.draw(st.integers(1, 3))
+    width = data.draw(st.integers(1, 3))
+    frame = pd.DataFrame(
+        {f"c{i}": data.draw(columns(n, "double" if data.draw(st.booleans()) else None)) for i in range(width)}
+    )
+    _check_every_kind(ours, theirs, frame)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dtype=st.sampled_from(["float32", "float64", "int64"]),
+    shape=st.sampled_from([(1, 3), (4, 3), (2, 2), (3,), (0, 3)]),
+)
+def test_ndarrays_into_a_tensor_signature_like_mlflow(models, dtype, shape):
+    ours, theirs, _ = models["tensor"]
+    x = np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)
+    _same_outcome(_outcome(ours, x), _outcome(theirs, x.copy()))
+
+
+def test_the_issue_case_takes_the_native_path(models):
+    ours, theirs, _ = models["doubles"]
+    df = pd.DataFrame({"a": [1.5, 2.0], "b": [0.25, 1.0], "c": [3.0, -1.0]})
+    # the one native call answers by itself (None would mean the pandas path)
+    direct = ours._native_predict(df, ours._native_plan)
+    assert direct is not None
+    assert_same(direct, theirs.predict(df))
+    table = pa.table(df)
+    got = ours._native_predict(table, ours._native_plan)
+    assert isinstance(got, pa.Table) and got.column_names == ["Y"]
+    np.testing.assert_array_equal(got.column("Y").to_numpy(), theirs.predict(df)["Y"].to_numpy())
+
+
+def test_arrow_nulls_are_pandas_nan(models):
+    ours, theirs, _ = models["doubles"]
+    table = pa.table({"a": pa.array([1, None, 3], pa.int64()), "b": [1.0, 2.0, None], "c": [0.5, 0.5, 0.5]})
+    expected = theirs.predict(table.to_pandas())  # int64 with nulls -> float64 NaN in pandas
+    got = ours.predict(table)
+    assert_same(got.to_pandas(), expected)
+    longs, mlflow_longs, _ = models["longs"]
+    bad = pa.table({"a": pa.array([1, None], pa.int64()), "b": pa.array([1, 2], pa.int32())})
+    with pytest.raises(SchemaEnforcementError, match="missing values"):
+        longs.predict(bad)
+    with pytest.raises(mlflow.exceptions.MlflowException, match="missing values"):
+        mlflow_longs.predict(bad.to_pandas())
+
+
+def test_multichunk_tables_and_strided_frames(models):
+    ours, theirs, _ = models["doubles"]
+    df = pd.DataFrame(np.arange(30, dtype=np.float64).reshape(10, 3), columns=list("abc"))
+    expected = theirs.predict(df)
+    chunked = pa.concat_tables([pa.table(df.iloc[:4]), pa.table(df.iloc[4:])])
+    assert chunked.column("a").num_chunks == 2
+    assert_same(ours.predict(chunked).to_pandas(), expected)
+    # a frame over a transposed block: columns are strided views
+    strided = pd.DataFrame(np.ascontiguousarray(df.to_numpy().T).T, columns=list("abc"), copy=False)
+    assert_same(ours.predict(strided), expected)
+
+
+def test_a_column_that_is_one_input_is_lent_without_a_copy(models):
+    ours, _, _ = models["two"]
+    table = pa.table({"a": pa.array([1.0, 2.0], pa.float32()), "b": pa.array([3.0, 4.0], pa.float64())})
+    out = ours.predict(table)
+    assert out.column_names == ["a2", "b1"]
+    addrs = ours._model_impl._native._last_feed_addrs()
+    assert addrs == [table.column(n).chunks[0].buffers()[1].address for n in ("a", "b")]
+
+
+def test_polars_in_polars_out(models):
+    pl = require("polars")
+    ours, theirs, _ = models["doubles"]
+    frame = pl.DataFrame({"c": [3.0, -1.0], "a": [1.5, 2.0], "b": [0.25, 1.0]})
+    got = ours.predict(frame)
+    assert isinstance(got, pl.DataFrame)
+    assert_same(got.to_pandas(), theirs.predict(frame.to_pandas()))
+
+
+def test_arrow_rows_output_is_a_list_column(models):
+    ours, _, _ = models["rows"]
+    df = pd.DataFrame({"a": np.float32([1, 2]), "b": np.float32([3, 4])})
+    got = ours.predict(pa.table(df))
+    assert pa.types.is_fixed_size_list(got.schema.field("Y").type)
+    assert_same(got.to_pandas(), ours.predict(df))
+
+
+def test_arrow_predict_imports_neither_pandas_nor_mlflow(models):
+    _, _, path = models["doubles"]
+    code = textwrap.dedent(
+        f"""
+        import sys
+
+        class Hide:  # pandas and mlflow look uninstalled: importing either fails
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("pandas", "mlflow"):
+                    raise ModuleNotFoundError(name)
+
+        sys.meta_path.insert(0, Hide())
+        import pyarrow as pa
+        import fastpyfunc
+        m = fastpyfunc.load_model({str(path)!r})
+        t = pa.table({{"a": [1.0, 2.0], "b": [2.0, 3.0], "c": [3.0, 4.0]}})
+        out = m.predict(t)
+        assert isinstance(out, pa.Table), type(out)
+        assert out.column("Y").to_pylist() == [6.0, 9.0], out
+        print("ok")
+        """
+    )
+    res = subprocess.run([PY, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-3000:]
