@@ -4,13 +4,14 @@
 #   make bench  run the benchmarks and print their tables
 #   make lint   cargo fmt --check, clippy -D warnings, ruff
 
+SHELL  := /bin/bash
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv build test test-rust test-python lint fmt demo bench lock clean
+.PHONY: help venv build test test-rust test-python lint fmt demo bench fuzz lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -59,6 +60,20 @@ demo: build ## predict with the example model in examples/
 
 bench: build ## benchmarks (side by side with mlflow and the raw engines)
 	$(PY) benches/run.py
+
+# cargo-fuzz targets (fuzz/): one per parser of untrusted bytes. Each runs FUZZ_SECONDS; inputs
+# that once crashed a target live in fuzz/regressions/<target>/ and are replayed first.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = mlmodel_yaml signature_json savedmodel_signature torchscript_signature torchscript_archive arrow_input
+fuzz: ## run every fuzz target for FUZZ_SECONDS (installs nightly and cargo-fuzz if missing)
+	rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  if [ -d regressions/$$t ]; then cargo +nightly fuzz run $$t regressions/$$t -- -runs=0 || exit 1; fi; \
+	  cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 \
+	    | grep -E "stat::number_of_executed_units|ERROR|panicked" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 lock: venv ## re-pin requirements-dev.txt from requirements-dev.in
 	$(UV) pip compile -q requirements-dev.in -p $(PY) -o requirements-dev.txt

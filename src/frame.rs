@@ -5,6 +5,14 @@
 //! one copy that turns k columns into an `[N, k]` tensor with exactly the conversions mlflow's
 //! path applies (`astype`, `DataFrame.values`, the flavor's float64 -> float32 cast).
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
+    UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType as ArrowType;
+
 use crate::schema::enforce::DtypeInfo;
 use crate::tensor::{Data, DataRef, ElemType};
 
@@ -98,6 +106,70 @@ impl<'a> Column<'a> {
         }
         nan
     }
+}
+
+/// Arrow chunks of one column (a ChunkedArray) as a [`Column`], read in place; None for Arrow
+/// types the native rules do not read (they go through pandas).
+pub fn arrow_column(arrays: &[ArrayRef]) -> Option<Column<'_>> {
+    let first = arrays.first()?;
+    let nulls = arrays.iter().any(|a| a.null_count() > 0);
+    let dtype = pandas_dtype(first.data_type(), nulls)?;
+    Some(Column {
+        dtype,
+        chunks: arrays
+            .iter()
+            .map(|a| arrow_chunk(a.as_ref()))
+            .collect::<Option<_>>()?,
+    })
+}
+
+/// The NumPy dtype `Table.to_pandas()` gives an Arrow column: integers with nulls become float64
+/// (nulls are NaN). None for types the native rules do not read yet (bool, strings, temporal,
+/// nested): those columns go through pandas.
+pub fn pandas_dtype(t: &ArrowType, nulls: bool) -> Option<ElemType> {
+    let elem = match t {
+        ArrowType::Int8 => ElemType::I8,
+        ArrowType::Int16 => ElemType::I16,
+        ArrowType::Int32 => ElemType::I32,
+        ArrowType::Int64 => ElemType::I64,
+        ArrowType::UInt8 => ElemType::U8,
+        ArrowType::UInt16 => ElemType::U16,
+        ArrowType::UInt32 => ElemType::U32,
+        ArrowType::UInt64 => ElemType::U64,
+        ArrowType::Float16 => return Some(ElemType::F16),
+        ArrowType::Float32 => return Some(ElemType::F32),
+        ArrowType::Float64 => return Some(ElemType::F64),
+        _ => return None,
+    };
+    Some(if nulls { ElemType::F64 } else { elem })
+}
+
+/// One Arrow array's values in place, with its validity bitmap.
+fn arrow_chunk(a: &dyn Array) -> Option<Chunk<'_>> {
+    let data = match a.data_type() {
+        ArrowType::Int8 => DataRef::I8(a.as_primitive::<Int8Type>().values()),
+        ArrowType::Int16 => DataRef::I16(a.as_primitive::<Int16Type>().values()),
+        ArrowType::Int32 => DataRef::I32(a.as_primitive::<Int32Type>().values()),
+        ArrowType::Int64 => DataRef::I64(a.as_primitive::<Int64Type>().values()),
+        ArrowType::UInt8 => DataRef::U8(a.as_primitive::<UInt8Type>().values()),
+        ArrowType::UInt16 => DataRef::U16(a.as_primitive::<UInt16Type>().values()),
+        ArrowType::UInt32 => DataRef::U32(a.as_primitive::<UInt32Type>().values()),
+        ArrowType::UInt64 => DataRef::U64(a.as_primitive::<UInt64Type>().values()),
+        ArrowType::Float16 => DataRef::F16(a.as_primitive::<Float16Type>().values()),
+        ArrowType::Float32 => DataRef::F32(a.as_primitive::<Float32Type>().values()),
+        ArrowType::Float64 => DataRef::F64(a.as_primitive::<Float64Type>().values()),
+        _ => return None,
+    };
+    let nulls = a.nulls().filter(|n| n.null_count() > 0).map(|n| Nulls {
+        bits: n.buffer().as_slice(),
+        offset: n.offset(),
+    });
+    Some(Chunk {
+        data,
+        stride: 1,
+        len: a.len(),
+        nulls,
+    })
 }
 
 /// `DtypeInfo` of a plain NumPy dtype.

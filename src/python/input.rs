@@ -5,13 +5,8 @@
 
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
-    UInt32Type, UInt64Type, UInt8Type,
-};
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType as ArrowType, Schema};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::Schema;
 use numpy::prelude::*;
 use numpy::{PyArray1, PyArrayDescr, PyReadonlyArray1, PyUntypedArray};
 use pyo3::intern;
@@ -19,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use pyo3_arrow::{PyRecordBatch, PyTable};
 
-use crate::frame::{Chunk, Column, Nulls};
+use crate::frame::{arrow_column, Chunk, Column};
 use crate::tensor::{DataRef, ElemType};
 
 /// What a `predict` input is, as far as the native path reads it.
@@ -51,10 +46,7 @@ pub(crate) struct Table<'py> {
 
 enum Source<'py> {
     Numpy(NumBorrow<'py>),
-    Arrow {
-        dtype: ElemType,
-        arrays: Vec<ArrayRef>,
-    },
+    Arrow(Vec<ArrayRef>),
     /// A dtype the native rules do not read (object, strings, extension dtypes, datetimes,
     /// nested Arrow types): mlflow's rules for it need pandas.
     Unsupported,
@@ -116,13 +108,7 @@ impl<'py> Table<'py> {
                     chunks: vec![chunk],
                 })
             }
-            Source::Arrow { dtype, arrays } => Some(Column {
-                dtype: *dtype,
-                chunks: arrays
-                    .iter()
-                    .map(|a| arrow_chunk(a.as_ref()))
-                    .collect::<Option<_>>()?,
-            }),
+            Source::Arrow(arrays) => arrow_column(arrays),
             Source::Unsupported => None,
         }
     }
@@ -253,10 +239,10 @@ fn arrow_table<'py>(origin: Origin, schema: &Schema, batches: &[RecordBatch]) ->
     let sources = (0..schema.fields().len())
         .map(|i| {
             let arrays: Vec<ArrayRef> = batches.iter().map(|b| Arc::clone(b.column(i))).collect();
-            let nulls = arrays.iter().any(|a| a.null_count() > 0);
-            match pandas_dtype(schema.field(i).data_type(), nulls) {
-                Some(dtype) => Source::Arrow { dtype, arrays },
-                None => Source::Unsupported,
+            if arrow_column(&arrays).is_some() {
+                Source::Arrow(arrays)
+            } else {
+                Source::Unsupported
             }
         })
         .collect();
@@ -266,53 +252,4 @@ fn arrow_table<'py>(origin: Origin, schema: &Schema, batches: &[RecordBatch]) ->
         rows,
         sources,
     }
-}
-
-/// The NumPy dtype `Table.to_pandas()` gives an Arrow column: integers with nulls become float64
-/// (nulls are NaN). None for types the native rules do not read yet (bool, strings, temporal,
-/// nested): those columns go through pandas.
-fn pandas_dtype(t: &ArrowType, nulls: bool) -> Option<ElemType> {
-    let elem = match t {
-        ArrowType::Int8 => ElemType::I8,
-        ArrowType::Int16 => ElemType::I16,
-        ArrowType::Int32 => ElemType::I32,
-        ArrowType::Int64 => ElemType::I64,
-        ArrowType::UInt8 => ElemType::U8,
-        ArrowType::UInt16 => ElemType::U16,
-        ArrowType::UInt32 => ElemType::U32,
-        ArrowType::UInt64 => ElemType::U64,
-        ArrowType::Float16 => return Some(ElemType::F16),
-        ArrowType::Float32 => return Some(ElemType::F32),
-        ArrowType::Float64 => return Some(ElemType::F64),
-        _ => return None,
-    };
-    Some(if nulls { ElemType::F64 } else { elem })
-}
-
-/// One Arrow array's values in place, with its validity bitmap.
-fn arrow_chunk(a: &dyn Array) -> Option<Chunk<'_>> {
-    let data = match a.data_type() {
-        ArrowType::Int8 => DataRef::I8(a.as_primitive::<Int8Type>().values()),
-        ArrowType::Int16 => DataRef::I16(a.as_primitive::<Int16Type>().values()),
-        ArrowType::Int32 => DataRef::I32(a.as_primitive::<Int32Type>().values()),
-        ArrowType::Int64 => DataRef::I64(a.as_primitive::<Int64Type>().values()),
-        ArrowType::UInt8 => DataRef::U8(a.as_primitive::<UInt8Type>().values()),
-        ArrowType::UInt16 => DataRef::U16(a.as_primitive::<UInt16Type>().values()),
-        ArrowType::UInt32 => DataRef::U32(a.as_primitive::<UInt32Type>().values()),
-        ArrowType::UInt64 => DataRef::U64(a.as_primitive::<UInt64Type>().values()),
-        ArrowType::Float16 => DataRef::F16(a.as_primitive::<Float16Type>().values()),
-        ArrowType::Float32 => DataRef::F32(a.as_primitive::<Float32Type>().values()),
-        ArrowType::Float64 => DataRef::F64(a.as_primitive::<Float64Type>().values()),
-        _ => return None,
-    };
-    let nulls = a.nulls().filter(|n| n.null_count() > 0).map(|n| Nulls {
-        bits: n.buffer().as_slice(),
-        offset: n.offset(),
-    });
-    Some(Chunk {
-        data,
-        stride: 1,
-        len: a.len(),
-        nulls,
-    })
 }

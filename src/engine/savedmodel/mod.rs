@@ -203,72 +203,52 @@ impl SavedModelSession {
             inputs: vec![],
             outputs: vec![],
         };
-        let meta = proto::MetaGraphDef::decode(meta.as_slice())
-            .map_err(|e| load_err(format!("cannot read the MetaGraphDef: {e}")))?;
-        let sig =
-            meta.signature_def
-                .get(signature_key)
-                .ok_or_else(|| Error::EngineUnavailable {
-                    path: dir.to_path_buf(),
-                    engine: "savedmodel",
-                    reason: format!(
-                        "the SavedModel has no signature '{signature_key}' (signatures: {:?})",
-                        meta.signature_def.keys().collect::<Vec<_>>()
-                    ),
-                })?;
-        this.inputs = this.ios(&sig.inputs)?;
-        this.outputs = this.ios(&sig.outputs)?;
+        let sig = read_signature(&meta, signature_key).map_err(|e| match e {
+            SignatureError::Malformed(reason) => load_err(reason),
+            SignatureError::Unsupported(reason) => Error::EngineUnavailable {
+                path: dir.to_path_buf(),
+                engine: "savedmodel",
+                reason,
+            },
+        })?;
+        this.inputs = this.ios(sig.inputs)?;
+        this.outputs = this.ios(sig.outputs)?;
         Ok(this)
     }
 
-    fn ios(
-        &self,
-        infos: &std::collections::BTreeMap<String, proto::TensorInfo>,
-    ) -> Result<Vec<Io>> {
-        let unsupported = |why: String| Error::EngineUnavailable {
-            path: self.path.clone(),
-            engine: "savedmodel",
-            reason: why,
-        };
-        infos
-            .iter()
-            .map(|(key, info)| {
-                let elem = elem_of(info.dtype).ok_or_else(|| {
-                    unsupported(format!(
-                        "signature tensor '{key}' has TensorFlow dtype {} (strings and other \
-                         non-numeric tensors are not native yet)",
-                        info.dtype
-                    ))
-                })?;
-                let (op, index) = info
-                    .name
-                    .rsplit_once(':')
-                    .map(|(op, i)| (op, i.parse::<i32>().unwrap_or(0)))
-                    .unwrap_or((info.name.as_str(), 0));
-                let cop = CString::new(op).map_err(|e| unsupported(e.to_string()))?;
+    /// Finds each signature tensor's operation in the loaded graph.
+    fn ios(&self, tensors: Vec<SignatureTensor>) -> Result<Vec<Io>> {
+        tensors
+            .into_iter()
+            .map(|t| {
+                let unsupported = |why: String| Error::EngineUnavailable {
+                    path: self.path.clone(),
+                    engine: "savedmodel",
+                    reason: why,
+                };
+                let cop = CString::new(t.op.as_str()).map_err(|e| unsupported(e.to_string()))?;
                 // SAFETY: the graph is live; the name is NUL-terminated.
                 let oper = unsafe { (self.api.graph_operation_by_name)(self.graph, cop.as_ptr()) };
                 if oper.is_null() {
                     return Err(unsupported(format!(
-                        "signature tensor '{key}' names '{}', which is not in the graph",
-                        info.name
+                        "signature tensor '{}' names '{}:{}', which is not in the graph",
+                        t.key, t.op, t.index
                     )));
                 }
-                let shape = match &info.tensor_shape {
-                    Some(s) if !s.unknown_rank => Some(s.dim.iter().map(|d| d.size).collect()),
-                    _ => None,
-                };
                 Ok(Io {
                     port: Port {
-                        name: key.clone(),
+                        name: t.key,
                         kind: ValueKind::Tensor {
-                            elem,
-                            dims: shape.clone().unwrap_or_default(),
+                            elem: t.elem,
+                            dims: t.shape.clone().unwrap_or_default(),
                         },
                     },
-                    output: Output { oper, index },
-                    elem,
-                    shape,
+                    output: Output {
+                        oper,
+                        index: t.index,
+                    },
+                    elem: t.elem,
+                    shape: t.shape,
                 })
             })
             .collect()
@@ -445,6 +425,83 @@ impl SavedModelSession {
 }
 
 /// A signature shape as TensorFlow prints it: `(None, 4)`.
+/// One tensor of a SavedModel signature, as its MetaGraphDef describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureTensor {
+    /// The signature's key for it (the input or output name).
+    pub key: String,
+    /// The graph operation and output index (`serving_default_x:0`).
+    pub op: String,
+    pub index: i32,
+    pub elem: ElemType,
+    /// `-1` for a free dimension; None when the rank is unknown.
+    pub shape: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    pub inputs: Vec<SignatureTensor>,
+    pub outputs: Vec<SignatureTensor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureError {
+    /// The bytes are not a MetaGraphDef.
+    Malformed(String),
+    /// A signature this engine does not run (absent, or non-numeric tensors).
+    Unsupported(String),
+}
+
+/// Reads signature `key` from the serialized MetaGraphDef TensorFlow hands back at load (the
+/// only part of a SavedModel fastpyfunc parses itself).
+pub fn read_signature(
+    meta_graph: &[u8],
+    key: &str,
+) -> std::result::Result<Signature, SignatureError> {
+    let meta = proto::MetaGraphDef::decode(meta_graph)
+        .map_err(|e| SignatureError::Malformed(format!("cannot read the MetaGraphDef: {e}")))?;
+    let sig = meta.signature_def.get(key).ok_or_else(|| {
+        SignatureError::Unsupported(format!(
+            "the SavedModel has no signature '{key}' (signatures: {:?})",
+            meta.signature_def.keys().collect::<Vec<_>>()
+        ))
+    })?;
+    let tensors = |infos: &std::collections::BTreeMap<String, proto::TensorInfo>| {
+        infos
+            .iter()
+            .map(|(key, info)| {
+                let elem = elem_of(info.dtype).ok_or_else(|| {
+                    SignatureError::Unsupported(format!(
+                        "signature tensor '{key}' has TensorFlow dtype {} (strings and other \
+                         non-numeric tensors are not native yet)",
+                        info.dtype
+                    ))
+                })?;
+                let (op, index) = info
+                    .name
+                    .rsplit_once(':')
+                    .map(|(op, i)| (op, i.parse::<i32>().unwrap_or(0)))
+                    .unwrap_or((info.name.as_str(), 0));
+                let shape = match &info.tensor_shape {
+                    Some(s) if !s.unknown_rank => Some(s.dim.iter().map(|d| d.size).collect()),
+                    _ => None,
+                };
+                Ok(SignatureTensor {
+                    key: key.clone(),
+                    op: op.to_string(),
+                    index,
+                    elem,
+                    shape,
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+    };
+    Ok(Signature {
+        inputs: tensors(&sig.inputs)?,
+        outputs: tensors(&sig.outputs)?,
+    })
+}
+
 fn shape_text(dims: &[i64]) -> String {
     let parts: Vec<String> = dims
         .iter()
