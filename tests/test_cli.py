@@ -384,3 +384,12 @@ def test_progress_only_on_a_terminal(onnx_model, requests_dir):
     assert proc.returncode == 0
     assert b"loading model" in b"".join(chunks)
     assert proc.stdout == ours(onnx_model, requests_dir / "onnx_inputs.json")
+
+
+def test_model_raising_is_one_line_naming_the_model(raising_model, tmp_path):
+    req = tmp_path / "r.json"
+    req.write_text(json.dumps({"dataframe_records": [{"a": 1.0}]}))
+    line = assert_clean_error(
+        run_cli("predict", raising_model, "-i", req), 3, str(raising_model), "ValueError"
+    )
+    assert "the model's own bug" in line

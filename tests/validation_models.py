@@ -135,3 +135,16 @@ def onnx_signed_model(tmp_path_factory, iris):
     sig = infer_signature(x, np.zeros((1, 1), np.float32))
     mlflow.onnx.save_model(onx, str(d), signature=sig, input_example=x[:2], pip_requirements=["onnxruntime"])
     return d
+
+
+@pytest.fixture(scope="session")
+def raising_model(tmp_path_factory):
+    """A custom model whose predict raises ValueError (a bug in the model's own code)."""
+
+    class Raising(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            raise ValueError("the model's own bug")
+
+    d = tmp_path_factory.mktemp("raising") / "model"
+    mlflow.pyfunc.save_model(str(d), python_model=Raising(), pip_requirements=["mlflow"])
+    return d

@@ -143,8 +143,25 @@ def _load(uri: str, progress: _Progress) -> Any:
     from . import load_model
 
     path = _local_path(uri, progress)
-    with progress.step("loading model"):
+    with progress.step("loading model"), _naming(path, exc.ModelLoadError, "loading the model"):
         return load_model(path)
+
+
+@contextmanager
+def _naming(path: str, cls: type[exc.FastPyFuncError], doing: str) -> Iterator[None]:
+    """Errors that are not ours (a model's own code, a framework) become ``cls`` naming the model."""
+    try:
+        yield
+    except exc.FastPyFuncError:
+        raise
+    except Exception as e:
+        mlflow_exc = sys.modules.get("mlflow.exceptions")
+        base = getattr(mlflow_exc, "MlflowException", None)
+        if base is not None and isinstance(e, base) and _is_bad_request(e):
+            cls = exc.InvalidInputError
+        raise exc.make(
+            cls, f"{path}: {doing} failed: {type(e).__name__}: {e}", model_path=path, key=type(e).__name__
+        ) from e
 
 
 def _params_option(value: str | None) -> dict[str, Any] | None:
@@ -417,7 +434,8 @@ def predict(
         model = _load(path, progress)
         call_params = given_params if given_params is not None else request.params
         with _serving.serving_environment(), progress.step("predicting"):
-            result = model.predict(request.data, params=call_params)
+            with _naming(path, exc.PredictionError, "predict"):
+                result = model.predict(request.data, params=call_params)
         _write(result, output_path, request.unwrapped)
 
 
