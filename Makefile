@@ -49,6 +49,7 @@ lint: venv ## formatting, clippy, ruff and mypy
 	$(VENV)/bin/ruff check python tests benches examples
 	$(VENV)/bin/ruff format --check python tests benches examples
 	$(VENV)/bin/mypy python/fastpyfunc --ignore-missing-imports
+	$(PY) -m mypy.stubtest fastpyfunc._native
 
 fmt: venv ## apply cargo fmt and ruff format
 	cargo fmt

@@ -1,8 +1,29 @@
-"""Private native module (Rust): load-time helpers (results as JSON text) and the engines."""
+"""Private native module (Rust): load-time helpers (results as JSON text) and the engines.
 
-from typing import Any
+Checked against the built module by ``mypy.stubtest`` in ``make lint``.
+"""
+
+from typing import Any, final
 
 __version__: str
+__all__ = [
+    "__version__",
+    "load_model_info",
+    "read_yaml",
+    "classify_uri",
+    "load_onnx",
+    "OnnxModel",
+    "load_savedmodel",
+    "SavedModel",
+    "load_torchscript",
+    "torch_cuda_available",
+    "TorchScriptModel",
+    "EnforcePlan",
+    "nan_int_hint",
+    "scalar_action",
+    "all_zero_or_one",
+    "nan_and_integers",
+]
 
 def load_model_info(model_dir: str) -> str:
     """JSON ``{root, mlmodel, signature, plan}`` for ``<model_dir>/MLmodel``."""
@@ -15,6 +36,7 @@ def classify_uri(model_uri: str) -> tuple[str, str]:
 
 _Port = tuple[str, str, list[int] | None]
 
+@final
 class OnnxModel:
     """A loaded ONNX Runtime session."""
 
@@ -41,15 +63,14 @@ def load_onnx(
     """Loads an ONNX model with the onnxruntime library at ``library``; returns the model and the
     warnings its load produced."""
 
+@final
 class EnforcePlan:
     """A signature's input schema compiled into mlflow's enforcement decisions."""
 
-    def __init__(self, inputs_json: str) -> None: ...
+    def __new__(cls, inputs_json: str) -> EnforcePlan: ...
     @property
     def kind(self) -> str:
-        """``"columns"``, ``"tensors"`` or ``"delegate"`` (mlflow's own function decides)."""
-    @property
-    def reason(self) -> str | None: ...
+        """``"columns"`` or ``"tensors"``."""
     @property
     def named(self) -> bool: ...
     @property
@@ -93,6 +114,7 @@ def scalar_action(
 def all_zero_or_one(values: Any) -> bool: ...
 def nan_and_integers(values: Any) -> bool: ...
 
+@final
 class SavedModel:
     """A TensorFlow SavedModel signature, run through the C API."""
 
@@ -107,6 +129,7 @@ class SavedModel:
 def load_savedmodel(dir: str, tags: list[str], signature_key: str, library_dir: str) -> SavedModel:
     """Loads a SavedModel with the TensorFlow libraries in ``library_dir``."""
 
+@final
 class TorchScriptModel:
     """A TorchScript module, run by the separately built TorchScript engine library."""
 
