@@ -60,10 +60,22 @@ class PyFuncModel:
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         """Enforces the signature on ``data`` and ``params``, then returns the model's output."""
         data, params = self._enforce(data, params)
-        if self._predict_takes_params:
-            return self._predict_fn(data, params=params)
-        _warn_params_dropped(params)
-        return self._predict_fn(data)
+        if not self._predict_takes_params:
+            _warn_params_dropped(params)
+        try:
+            if self._predict_takes_params:
+                return self._predict_fn(data, params=params)
+            return self._predict_fn(data)
+        except exc.FastPyFuncError:
+            raise
+        except Exception as e:  # the model's own error: one class whatever the engine
+            raise exc.make(
+                exc.PredictionError,
+                f"{self._model_path}: the model's predict raised {type(e).__name__}: {e}",
+                model_path=self._model_path,
+                error_code=exc.mlflow_code(e, "error_code"),
+                error_class=exc.mlflow_code(e, "error_class"),
+            ) from e
 
     def predict_stream(self, data: Any, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Streams the output of a streamable model (single input)."""

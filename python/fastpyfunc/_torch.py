@@ -142,7 +142,7 @@ class TorchScriptModel:
             if not _torch_importable():
                 raise self._invalid(
                     f"the native TorchScript engine cannot pass this call's params ({why}); it needs "
-                    "Python torch (pip install torch==2.13.0)",
+                    f"Python torch ({exc.install_hint('torch>=2.13,<2.14')})",
                     "params",
                 )
             _warn_once(
