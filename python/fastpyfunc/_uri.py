@@ -33,18 +33,11 @@ def resolve(model_uri: str | os.PathLike[str], dst_path: str | None) -> str:
         return _download_artifact_from_uri(artifact_uri=uri, output_path=dst_path)
     except MlflowException as e:
         unset = _unconfigured(value)
-        if unset is not None:
-            raise exc.make(
-                exc.InvalidUriError,
-                f"model URI '{uri}': {unset}. mlflow answered: {e.message}",
-                model_path=uri,
-                key=value,
-                error_code=e.error_code,
-                error_class=e.error_class,
-            ) from e
         raise exc.make(
-            exc.ModelNotFoundError,
-            f"model URI '{uri}': {e.message}",
+            exc.InvalidUriError if unset else exc.ModelNotFoundError,
+            f"model URI '{uri}': {unset}. mlflow answered: {e.message}"
+            if unset
+            else f"model URI '{uri}': {e.message}",
             model_path=uri,
             key=value,
             error_code=e.error_code,
