@@ -145,3 +145,37 @@ def _read(path: Path) -> str:
         return path.read_text(errors="replace")
     except OSError:
         return ""
+
+
+#: Set on a planned-native model's implementation when Python runs it instead (the why).
+_FALLBACK_REASON = "_fastpyfunc_route_reason"
+
+
+def mark_python_fallback(impl: object, why: BaseException, runner: str) -> object:
+    """Records on ``impl`` that Python (``runner``) runs a model planned for a native engine, and why."""
+    text = str(why)
+    prefix = f"{getattr(why, 'model_path', None)}: "
+    if text.startswith(prefix):  # the model path is said elsewhere (repr, log line)
+        text = text[len(prefix) :]
+    setattr(impl, _FALLBACK_REASON, f"{text} ({runner} runs it)")
+    return impl
+
+
+def describe_route(plan: dict, impl: object) -> tuple[str, str | None]:
+    """(what runs the model, why it is not a native engine: None when it is one)."""
+    route = plan["route"]
+    if route["kind"] == "native":
+        why = getattr(impl, _FALLBACK_REASON, None)
+        if why is None:
+            return route["engine"], None
+        return "python", f"the native {route['engine']} engine cannot run it: {why}"
+    unavailable = plan.get("native_unavailable")
+    if unavailable:
+        reason = f"the native {unavailable['engine']} engine is not available: {unavailable['reason']}"
+    elif route["kind"] == "sklearn":
+        reason = "no native engine runs scikit-learn models; fastpyfunc's own loader runs it in Python"
+    else:
+        reason = f"no native engine runs {plan['loader_module']} models of this kind"
+    if route["kind"] == "loader_module":
+        reason += f"; mlflow's loader {route['module']} runs it in Python"
+    return "python", reason

@@ -44,6 +44,10 @@ class PyFuncModel:
         )
         self._enforce = Enforcer(model_path, metadata, self.loader_module)
         self._input_example: Any = _UNSET
+        from ._engines import describe_route  # importlib.metadata: not at package import
+
+        self._engine, self._route_reason = describe_route(plan, impl)
+        _log_route(model_path, self.loader_module, self._engine, self._route_reason, plan)
 
     def _method(self, name: str, key: str) -> Any:
         if not hasattr(self._impl, name):
@@ -141,9 +145,15 @@ class PyFuncModel:
 
     @property
     def engine(self) -> str:
-        """How this model runs: ``"python"`` (embedded Python) or a native engine's name."""
-        route = self._plan["route"]
-        return route["engine"] if route["kind"] == "native" else "python"
+        """What runs this model: a native engine (``"onnx"``, ``"savedmodel"``,
+        ``"torchscript"``), or ``"python"`` (embedded Python, including a native engine's
+        fallback); ``route_reason`` says why it is not native."""
+        return self._engine
+
+    @property
+    def route_reason(self) -> str | None:
+        """None when a native engine runs the model, else a sentence saying why Python does."""
+        return self._route_reason
 
     def unwrap_python_model(self) -> Any:
         """The user's PythonModel instance (custom pyfunc models only)."""
@@ -173,10 +183,19 @@ class PyFuncModel:
         if meta.artifact_path is not None:
             info["artifact_path"] = meta.artifact_path
         info["flavor"] = self.loader_module
+        info["engine"] = self._engine if self._route_reason is None else f"{self._engine} (not native)"
         if meta.run_id is not None:
             info["run_id"] = meta.run_id
         body = "".join(f"  {k}: {v}\n" for k, v in info.items())
-        return f"mlflow.pyfunc.loaded_model:\n{body}"
+        return f"fastpyfunc.loaded_model:\n{body}"
+
+
+def _log_route(path: str, flavor: str | None, engine: str, reason: str | None, plan: dict[str, Any]) -> None:
+    if reason is None:
+        _logger.info("%s: %s model runs on the native %s engine", path, flavor, engine)
+    else:
+        _logger.info("%s: %s model runs in Python: %s", path, flavor, reason)
+    _logger.debug("%s: load plan %s", path, plan)
 
 
 def _takes_params(fn: Any) -> bool:
