@@ -308,7 +308,30 @@ def load_model(
         _warn_python_version(pyfunc_conf.get("python_version"))
     config = _merge_model_config(pyfunc_conf, _read_model_config(model_config), local_path)
     impl = load_impl(local_path, plan, config, meta.flavors)
-    return PyFuncModel(local_path, meta, impl, plan)
+    return _model_class()(local_path, meta, impl, plan)
+
+
+_MIXED: list[type] = []
+
+
+def _model_class() -> type[PyFuncModel]:
+    """PyFuncModel, or once mlflow is imported a subclass that is also mlflow's PyFuncModel (so
+    ``isinstance`` and ``mlflow.models.evaluate`` accept it). mlflow itself is never imported
+    here (seconds); ``mlflow.pyfunc`` is, when ``mlflow`` already is (mlflow loads it lazily)."""
+    if "mlflow" not in sys.modules:
+        return PyFuncModel
+    try:
+        import mlflow.pyfunc
+    except Exception:  # noqa: BLE001 - a broken mlflow install: our class still works
+        return PyFuncModel
+    base = getattr(mlflow.pyfunc, "PyFuncModel", None)
+    if base is None:
+        return PyFuncModel
+    if not _MIXED:
+        _MIXED.append(
+            type("PyFuncModel", (PyFuncModel, base), {"__module__": __name__, "__qualname__": "PyFuncModel"})
+        )
+    return _MIXED[0]
 
 
 def _warn_python_version(saved: str | None) -> None:
