@@ -1,6 +1,7 @@
 # fastpyfunc: every entry point (README, CI, developers) goes through this file.
 #   make test   install everything into .venv, build, run cargo test and pytest
-#   make demo   build and run the example model end to end
+#   make demo   build, then load and predict the example models next to mlflow.pyfunc
+#   make wheel  build the abi3 wheel and the sdist into dist/
 #   make bench  run the benchmarks and print their tables
 #   make lint   cargo fmt --check, clippy -D warnings, ruff
 
@@ -11,7 +12,7 @@ UV     := $(VENV)/bin/uv
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv build test test-rust test-python lint fmt demo bench fuzz lock clean
+.PHONY: help venv build wheel test test-rust test-python lint fmt demo bench fuzz lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,14 +25,22 @@ $(VENV)/.installed: requirements-dev.txt
 
 venv: $(VENV)/.installed ## create .venv with every build/test dependency (pinned)
 
-# The TorchScript engine links libtorch, so it is its own shared library next to the package
-# (python/fastpyfunc/libfastpyfunc_torch.so); build.rs builds it against the torch wheel in .venv
-# when FASTPYFUNC_TORCH names it. TORCH_ENV is the same setting for clippy.
+# The TorchScript engine links libtorch, so it is its own shared library; build.rs builds it
+# against the torch wheel in .venv (FASTPYFUNC_TORCH names it) and stages it under
+# target/wheel-data/ for wheels. `maturin develop` imports the package from python/, so the
+# engine this build made is copied next to it there (gitignored, never packed from there).
+# TORCH_ENV is the same setting for clippy.
 TORCH_DIR = $(shell $(PY) -c "import importlib.util as u; print(u.find_spec('torch').submodule_search_locations[0])")
 TORCH_ENV = LIBTORCH=$(TORCH_DIR) LIBTORCH_CXX11_ABI=1 LIBTORCH_BYPASS_VERSION_CHECK=1
+ENGINE_STAGED = target/wheel-data/platlib/fastpyfunc/libfastpyfunc_torch.so
 
 build: venv ## build the extension and the TorchScript engine (build.rs) into .venv (release)
 	FASTPYFUNC_TORCH=$(TORCH_DIR) $(VENV)/bin/maturin develop --release -q
+	cp $(ENGINE_STAGED) python/fastpyfunc/libfastpyfunc_torch.so
+
+wheel: venv ## abi3 wheel (with the TorchScript engine, built against .venv's torch) and sdist, into dist/
+	FASTPYFUNC_TORCH=$(TORCH_DIR) $(VENV)/bin/maturin build --release -o dist
+	$(VENV)/bin/maturin sdist -o dist
 
 test-rust: ## Rust unit and property tests of the core
 	cargo test --quiet
@@ -56,7 +65,7 @@ fmt: venv ## apply cargo fmt and ruff format
 	$(VENV)/bin/ruff format python tests benches examples
 	$(VENV)/bin/ruff check --fix python tests benches examples
 
-demo: build ## predict with the example model in examples/
+demo: build ## the example ONNX model on the native engine next to mlflow.pyfunc, then the Python-route one
 	$(PY) examples/demo.py
 
 bench: build ## benchmarks (side by side with mlflow and the raw engines)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
 
+import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
@@ -58,11 +62,12 @@ def test_remote_uri_without_mlflow_names_scheme(uri, scheme):
         "import fastpyfunc\n"
         "try:\n"
         f"    fastpyfunc.load_model({uri!r})\n"
-        "except fastpyfunc.exceptions.EngineUnavailableError as e:\n"
-        "    print(e)\n"
+        "except fastpyfunc.exceptions.InvalidUriError as e:\n"
+        "    print(e, '|', e.key)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert f"'{scheme}:'" in out.stdout and "pip install mlflow" in out.stdout, out.stdout + out.stderr
+    assert f"'{scheme}:'" in out.stdout, out.stdout + out.stderr
+    assert "pip install 'fastpyfunc[mlflow]'" in out.stdout and out.stdout.strip().endswith(f"| {scheme}")
 
 
 def test_bare_model_id_hint():
@@ -87,3 +92,67 @@ def test_bad_model_config(custom_model, tmp_path):
         fastpyfunc.load_model(str(custom_model), model_config=str(bad))
     with pytest.raises(exc.InvalidModelConfigError, match="dict or a path"):
         fastpyfunc.load_model(str(custom_model), model_config=42)
+
+
+def test_schema_errors_carry_a_key(sklearn_models, iris):
+    X, _ = iris
+    model = fastpyfunc.load_model(str(sklearn_models[("skops", "predict")]))
+    with pytest.raises(exc.SchemaEnforcementError) as err:
+        model.predict(X.iloc[:2].drop(columns=X.columns[0]))
+    # the missing column, or (until failures name their column) the signature part at fault
+    assert err.value.key in (X.columns[0], "signature.inputs")
+
+
+def test_params_errors_carry_a_key(custom_model):
+    model = fastpyfunc.load_model(str(custom_model))
+    with pytest.raises(exc.SchemaEnforcementError) as err:
+        model.predict(pd.DataFrame({"a": [1.0]}), params={"k": "not a number"})
+    assert err.value.key in ("k", "signature.params")
+
+
+def test_python_route_model_errors_are_prediction_errors(sklearn_models, iris):
+    """scikit-learn's own ValueError (NaN input) is wrapped, as native engines' errors are."""
+    X, _ = iris
+    d = sklearn_models[("skops", "predict")]
+    bad = X.iloc[:2].copy()
+    bad.iloc[0, 0] = np.nan
+    with pytest.raises(ValueError) as theirs:
+        mlflow.pyfunc.load_model(str(d)).predict(bad.copy())
+    model = fastpyfunc.load_model(str(d))
+    assert model.engine == "python"
+    with pytest.raises(exc.PredictionError) as ours:
+        model.predict(bad.copy())
+    assert isinstance(ours.value, MlflowException)
+    assert type(ours.value.__cause__) is type(theirs.value)
+    assert f"ValueError: {theirs.value}" in str(ours.value) and str(d) in str(ours.value)
+
+
+def test_unconfigured_registry_says_so(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    code = (
+        "import fastpyfunc\n"
+        "try:\n"
+        "    fastpyfunc.load_model('models:/fpf-nothing/1')\n"
+        "except fastpyfunc.exceptions.InvalidUriError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path, env=env
+    )
+    assert "no model registry is configured" in out.stdout, out.stdout + out.stderr[-2000:]
+    assert "MLFLOW_TRACKING_URI" in out.stdout
+
+
+def test_install_without_mlflow_says_what_to_install():
+    code = (
+        "import sys; sys.modules['mlflow'] = None\n"
+        "import fastpyfunc\n"
+        "try:\n"
+        "    fastpyfunc.install()\n"
+        "except fastpyfunc.exceptions.EngineUnavailableError as e:\n"
+        "    print(e, '|', e.key)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'fastpyfunc[mlflow]'" in out.stdout and "| mlflow" in out.stdout, (
+        out.stdout + out.stderr
+    )

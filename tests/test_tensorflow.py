@@ -95,7 +95,8 @@ def test_wrong_inputs_are_refused_like_mlflow(tf_models):
 def test_without_a_serving_signature_python_tensorflow_runs_it(tf_models):
     with pytest.warns(RuntimeWarning, match="has no signature 'serving_default'"):
         ours = fastpyfunc.load_model(str(tf_models["nosig"]))
-    assert ours.engine == "savedmodel"  # planned natively, run by the fallback
+    assert ours.engine == "python"  # planned natively, run by the fallback
+    assert "has no signature 'serving_default'" in ours.route_reason
     theirs = mlflow.pyfunc.load_model(str(tf_models["nosig"]))
     x = np.array([2.5], dtype=np.float32)  # the shape it was traced with
     assert_same(ours.predict(x), theirs.predict(x))

@@ -81,9 +81,10 @@ class Enforcer:
                 return self._columns(data)
             return self._tensors(data)
         except _Failure as f:
-            raise self._schema_error(data, str(f)) from None
+            # key: the column or input at fault where the failure names one, else the schema
+            raise self._schema_error(data, str(f), getattr(f, "key", None) or "signature.inputs") from None
 
-    def _schema_error(self, data: Any, inner: str) -> exc.FastPyFuncError:
+    def _schema_error(self, data: Any, inner: str, key: str | None = None) -> exc.FastPyFuncError:
         if os.environ.get("MLFLOW_DISABLE_SCHEMA_DETAILS", "").strip().lower() in ("true", "1"):
             message = "Failed to enforce model input schema. Please check your input data."
         else:
@@ -92,6 +93,7 @@ class Enforcer:
             exc.SchemaEnforcementError,
             f"{self._model_path}: {message}",
             model_path=self._model_path,
+            key=key,
             error_code="INVALID_PARAMETER_VALUE",
             error_class="SCHEMA_ENFORCEMENT_FAILED",
         )
@@ -141,6 +143,7 @@ class Enforcer:
                 exc.SchemaEnforcementError,
                 f"{self._model_path}: {e}",
                 model_path=self._model_path,
+                key=getattr(e, "key", None) or "signature.params",
                 error_code="INVALID_PARAMETER_VALUE",
             ) from e
 

@@ -17,7 +17,12 @@ from . import exceptions as exc
 
 #: Oldest onnxruntime the native engine runs on (its C API level).
 ONNXRUNTIME_MIN = (1, 31)
-_ORT_HINT = "pip install 'onnxruntime>=1.31' (or 'fastpyfunc[onnx]'), or set ORT_DYLIB_PATH"
+_ORT_HINT = f"{exc.install_hint('fastpyfunc[onnx]')} (onnxruntime>=1.31), or set ORT_DYLIB_PATH"
+#: TensorFlow is the user's choice (tensorflow, tensorflow-cpu, ...), so no extra installs it.
+_TF_HINT = f"{exc.install_hint('tensorflow>=2.16')} (or tensorflow-cpu)"
+#: The torch release the TorchScript engine library is built against (tch 0.26).
+TORCH_ENGINE_VERSION = "2.13."
+_TORCH_HINT = exc.install_hint("torch>=2.13,<2.14")
 
 
 def _unavailable(model_path: str, message: str, key: str) -> exc.FastPyFuncError:
@@ -81,7 +86,7 @@ def onnxruntime_library(model_path: str) -> str:
 def tensorflow_library_dir(model_path: str) -> str:
     """The installed ``tensorflow`` package's directory, which holds the C API libraries."""
     spec = importlib.util.find_spec("tensorflow")
-    hint = "pip install tensorflow-cpu (or 'fastpyfunc[tensorflow]')"
+    hint = _TF_HINT
     if spec is None or not spec.submodule_search_locations:
         raise _unavailable(
             model_path, f"running SavedModels needs TensorFlow, which is not installed: {hint}", "tensorflow"
@@ -96,15 +101,11 @@ def tensorflow_library_dir(model_path: str) -> str:
     return str(root)
 
 
-#: The torch release the TorchScript engine library is built against (tch 0.26).
-TORCH_ENGINE_VERSION = "2.13."
-
-
 def torchscript_engine(model_path: str) -> tuple[str, str]:
     """(the engine library, the ``torch/lib`` folder of the installed torch wheel).
 
-    The engine (``libfastpyfunc_torch.so``, built by ``make`` or by ``pip install`` with
-    ``FASTPYFUNC_TORCH`` set) sits next to this file; ``FASTPYFUNC_TORCH_ENGINE`` overrides the path.
+    The engine (``libfastpyfunc_torch.so``, built by any build that sees torch 2.13; see build.rs)
+    sits next to this file; ``FASTPYFUNC_TORCH_ENGINE`` overrides the path.
     torch is found without being imported, and its version is read from ``torch/version.py``.
     """
     engine = os.environ.get("FASTPYFUNC_TORCH_ENGINE") or str(
@@ -113,15 +114,17 @@ def torchscript_engine(model_path: str) -> tuple[str, str]:
     if not Path(engine).is_file():
         raise _unavailable(
             model_path,
-            f"the native TorchScript engine is not part of this install ({engine} is missing): build it with "
-            "`make` in a checkout, or `FASTPYFUNC_TORCH=<site-packages>/torch pip install fastpyfunc`",
+            f"the native TorchScript engine is not part of this install ({engine} is missing); it is "
+            "built when fastpyfunc is built where torch 2.13 is installed: "
+            f"{exc.install_hint('torch>=2.13,<2.14', 'maturin>=1.8,<2')}, then "
+            "pip install --no-build-isolation fastpyfunc (from a checkout: `make build`)",
             "FASTPYFUNC_TORCH_ENGINE",
         )
     spec = importlib.util.find_spec("torch")
     if spec is None or not spec.submodule_search_locations:
         raise _unavailable(
             model_path,
-            "running TorchScript needs torch 2.13, which is not installed: pip install torch==2.13.0",
+            f"running TorchScript needs torch 2.13, which is not installed: {_TORCH_HINT}",
             "torch",
         )
     root = Path(spec.submodule_search_locations[0])
@@ -131,7 +134,7 @@ def torchscript_engine(model_path: str) -> tuple[str, str]:
         raise _unavailable(
             model_path,
             f"the native TorchScript engine is built for torch {TORCH_ENGINE_VERSION}x, but torch {version} is "
-            f"installed at {root}",
+            f"installed at {root}: {_TORCH_HINT}",
             "torch",
         )
     return engine, str(root / "lib")
@@ -142,3 +145,37 @@ def _read(path: Path) -> str:
         return path.read_text(errors="replace")
     except OSError:
         return ""
+
+
+#: Set on a planned-native model's implementation when Python runs it instead (the why).
+_FALLBACK_REASON = "_fastpyfunc_route_reason"
+
+
+def mark_python_fallback(impl: object, why: BaseException, runner: str) -> object:
+    """Records on ``impl`` that Python (``runner``) runs a model planned for a native engine, and why."""
+    text = str(why)
+    prefix = f"{getattr(why, 'model_path', None)}: "
+    if text.startswith(prefix):  # the model path is said elsewhere (repr, log line)
+        text = text[len(prefix) :]
+    setattr(impl, _FALLBACK_REASON, f"{text} ({runner} runs it)")
+    return impl
+
+
+def describe_route(plan: dict, impl: object) -> tuple[str, str | None]:
+    """(what runs the model, why it is not a native engine: None when it is one)."""
+    route = plan["route"]
+    if route["kind"] == "native":
+        why = getattr(impl, _FALLBACK_REASON, None)
+        if why is None:
+            return route["engine"], None
+        return "python", f"the native {route['engine']} engine cannot run it: {why}"
+    unavailable = plan.get("native_unavailable")
+    if unavailable:
+        reason = f"the native {unavailable['engine']} engine is not available: {unavailable['reason']}"
+    elif route["kind"] == "sklearn":
+        reason = "no native engine runs scikit-learn models; fastpyfunc's own loader runs it in Python"
+    else:
+        reason = f"no native engine runs {plan['loader_module']} models of this kind"
+    if route["kind"] == "loader_module":
+        reason += f"; mlflow's loader {route['module']} runs it in Python"
+    return "python", reason

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from . import exceptions as exc
 from ._pyfunc import load_model
 
 _original: Any = None
@@ -18,8 +19,7 @@ def install() -> None:
     ``mlflow.pyfunc.load_model(...)`` calls are switched.
     """
     global _original
-    import mlflow.pyfunc as pyfunc
-
+    pyfunc = _mlflow_pyfunc("install")
     if getattr(pyfunc, "load_model", None) is load_model:
         return
     _original = pyfunc.load_model
@@ -35,6 +35,19 @@ def uninstall() -> None:
 
     pyfunc.load_model = _original
     _original = None
+
+
+def _mlflow_pyfunc(what: str) -> Any:
+    try:
+        import mlflow.pyfunc as pyfunc
+    except ImportError as e:
+        raise exc.make(
+            exc.EngineUnavailableError,
+            f"fastpyfunc.{what}() patches mlflow.pyfunc.load_model, but mlflow is not installed: "
+            f"{exc.install_hint('fastpyfunc[mlflow]')} (fastpyfunc.load_model works without it)",
+            key="mlflow",
+        ) from e
+    return pyfunc
 
 
 @contextlib.contextmanager

@@ -47,8 +47,12 @@ class PyFuncModel:
         # None from it means mlflow's rules need pandas for that input (the path below).
         self._native_predict = getattr(impl, "native_predict", None)
         self._native_plan = self._enforce._plan
-        self._native_route = plan["route"]["kind"] == "native"
         self._input_example: Any = _UNSET
+        from ._engines import describe_route  # importlib.metadata: not at package import
+
+        self._engine, self._route_reason = describe_route(plan, impl)
+        self._native_route = self._engine != "python"
+        _log_route(model_path, self.loader_module, self._engine, self._route_reason, plan)
 
     def _method(self, name: str, key: str) -> Any:
         if not hasattr(self._impl, name):
@@ -74,11 +78,23 @@ class PyFuncModel:
                 return result
         origin = _arrow_origin(data) if self._native_route else None
         data, params = self._enforce(data, params)
-        if self._predict_takes_params:
-            result = self._predict_fn(data, params=params)
-        else:
+        if not self._predict_takes_params:
             _warn_params_dropped(params)
-            result = self._predict_fn(data)
+        try:
+            if self._predict_takes_params:
+                result = self._predict_fn(data, params=params)
+            else:
+                result = self._predict_fn(data)
+        except exc.FastPyFuncError:
+            raise
+        except Exception as e:  # the model's own error: one class whatever the engine
+            raise exc.make(
+                exc.PredictionError,
+                f"{self._model_path}: the model's predict raised {type(e).__name__}: {e}",
+                model_path=self._model_path,
+                error_code=exc.mlflow_code(e, "error_code"),
+                error_class=exc.mlflow_code(e, "error_class"),
+            ) from e
         return _as_arrow(result, origin) if origin is not None else result
 
     def predict_stream(self, data: Any, params: dict[str, Any] | None = None) -> Iterator[Any]:
@@ -145,9 +161,15 @@ class PyFuncModel:
 
     @property
     def engine(self) -> str:
-        """How this model runs: ``"python"`` (embedded Python) or a native engine's name."""
-        route = self._plan["route"]
-        return route["engine"] if route["kind"] == "native" else "python"
+        """What runs this model: a native engine (``"onnx"``, ``"savedmodel"``,
+        ``"torchscript"``), or ``"python"`` (embedded Python, including a native engine's
+        fallback); ``route_reason`` says why it is not native."""
+        return self._engine
+
+    @property
+    def route_reason(self) -> str | None:
+        """None when a native engine runs the model, else a sentence saying why Python does."""
+        return self._route_reason
 
     def unwrap_python_model(self) -> Any:
         """The user's PythonModel instance (custom pyfunc models only)."""
@@ -177,10 +199,19 @@ class PyFuncModel:
         if meta.artifact_path is not None:
             info["artifact_path"] = meta.artifact_path
         info["flavor"] = self.loader_module
+        info["engine"] = self._engine if self._route_reason is None else f"{self._engine} (not native)"
         if meta.run_id is not None:
             info["run_id"] = meta.run_id
         body = "".join(f"  {k}: {v}\n" for k, v in info.items())
-        return f"mlflow.pyfunc.loaded_model:\n{body}"
+        return f"fastpyfunc.loaded_model:\n{body}"
+
+
+def _log_route(path: str, flavor: str | None, engine: str, reason: str | None, plan: dict[str, Any]) -> None:
+    if reason is None:
+        _logger.info("%s: %s model runs on the native %s engine", path, flavor, engine)
+    else:
+        _logger.info("%s: %s model runs in Python: %s", path, flavor, reason)
+    _logger.debug("%s: load plan %s", path, plan)
 
 
 def _arrow_origin(data: Any) -> str | None:
@@ -321,7 +352,30 @@ def load_model(
         _warn_python_version(pyfunc_conf.get("python_version"))
     config = _merge_model_config(pyfunc_conf, _read_model_config(model_config), local_path)
     impl = load_impl(local_path, plan, config, meta.flavors)
-    return PyFuncModel(local_path, meta, impl, plan)
+    return _model_class()(local_path, meta, impl, plan)
+
+
+_MIXED: list[type] = []
+
+
+def _model_class() -> type[PyFuncModel]:
+    """PyFuncModel, or once mlflow is imported a subclass that is also mlflow's PyFuncModel (so
+    ``isinstance`` and ``mlflow.models.evaluate`` accept it). mlflow itself is never imported
+    here (seconds); ``mlflow.pyfunc`` is, when ``mlflow`` already is (mlflow loads it lazily)."""
+    if "mlflow" not in sys.modules:
+        return PyFuncModel
+    try:
+        import mlflow.pyfunc
+    except Exception:  # noqa: BLE001 - a broken mlflow install: our class still works
+        return PyFuncModel
+    base = getattr(mlflow.pyfunc, "PyFuncModel", None)
+    if base is None:
+        return PyFuncModel
+    if not _MIXED:
+        _MIXED.append(
+            type("PyFuncModel", (PyFuncModel, base), {"__module__": __name__, "__qualname__": "PyFuncModel"})
+        )
+    return _MIXED[0]
 
 
 def _warn_python_version(saved: str | None) -> None:

@@ -17,7 +17,9 @@ class ColSpec:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self._spec = spec
-        self.name: str | None = spec.get("name")
+        # Not always a str: mlflow's infer_signature names unnamed DataFrame columns 0, 1, ...
+        # and mlflow keeps the value as written (so does its repr: ``0: long (required)``).
+        self.name: Any = spec.get("name")
         self.required: bool = bool(spec.get("required", True))
         kind = spec["type"]
         self.type: str | dict[str, Any] = (
@@ -106,19 +108,20 @@ class Schema:
     def has_input_names(self) -> bool:
         return bool(self.inputs) and self.inputs[0].name is not None
 
+    # mlflow writes ``x.name or i``: a falsy name (0, "") gives the position, as there.
     def input_names(self) -> list[str | int]:
-        return [s.name if s.name is not None else i for i, s in enumerate(self.inputs)]
+        return [s.name or i for i, s in enumerate(self.inputs)]
 
     def required_input_names(self) -> list[str | int]:
-        return [n for n, s in zip(self.input_names(), self.inputs, strict=True) if s.required]
+        return [s.name or i for i, s in enumerate(self.inputs) if s.required]
 
     def optional_input_names(self) -> list[str | int]:
-        return [n for n, s in zip(self.input_names(), self.inputs, strict=True) if not s.required]
+        return [s.name or i for i, s in enumerate(self.inputs) if not s.required]
 
     def input_types(self) -> list[Any]:
         return [s.type for s in self.inputs]
 
-    def input_dict(self) -> dict[str, ColSpec | TensorSpec]:
+    def input_dict(self) -> dict[Any, ColSpec | TensorSpec]:
         return {s.name: s for s in self.inputs if s.name is not None}
 
     def to_dict(self) -> list[dict[str, Any]]:

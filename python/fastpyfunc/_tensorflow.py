@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _native
 from . import exceptions as exc
-from ._engines import tensorflow_library_dir
+from ._engines import mark_python_fallback, tensorflow_library_dir
 
 _logger = logging.getLogger("fastpyfunc")
 
@@ -84,7 +84,8 @@ def _python_fallback(model_path: str, plan: dict[str, Any], config: Any, why: Ex
     )
     from ._fallback import _load_with_module
 
-    return _load_with_module(model_path, plan["loader_module"], plan["data_path"], config)
+    impl = _load_with_module(model_path, plan["loader_module"], plan["data_path"], config)
+    return mark_python_fallback(impl, why, "mlflow's loader with Python TensorFlow")
 
 
 class TF2ModuleModel:

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _native
 from . import exceptions as exc
-from ._engines import torchscript_engine
+from ._engines import mark_python_fallback, torchscript_engine
 
 CPU = "cpu"
 _warned: set[str] = set()
@@ -71,7 +71,9 @@ def load(model_path: str, archive: str, config: dict[str, Any] | None) -> TorchS
             f"fastpyfunc: running TorchScript models through Python torch.jit, because the native "
             f"TorchScript engine cannot: {why}"
         )
-        return TorchScriptModel(model_path, archive, wanted, None)
+        model = TorchScriptModel(model_path, archive, wanted, None)
+        mark_python_fallback(model, why, "Python torch.jit")
+        return model
     return TorchScriptModel(model_path, archive, device, native)
 
 
@@ -142,7 +144,7 @@ class TorchScriptModel:
             if not _torch_importable():
                 raise self._invalid(
                     f"the native TorchScript engine cannot pass this call's params ({why}); it needs "
-                    "Python torch (pip install torch==2.13.0)",
+                    f"Python torch ({exc.install_hint('torch>=2.13,<2.14')})",
                     "params",
                 )
             _warn_once(

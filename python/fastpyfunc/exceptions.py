@@ -171,6 +171,17 @@ def make(cls: type[FastPyFuncError], message: str, **kwargs: Any) -> FastPyFuncE
     return _class_for(cls)(message, **kwargs)
 
 
+def install_hint(*requirements: str) -> str:
+    """The one way messages say what to install, e.g. ``pip install 'fastpyfunc[mlflow]'``."""
+    return "pip install " + " ".join(f"'{r}'" for r in requirements)
+
+
+def mlflow_code(error: BaseException, attr: str) -> str | None:
+    """``error_code`` / ``error_class`` of an MlflowException being wrapped (kept as mlflow set them)."""
+    value = getattr(error, attr, None)
+    return value if isinstance(value, str) else None
+
+
 def _rebuild(name, message, model_path, key, error_code, error_class):
     return make(
         _PUBLIC.get(name, FastPyFuncError),

@@ -20,7 +20,13 @@ use crate::mlmodel::RawSignature;
 /// One column of a column-based schema.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColSpec {
+    /// The name as enforcement compares it with input labels: the string itself, or for a
+    /// non-string name its Python `repr` (`0`, `1.5`, `True`).
     pub name: Option<String>,
+    /// A name that is not a JSON string, exactly as written. mlflow's `infer_signature` writes
+    /// `"name": 0` for the unnamed columns of a DataFrame or list, and mlflow's ColSpec keeps
+    /// whatever value it is given; it goes back out unchanged in [`ColSpec::to_json`].
+    pub name_value: Option<Value>,
     pub ty: ColType,
     pub required: bool,
 }
@@ -28,7 +34,9 @@ pub struct ColSpec {
 impl ColSpec {
     pub fn to_json(&self) -> Value {
         let mut m = self.ty.to_json();
-        if let Some(name) = &self.name {
+        if let Some(value) = &self.name_value {
+            m.insert("name".into(), value.clone());
+        } else if let Some(name) = &self.name {
             m.insert("name".into(), Value::String(name.clone()));
         }
         m.insert("required".into(), Value::Bool(self.required));
@@ -86,15 +94,20 @@ impl Schema {
                 tensors.push(TensorSpec::from_json(item, &ctx)?);
             } else {
                 let ty = ColType::from_json(item, &ctx)?;
-                let name = match item.get("name") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(s)) => Some(s.clone()),
-                    Some(other) => {
-                        return Err(format!("{ctx}: `name` must be a string, found {other}"))
-                    }
+                let (name, name_value) = match item.get("name") {
+                    None | Some(Value::Null) => (None, None),
+                    Some(Value::String(s)) => (Some(s.clone()), None),
+                    // mlflow's ColSpec takes any name (infer_signature writes 0, 1, ... for
+                    // unnamed columns); enforcement then matches it against labels of equal value.
+                    Some(other) => (Some(types::py_repr(other)), Some(other.clone())),
                 };
                 let required = types::optional_bool(item, "required", &ctx)?.unwrap_or(true);
-                cols.push(ColSpec { name, ty, required });
+                cols.push(ColSpec {
+                    name,
+                    name_value,
+                    ty,
+                    required,
+                });
             }
         }
         let schema = match (cols.is_empty(), tensors.is_empty()) {
@@ -124,8 +137,16 @@ impl Schema {
                 );
             }
         }
+        // A string name and a non-string one with the same text ("0" and 0) are different names.
+        let keys: Vec<(bool, &str)> = match &schema {
+            Schema::Columns(c) => c
+                .iter()
+                .filter_map(|c| Some((c.name_value.is_some(), c.name.as_deref()?)))
+                .collect(),
+            Schema::Tensors(_) => names.iter().flatten().map(|n| (false, *n)).collect(),
+        };
         let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = names.iter().flatten().find(|n| !seen.insert(**n)) {
+        if let Some((_, dup)) = keys.iter().find(|k| !seen.insert(**k)) {
             return Err(format!("duplicate input name '{dup}'"));
         }
         Ok(schema)

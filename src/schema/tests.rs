@@ -34,6 +34,31 @@ fn colspecs_of_every_type() {
 }
 
 #[test]
+fn non_string_column_names_are_kept_as_mlflow_keeps_them() {
+    // mlflow's infer_signature writes these for an unnamed DataFrame or list output.
+    let v = json!([
+        {"type": "long", "name": 0, "required": true},
+        {"type": "double", "name": 1.5, "required": true},
+        {"type": "string", "name": true, "required": false},
+        {"type": "string", "name": "0", "required": true},
+    ]);
+    let s = schema(v.clone()).unwrap();
+    let Schema::Columns(cols) = &s else { panic!() };
+    let names: Vec<_> = cols.iter().map(|c| c.name.as_deref().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["0", "1.5", "True", "0"],
+        "Python's repr for matching"
+    );
+    assert_eq!(cols[0].name_value, Some(json!(0)));
+    assert_eq!(cols[3].name_value, None);
+    assert_eq!(s.to_json(), v, "written back exactly as read");
+    let dup =
+        schema(json!([{"type": "long", "name": 0}, {"type": "long", "name": 0}])).unwrap_err();
+    assert!(dup.contains("duplicate input name '0'"), "{dup}");
+}
+
+#[test]
 fn tensorspecs() {
     let s = schema(
         json!([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 28, 28]}}]),
@@ -130,7 +155,7 @@ proptest! {
     // Serializing a schema to MLflow's JSON and parsing it back gives the same schema.
     #[test]
     fn colspec_schema_roundtrips(cols in proptest::collection::btree_map("[a-z]{1,6}", (col_type(), any::<bool>()), 1..6)) {
-        let s = Schema::Columns(cols.into_iter().map(|(n, (ty, required))| ColSpec { name: Some(n), ty, required }).collect());
+        let s = Schema::Columns(cols.into_iter().map(|(n, (ty, required))| ColSpec { name: Some(n), name_value: None, ty, required }).collect());
         let back = Schema::from_json(&s.to_json()).unwrap();
         prop_assert_eq!(back, s);
     }

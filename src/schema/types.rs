@@ -173,3 +173,19 @@ pub(crate) fn optional_bool(v: &Value, key: &str, ctx: &str) -> Result<Option<bo
         Some(other) => Err(format!("{ctx}: `{key}` must be a boolean, found {other}")),
     }
 }
+
+/// Python's `repr` of a JSON scalar as `json.loads` gives it (`0`, `1.5`, `True`, `None`);
+/// lists and objects as their JSON text.
+pub(crate) fn py_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if !(n.is_i64() || n.is_u64()) => format!("{f:?}"),
+            _ => n.to_string(),
+        },
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
