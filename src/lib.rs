@@ -9,6 +9,7 @@ pub mod error;
 pub mod flavor;
 pub mod mlmodel;
 pub mod plan;
+pub mod safety;
 pub mod schema;
 pub mod tensor;
 pub mod uri;
