@@ -43,14 +43,12 @@ def main() -> None:
     import pickle
 
     import mlflow
-    import numpy as np
+    import safety_corpus
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
     import fastpyfunc
     from fastpyfunc import _safety
-
-    import safety_corpus
 
     X, y, _ = safety_corpus.numeric_data()
     print("verifier alone (Rust, no Python objects built)")
@@ -73,17 +71,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, est in models.items():
             d = os.path.join(tmp, name)
-            mlflow.sklearn.save_model(est, d, serialization_format="pickle", pip_requirements=["scikit-learn"])
+            mlflow.sklearn.save_model(
+                est, d, serialization_format="pickle", pip_requirements=["scikit-learn"]
+            )
             data = Path(d, "model.pkl").read_bytes()
-            untrusted = median_s(lambda: fastpyfunc.load_model(d), args.repeat)
-            trusted = median_s(lambda: fastpyfunc.load_model(d, trust_code=True), args.repeat)
-            theirs = median_s(lambda: mlflow.pyfunc.load_model(d), args.repeat)
-            verify = median_s(lambda: _safety.verify(data), args.repeat)
+            untrusted = median_s(lambda d=d: fastpyfunc.load_model(d), args.repeat)
+            trusted = median_s(lambda d=d: fastpyfunc.load_model(d, trust_code=True), args.repeat)
+            theirs = median_s(lambda d=d: mlflow.pyfunc.load_model(d), args.repeat)
+            verify = median_s(lambda data=data: _safety.verify(data), args.repeat)
             print(
                 f"{name:<28}{untrusted * 1e3:>11.2f}{trusted * 1e3:>10.2f}{theirs * 1e3:>10.2f}"
                 f"{verify * 1e3:>10.2f}{verify / untrusted:>8.1%}"
             )
-    _ = np
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ SKLEARN_FUNCTION_MODULES = (
 SKIPPED_SKLEARN = (
     "tests", "_testing", "_mocking", "externals", "datasets", "conftest", "_build_utils",
     "__check_build", "_min_dependencies", "_distributor_init", "experimental", "_show_versions",
-    "estimator_checks", "_test_common", "_config",
+    "estimator_checks", "_test_common", "_config", "parallel",
 )  # fmt: skip
 # Never allowed, whatever the corpus says: these execute code, import, or touch files.
 DENIED_MODULES = {

@@ -135,7 +135,14 @@ def load_impl(
     """Builds the object whose ``predict_fn`` the PyFuncModel calls. Without ``trust``, refuses
     (``UnsafeModelError``) whatever would run code from the model directory, before it runs."""
     route = plan["route"]
-    _safety.check_plan(model_path, plan, flavors.get("python_function") or {}, trust)
+    pyfunc_conf = flavors.get("python_function") or {}
+    _safety.confine_plan(model_path, plan, pyfunc_conf)
+    # mlflow's own gate first, with its message; then ours.
+    if route["kind"] == "sklearn":
+        check_deserialization_allowed(model_path, route["model_file"], route["format"])
+    elif route["kind"] == "loader_module" and route["module"] in _PICKLING_LOADERS:
+        check_deserialization_allowed(model_path, plan["data_path"], route["module"])
+    _safety.check_code(model_path, plan, pyfunc_conf, trust)
     add_code_path(plan.get("code_path"))
     if route["kind"] == "native" and route["engine"] == "onnx":
         with _load_errors(model_path, "the native ONNX engine", None, " (pip install 'fastpyfunc[onnx]')"):

@@ -180,9 +180,8 @@ def code_reasons(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, A
     return reasons
 
 
-def check_plan(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, Any], trust: bool) -> None:
-    """Confinement always; without trust, refuses the first part that would run code."""
-    confine_plan(model_path, plan, pyfunc_conf)
+def check_code(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, Any], trust: bool) -> None:
+    """Without trust, refuses the first part of the model that would run code."""
     if trust:
         return
     for key, reason in code_reasons(model_path, plan, pyfunc_conf):

@@ -942,8 +942,6 @@ pub static ALLOWED: &[(&str, &str)] = &[
     ("sklearn.utils._weight_vector", "WeightVector64"),
     ("sklearn.utils.deprecation", "deprecated"),
     ("sklearn.utils.metaestimators", "_BaseComposition"),
-    ("sklearn.utils.parallel", "Parallel"),
-    ("sklearn.utils.parallel", "_FuncWrapper"),
 ];
 
 #[rustfmt::skip]

@@ -86,6 +86,39 @@ impl Value {
     }
 }
 
+/// The memo: picklers number entries 0, 1, 2...; those live in a vector, any others in a map.
+#[derive(Default)]
+struct Memo {
+    dense: Vec<Option<Value>>,
+    sparse: HashMap<u64, Value>,
+    len: usize,
+}
+
+impl Memo {
+    fn insert(&mut self, idx: u64, v: Value) {
+        let fresh = match usize::try_from(idx) {
+            Ok(i) if i < self.dense.len() => self.dense[i].replace(v).is_none(),
+            Ok(i) if i == self.dense.len() => {
+                self.dense.push(Some(v));
+                self.sparse.remove(&idx).is_none()
+            }
+            _ => self.sparse.insert(idx, v).is_none(),
+        };
+        self.len += usize::from(fresh);
+    }
+
+    fn get(&self, idx: u64) -> Option<&Value> {
+        match usize::try_from(idx) {
+            Ok(i) if i < self.dense.len() => self.dense[i].as_ref(),
+            _ => self.sparse.get(&idx),
+        }
+    }
+
+    fn contains(&self, idx: u64) -> bool {
+        self.get(idx).is_some()
+    }
+}
+
 /// Stops the machine: the stream is unreadable at `offset`.
 struct Stop(Finding);
 
@@ -99,7 +132,7 @@ struct Machine<'a> {
     stack: Vec<Value>,
     metastack: Vec<Vec<Value>>,
     depth: usize,
-    memo: HashMap<u64, Value>,
+    memo: Memo,
     proto: u8,
     frame_end: Option<usize>,
     report: Report,
@@ -116,7 +149,7 @@ pub fn verify_bytes(data: &[u8], limits: &Limits) -> Report {
         stack: Vec::new(),
         metastack: Vec::new(),
         depth: 0,
-        memo: HashMap::new(),
+        memo: Memo::default(),
         proto: 0,
         frame_end: None,
         report: Report::default(),
@@ -266,7 +299,7 @@ impl<'a> Machine<'a> {
 
     fn memo_put(&mut self, idx: u64) -> Step<()> {
         let v = self.top()?.clone();
-        if !self.memo.contains_key(&idx) && self.memo.len() >= self.limits.max_memo {
+        if !self.memo.contains(idx) && self.memo.len >= self.limits.max_memo {
             return self.fail(format!("memo exceeds {} entries", self.limits.max_memo));
         }
         self.memo.insert(idx, v);
@@ -274,7 +307,7 @@ impl<'a> Machine<'a> {
     }
 
     fn memo_get(&mut self, idx: u64) -> Step<()> {
-        match self.memo.get(&idx) {
+        match self.memo.get(idx) {
             Some(v) => {
                 let v = v.clone();
                 self.push(v)
@@ -638,7 +671,7 @@ impl<'a> Machine<'a> {
                     self.memo_put(i)?;
                 }
                 0x94 => {
-                    let i = self.memo.len() as u64;
+                    let i = self.memo.len as u64;
                     self.memo_put(i)?;
                 }
                 b'g' => {

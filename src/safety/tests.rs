@@ -225,3 +225,47 @@ fn allowlist_is_sorted_and_exact() {
     }
     assert!(is_allowed("sklearn.tree._tree", "Tree"));
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A protocol-4 pickle of an sklearn-like object (allow-listed globals, memo, frames).
+    const BASE: &[u8] = b"\x80\x04\x95\x3f\x00\x00\x00\x00\x00\x00\x00\x8c\x10sklearn.pipeline\x94\x8c\x08Pipeline\x94\x93\x94)\x81\x94}\x94\x8c\x05steps\x94]\x94(h\x00h\x01\x86\x94as\x62.";
+
+    fn check(data: &[u8]) {
+        let r = verify_data(data);
+        if r.verdict() == Verdict::Safe {
+            assert!(r.globals.iter().all(|g| is_allowed(&g.module, &g.name)));
+            assert!(r.code_objects.is_empty());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+            check(&data);
+        }
+
+        #[test]
+        fn mutated_pickles_never_panic(edits in proptest::collection::vec((0..BASE.len(), any::<u8>()), 1..6)) {
+            let mut data = BASE.to_vec();
+            for (i, b) in edits {
+                data[i] = b;
+            }
+            check(&data);
+        }
+    }
+}
+
+#[test]
+fn memo_sparse_and_dense_agree() {
+    // a, b, c MEMOIZEd as 0, 1, 2; LONG_BINPUT 7 (sparse); d MEMOIZEd as len(memo) = 4, as in
+    // Python; then STACK_GLOBAL(GET 7, GET 4) names c.d.
+    let b = b"\x80\x04\x8c\x01a\x94\x8c\x01b\x94\x8c\x01c\x94r\x07\x00\x00\x00\x8c\x01d\x94j\x07\x00\x00\x00h\x04\x93.";
+    let r = verify_bytes(b, &Limits::default());
+    assert_eq!(r.malformed, None, "{r:?}");
+    assert_eq!(global_names(&r), ["c.d"]);
+}
