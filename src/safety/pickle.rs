@@ -33,12 +33,13 @@ impl Default for Limits {
 const MAX_TUPLE_DEPTH: u16 = 32;
 
 #[derive(Debug, Clone)]
-enum Value {
-    Str(Rc<str>),
+enum Value<'a> {
+    /// A string, borrowed from the pickle bytes (no allocation per string).
+    Str(&'a str),
     Bytes,
     /// A global as imported (after protocol < 3 name mapping).
     Global(Rc<(String, String)>),
-    Tuple(Rc<Vec<Value>>, u16),
+    Tuple(Rc<Vec<Value<'a>>>, u16),
     /// What `_builtin_type('CodeType')` / `_builtin_type('FunctionType')` return.
     CodeType,
     FunctionType,
@@ -47,8 +48,8 @@ enum Value {
     Other,
 }
 
-impl Value {
-    fn tuple(items: Vec<Value>) -> Value {
+impl<'a> Value<'a> {
+    fn tuple(items: Vec<Value<'a>>) -> Value<'a> {
         let depth = items
             .iter()
             .map(|v| match v {
@@ -88,14 +89,14 @@ impl Value {
 
 /// The memo: picklers number entries 0, 1, 2...; those live in a vector, any others in a map.
 #[derive(Default)]
-struct Memo {
-    dense: Vec<Option<Value>>,
-    sparse: HashMap<u64, Value>,
+struct Memo<'a> {
+    dense: Vec<Option<Value<'a>>>,
+    sparse: HashMap<u64, Value<'a>>,
     len: usize,
 }
 
-impl Memo {
-    fn insert(&mut self, idx: u64, v: Value) {
+impl<'a> Memo<'a> {
+    fn insert(&mut self, idx: u64, v: Value<'a>) {
         let fresh = match usize::try_from(idx) {
             Ok(i) if i < self.dense.len() => self.dense[i].replace(v).is_none(),
             Ok(i) if i == self.dense.len() => {
@@ -107,7 +108,7 @@ impl Memo {
         self.len += usize::from(fresh);
     }
 
-    fn get(&self, idx: u64) -> Option<&Value> {
+    fn get(&self, idx: u64) -> Option<&Value<'a>> {
         match usize::try_from(idx) {
             Ok(i) if i < self.dense.len() => self.dense[i].as_ref(),
             _ => self.sparse.get(&idx),
@@ -129,10 +130,10 @@ struct Machine<'a> {
     pos: usize,
     op_start: usize,
     limits: &'a Limits,
-    stack: Vec<Value>,
-    metastack: Vec<Vec<Value>>,
+    stack: Vec<Value<'a>>,
+    metastack: Vec<Vec<Value<'a>>>,
     depth: usize,
-    memo: Memo,
+    memo: Memo<'a>,
     proto: u8,
     frame_end: Option<usize>,
     report: Report,
@@ -251,7 +252,7 @@ impl<'a> Machine<'a> {
 
     // -- the stack -----------------------------------------------------------------------------
 
-    fn push(&mut self, v: Value) -> Step<()> {
+    fn push(&mut self, v: Value<'a>) -> Step<()> {
         if self.depth >= self.limits.max_stack {
             return self.fail(format!("stack exceeds {} items", self.limits.max_stack));
         }
@@ -260,7 +261,7 @@ impl<'a> Machine<'a> {
         Ok(())
     }
 
-    fn pop(&mut self) -> Step<Value> {
+    fn pop(&mut self) -> Step<Value<'a>> {
         match self.stack.pop() {
             Some(v) => {
                 self.depth -= 1;
@@ -270,7 +271,7 @@ impl<'a> Machine<'a> {
         }
     }
 
-    fn top(&self) -> Step<&Value> {
+    fn top(&self) -> Step<&Value<'a>> {
         match self.stack.last() {
             Some(v) => Ok(v),
             None => self.fail("stack underflow"),
@@ -286,7 +287,7 @@ impl<'a> Machine<'a> {
         Ok(())
     }
 
-    fn pop_mark(&mut self) -> Step<Vec<Value>> {
+    fn pop_mark(&mut self) -> Step<Vec<Value<'a>>> {
         match self.metastack.pop() {
             Some(prev) => {
                 let items = std::mem::replace(&mut self.stack, prev);
@@ -362,7 +363,7 @@ impl<'a> Machine<'a> {
 
     /// A call the unpickler makes: `callable(*args)` (REDUCE, NEWOBJ, OBJ, INST). Only
     /// allow-listed globals may be called; code being built is recorded by name.
-    fn call(&mut self, callable: &Value, args: &[Value]) -> Value {
+    fn call(&mut self, callable: &Value<'a>, args: &[Value<'a>]) -> Value<'a> {
         let s = |i: usize| args.get(i).and_then(Value::as_str).map(str::to_owned);
         match callable {
             Value::Global(g) => {
@@ -416,7 +417,7 @@ impl<'a> Machine<'a> {
 
     /// `CodeType(argcount, ..., codestring, consts, names, varnames, filename, name, ...)`: the
     /// file and name are the first two strings after the bytecode.
-    fn code(&mut self, args: &[Value], origin: &str) -> Value {
+    fn code(&mut self, args: &[Value<'a>], origin: &str) -> Value<'a> {
         let after = args
             .iter()
             .position(|v| matches!(v, Value::Bytes))
@@ -432,7 +433,7 @@ impl<'a> Machine<'a> {
         Value::Code(Rc::new((name, file)))
     }
 
-    fn function(&mut self, args: &[Value], origin: &str) {
+    fn function(&mut self, args: &[Value<'a>], origin: &str) {
         let (name, file) = match args.first() {
             Some(Value::Code(c)) => (c.0.clone(), c.1.clone()),
             _ => (args.get(2).and_then(Value::as_str).map(str::to_owned), None),
@@ -454,7 +455,7 @@ impl<'a> Machine<'a> {
         Ok(())
     }
 
-    fn text_string(&mut self) -> Step<Value> {
+    fn text_string(&mut self) -> Step<Value<'a>> {
         // Protocol 0 STRING: a quoted repr; only plain ASCII without escapes is tracked.
         let l = self.line()?;
         if l.len() < 2 || l[0] != l[l.len() - 1] || !matches!(l[0], b'"' | b'\'') {
@@ -462,15 +463,15 @@ impl<'a> Machine<'a> {
         }
         let inner = &l[1..l.len() - 1];
         Ok(if inner.is_ascii() && !inner.contains(&b'\\') {
-            Value::Str(Rc::from(std::str::from_utf8(inner).unwrap_or_default()))
+            Value::Str(std::str::from_utf8(inner).unwrap_or_default())
         } else {
             Value::Other
         })
     }
 
-    fn utf8_value(b: &[u8]) -> Value {
+    fn utf8_value(b: &'a [u8]) -> Value<'a> {
         match std::str::from_utf8(b) {
-            Ok(s) => Value::Str(Rc::from(s)),
+            Ok(s) => Value::Str(s),
             Err(_) => Value::Other,
         }
     }
@@ -576,14 +577,13 @@ impl<'a> Machine<'a> {
                     self.push(v)?;
                 }
                 b'V' => {
-                    // raw-unicode-escape: without a backslash each byte is one latin-1 char.
+                    // raw-unicode-escape: plain ASCII without a backslash is itself; the rest is
+                    // left opaque (never needed by ordinary pickles).
                     let l = self.line()?;
-                    let v = if l.contains(&b'\\') {
-                        Value::Other
+                    let v = if l.is_ascii() && !l.contains(&b'\\') {
+                        Self::utf8_value(l)
                     } else {
-                        Value::Str(Rc::from(
-                            l.iter().map(|&b| char::from(b)).collect::<String>(),
-                        ))
+                        Value::Other
                     };
                     self.push(v)?;
                 }
@@ -740,7 +740,7 @@ impl<'a> Machine<'a> {
                     }
                     let args = self.pop()?;
                     let callable = self.pop()?;
-                    let args: &[Value] = match &args {
+                    let args: &[Value<'a>] = match &args {
                         Value::Tuple(items, _) => items,
                         _ => &[],
                     };
