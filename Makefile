@@ -35,10 +35,12 @@ TORCH_ENV = LIBTORCH=$(TORCH_DIR) LIBTORCH_CXX11_ABI=1 LIBTORCH_BYPASS_VERSION_C
 ENGINE_STAGED = target/wheel-data/platlib/fastpyfunc/libfastpyfunc_torch.so
 
 build: venv ## build the extension and the TorchScript engine (build.rs) into .venv (release)
+	mkdir -p target/wheel-data  # maturin checks its data directory before build.rs fills it
 	FASTPYFUNC_TORCH=$(TORCH_DIR) $(VENV)/bin/maturin develop --release -q
 	cp $(ENGINE_STAGED) python/fastpyfunc/libfastpyfunc_torch.so
 
 wheel: venv ## abi3 wheel (with the TorchScript engine, built against .venv's torch) and sdist, into dist/
+	mkdir -p target/wheel-data
 	FASTPYFUNC_TORCH=$(TORCH_DIR) $(VENV)/bin/maturin build --release -o dist
 	$(VENV)/bin/maturin sdist -o dist
 
@@ -74,7 +76,7 @@ bench: build ## benchmarks (side by side with mlflow and the raw engines)
 # cargo-fuzz targets (fuzz/): one per parser of untrusted bytes. Each runs FUZZ_SECONDS; inputs
 # that once crashed a target live in fuzz/regressions/<target>/ and are replayed first.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = mlmodel_yaml signature_json savedmodel_signature torchscript_signature torchscript_archive arrow_input
+FUZZ_TARGETS = verify_pickle mlmodel_yaml signature_json savedmodel_signature torchscript_signature torchscript_archive arrow_input
 fuzz: ## run every fuzz target for FUZZ_SECONDS (installs nightly and cargo-fuzz if missing)
 	rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

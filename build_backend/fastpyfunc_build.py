@@ -33,8 +33,17 @@ def _require_cargo() -> None:
         raise SystemExit(1)
 
 
+def _data_dir() -> None:
+    # maturin checks [tool.maturin] data exists before build.rs (which stages the engine) runs.
+    os.makedirs(os.path.join("target", "wheel-data"), exist_ok=True)
+
+
+_data_dir()  # for every hook maturin defines (metadata, editable, sdist), not only those below
+
+
 def get_requires_for_build_wheel(config_settings: Any = None) -> list[str]:  # noqa: F811
     _require_cargo()
+    _data_dir()
     return []
 
 
@@ -44,4 +53,5 @@ def build_wheel(wheel_directory: str, config_settings: Any = None, metadata_dire
         "fastpyfunc: compiling the Rust core (release; 1-3 minutes), and the native TorchScript engine\n"
         "when this Python has torch 2.13 (pass --no-build-isolation to let the build see it)\n"
     )
+    _data_dir()
     return _build_wheel(wheel_directory, config_settings, metadata_directory)

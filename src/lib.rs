@@ -10,6 +10,7 @@ pub mod flavor;
 pub mod frame;
 pub mod mlmodel;
 pub mod plan;
+pub mod safety;
 pub mod schema;
 pub mod tensor;
 pub mod uri;

@@ -81,13 +81,15 @@ def assert_same(ours: Any, theirs: Any, path: str = "result") -> None:
         assert ours == theirs, f"{path}: {ours!r} != {theirs!r}"
 
 
-def both(model_dir: Path, **kwargs: Any) -> tuple[Any, Any]:
-    """(fastpyfunc model, mlflow model) for the same directory."""
-    return fastpyfunc.load_model(str(model_dir), **kwargs), mlflow.pyfunc.load_model(str(model_dir), **kwargs)
+def both(model_dir: Path, trust_code: bool | None = None, **kwargs: Any) -> tuple[Any, Any]:
+    """(fastpyfunc model, mlflow model) for the same directory; ``trust_code`` is fastpyfunc's
+    opt-in for models that carry code (mlflow has none)."""
+    ours = fastpyfunc.load_model(str(model_dir), trust_code=trust_code, **kwargs)
+    return ours, mlflow.pyfunc.load_model(str(model_dir), **kwargs)
 
 
-def compare_predict(model_dir: Path, data: Any, params: Any = None) -> Any:
-    ours, theirs = both(model_dir)
+def compare_predict(model_dir: Path, data: Any, params: Any = None, trust_code: bool | None = None) -> Any:
+    ours, theirs = both(model_dir, trust_code=trust_code)
     expected = theirs.predict(_copy(data), params=params)
     got = ours.predict(_copy(data), params=params)
     assert_same(got, expected)

@@ -16,7 +16,7 @@ from conftest import assert_same, both, write_mlmodel
 
 
 def test_metadata_attributes(custom_model):
-    ours, theirs = both(custom_model)
+    ours, theirs = both(custom_model, trust_code=True)
     for attr in (
         "artifact_path",
         "run_id",
@@ -41,7 +41,7 @@ def test_metadata_attributes(custom_model):
 
 def test_schemas_match_mlflow(custom_model, sklearn_models, onnx_model):
     for d in (custom_model, sklearn_models[("skops", "predict")], onnx_model):
-        ours, theirs = both(d)
+        ours, theirs = both(d, trust_code=d == custom_model)
         for getter in ("get_input_schema", "get_output_schema", "get_params_schema"):
             a, b = getattr(ours.metadata, getter)(), getattr(theirs.metadata, getter)()
             assert (a is None) == (b is None), getter
@@ -63,13 +63,13 @@ def test_schemas_match_mlflow(custom_model, sklearn_models, onnx_model):
 
 def test_input_example(custom_model, sklearn_models, onnx_model, torch_pt2_model):
     for d in (custom_model, sklearn_models[("pickle", "predict")], onnx_model, torch_pt2_model):
-        ours, theirs = both(d)
+        ours, theirs = both(d, trust_code=d in (custom_model, torch_pt2_model))
         assert_same(ours.input_example, theirs.input_example)
         assert_same(ours.metadata.load_input_example(str(d)), theirs.metadata.load_input_example(str(d)))
 
 
 def test_model_config_and_unwrap(custom_model):
-    ours, theirs = both(custom_model)
+    ours, theirs = both(custom_model, trust_code=True)
     assert ours.model_config == theirs.model_config == {"scale": 2.0}
     assert type(ours.unwrap_python_model()).__name__ == "AddOffset"
     with pytest.raises(NotImplementedError):
@@ -84,14 +84,14 @@ def test_unwrap_on_non_custom_model(sklearn_models):
 
 def test_repr(custom_model):
     """mlflow's fields, under fastpyfunc's name, plus what runs the model."""
-    ours, theirs = both(custom_model)
+    ours, theirs = both(custom_model, trust_code=True)
     shown = yaml.safe_load(repr(ours))["fastpyfunc.loaded_model"]
     assert shown.pop("engine") == "python (not native)"
     assert shown == yaml.safe_load(repr(theirs))["mlflow.pyfunc.loaded_model"]
 
 
 def test_predict_stream_not_streamable(custom_model):
-    ours = fastpyfunc.load_model(str(custom_model))
+    ours = fastpyfunc.load_model(str(custom_model), trust_code=True)
     with pytest.raises(exc.FastPyFuncError, match="does not support predict_stream"):
         ours.predict_stream(pd.DataFrame({"a": [1.0]}))
 
@@ -113,7 +113,7 @@ def stream_model(tmp_path_factory):
 
 
 def test_predict_stream(stream_model):
-    ours, theirs = both(stream_model)
+    ours, theirs = both(stream_model, trust_code=True)
     assert list(ours.predict_stream("a b c")) == list(theirs.predict_stream("a b c")) == ["a", "b", "c"]
 
 

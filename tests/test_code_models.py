@@ -47,10 +47,10 @@ def test_models_from_code_with_code_paths(tmp_path):
         sys.path.remove(str(src))
         sys.modules.pop("fpf_helper_mod", None)
 
-    ours = fastpyfunc.load_model(str(d))
+    ours = fastpyfunc.load_model(str(d), trust_code=True)
     assert ours.loader_module == "mlflow.pyfunc.loaders.code_model"
     assert str(d / "code") in sys.path, "code/ is put on sys.path"
-    _, theirs = both(d)
+    _, theirs = both(d, trust_code=True)
     df = pd.DataFrame({"a": [1.0, 2.0]})
     assert_same(ours.predict(df), theirs.predict(df))
     assert ours.predict(df)["a"].tolist() == [3.0, 6.0]

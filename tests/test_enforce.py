@@ -425,7 +425,7 @@ def echo_models(tmp_path_factory):
 
 
 def test_unchanged_input_is_not_copied(echo_models):
-    model = fastpyfunc.load_model(str(echo_models["columns"]))
+    model = fastpyfunc.load_model(str(echo_models["columns"]), trust_code=True)
     df = pd.DataFrame({"a": [1.0, 2.0], "b": [1, 2], "s": ["x", "y"]})
     assert model.predict(df) is df
     df32 = pd.DataFrame({"a": np.float32([1, 2]), "b": [1, 2], "s": ["x", "y"]})
@@ -433,11 +433,11 @@ def test_unchanged_input_is_not_copied(echo_models):
     assert out["a"].dtype == np.float64
     assert np.shares_memory(out["b"].to_numpy(), df32["b"].to_numpy())
     x = np.zeros((4, 3), dtype=np.float32)
-    assert fastpyfunc.load_model(str(echo_models["tensor"])).predict(x) is x
+    assert fastpyfunc.load_model(str(echo_models["tensor"]), trust_code=True).predict(x) is x
 
 
 def test_errors_carry_mlflows_full_message(echo_models):
-    ours, theirs = both(echo_models["columns"])
+    ours, theirs = both(echo_models["columns"], trust_code=True)
     bad = pd.DataFrame({"a": [1, 2], "b": [1, 2], "s": ["x", "y"]})
     with pytest.raises(mlflow.exceptions.MlflowException) as t:
         theirs.predict(bad)
@@ -452,7 +452,7 @@ def test_errors_carry_mlflows_full_message(echo_models):
 def test_arrow_tables_and_batches_are_accepted(echo_models):
     import pyarrow as pa
 
-    ours, theirs = both(echo_models["columns"])
+    ours, theirs = both(echo_models["columns"], trust_code=True)
     df = pd.DataFrame({"a": [1.0, 2.0], "b": [1, 2], "s": ["x", "y"]})
     table = pa.Table.from_pandas(df, preserve_index=False)
     with pytest.raises(mlflow.exceptions.MlflowException, match="Expected input to be DataFrame"):
@@ -464,7 +464,7 @@ def test_arrow_tables_and_batches_are_accepted(echo_models):
 
 def test_polars_frames_are_accepted_through_the_arrow_stream(echo_models):
     pl = require("polars")
-    ours, theirs = both(echo_models["columns"])
+    ours, theirs = both(echo_models["columns"], trust_code=True)
     frame = pl.DataFrame({"s": ["x", "y"], "b": [1, 2], "a": [1.0, 2.0]})
     with pytest.raises(mlflow.exceptions.MlflowException, match="Expected input to be DataFrame"):
         theirs.predict(frame)

@@ -59,7 +59,7 @@ def test_other_flavors_without_mlflow_say_what_to_install(custom_model):
         "import sys; sys.modules['mlflow'] = None\n"
         "import fastpyfunc\n"
         "try:\n"
-        f"    fastpyfunc.load_model({str(custom_model)!r})\n"
+        f"    fastpyfunc.load_model({str(custom_model)!r}, trust_code=True)\n"
         "except fastpyfunc.exceptions.EngineUnavailableError as e:\n"
         "    print(e)\n"
     )

@@ -41,15 +41,15 @@ def test_sklearn_enforcement_matches_mlflow(sklearn_models, iris):
 
 def test_custom_python_model(custom_model):
     df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.5, 0.25, 0.0]})
-    compare_predict(custom_model, df)
-    compare_predict(custom_model, df, params={"k": 3})
-    compare_predict(custom_model, df, params={"k": 2, "as_frame": True})
-    compare_predict(custom_model, df[["a"]])  # optional column missing
+    compare_predict(custom_model, df, trust_code=True)
+    compare_predict(custom_model, df, params={"k": 3}, trust_code=True)
+    compare_predict(custom_model, df, params={"k": 2, "as_frame": True}, trust_code=True)
+    compare_predict(custom_model, df[["a"]], trust_code=True)  # optional column missing
 
 
 def test_custom_model_config_override(custom_model):
     df = pd.DataFrame({"a": [1.0], "b": [1.0]})
-    ours, theirs = both(custom_model, model_config={"scale": 10.0, "unknown": 1})
+    ours, theirs = both(custom_model, trust_code=True, model_config={"scale": 10.0, "unknown": 1})
     assert_same(ours.predict(df), theirs.predict(df))
     assert ours.model_config == theirs.model_config == {"scale": 10.0}
 
@@ -57,7 +57,7 @@ def test_custom_model_config_override(custom_model):
 def test_custom_model_config_from_env(custom_model, monkeypatch):
     monkeypatch.setenv("MLFLOW_PYFUNC_INFERENCE_CONFIG", '{"scale": 3.0}')
     df = pd.DataFrame({"a": [1.0], "b": [1.0]})
-    ours, theirs = both(custom_model)
+    ours, theirs = both(custom_model, trust_code=True)
     assert_same(ours.predict(df), theirs.predict(df))
     assert ours.model_config == {"scale": 3.0}
 
@@ -66,14 +66,14 @@ def test_custom_model_config_file(custom_model, tmp_path):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("scale: 7.0\n")
     df = pd.DataFrame({"a": [1.0], "b": [1.0]})
-    ours, theirs = both(custom_model, model_config=str(cfg))
+    ours, theirs = both(custom_model, trust_code=True, model_config=str(cfg))
     assert_same(ours.predict(df), theirs.predict(df))
     assert ours.model_config["scale"] == 7.0
 
 
 def test_custom_params_rejected_like_mlflow(custom_model):
     df = pd.DataFrame({"a": [1.0], "b": [1.0]})
-    ours, theirs = both(custom_model)
+    ours, theirs = both(custom_model, trust_code=True)
     with pytest.raises(Exception) as theirs_err:
         theirs.predict(df, params={"k": "x"})
     with pytest.raises(fastpyfunc.exceptions.SchemaEnforcementError) as ours_err:
@@ -92,7 +92,7 @@ def test_onnx(onnx_model, iris):
 
 def test_pytorch_pt2(torch_pt2_model):
     x = np.random.default_rng(1).random((5, 4), dtype=np.float32)
-    compare_predict(torch_pt2_model, x)
+    compare_predict(torch_pt2_model, x, trust_code=True)  # pt2 archives unpickle constants
 
 
 def test_keras(keras_model):

@@ -305,3 +305,12 @@ def test_arrow_predict_imports_neither_pandas_nor_mlflow(models):
     )
     res = subprocess.run([PY, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-3000:]
+
+
+def test_onnx_models_keep_mlflows_rt_attribute(models):
+    ort = require("onnxruntime")
+    ours, theirs, _ = models["doubles"]
+    assert isinstance(ours._model_impl.rt, ort.InferenceSession)
+    assert [i.name for i in ours._model_impl.rt.get_inputs()] == [
+        i.name for i in theirs._model_impl.rt.get_inputs()
+    ]

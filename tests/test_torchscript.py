@@ -170,11 +170,11 @@ def test_runs_natively_with_mlflows_answers(ts_models, name):
 
 
 def test_pickled_modules_and_pt2_stay_in_python(ts_models, torch_pt2_model):
-    plan = fastpyfunc.load_model(str(ts_models["pickled"]))
+    plan = fastpyfunc.load_model(str(ts_models["pickled"]), trust_code=True)
     assert plan.engine != "torchscript"
     x = np.ones((2, 4), dtype=np.float32)
-    compare_predict(ts_models["pickled"], x)
-    assert fastpyfunc.load_model(str(torch_pt2_model)).engine != "torchscript"
+    compare_predict(ts_models["pickled"], x, trust_code=True)
+    assert fastpyfunc.load_model(str(torch_pt2_model), trust_code=True).engine != "torchscript"
 
 
 def test_two_inputs_and_dict_output_beyond_mlflow(ts_models):

@@ -13,6 +13,7 @@ from ._install import install, installed, uninstall
 from ._metadata import Model
 from ._native import __version__
 from ._pyfunc import PyFuncModel, load_model
+from ._safety import scan
 
 __all__ = [
     "__version__",
@@ -22,5 +23,6 @@ __all__ = [
     "load_model",
     "Model",
     "PyFuncModel",
+    "scan",
     "uninstall",
 ]

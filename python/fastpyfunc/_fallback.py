@@ -4,6 +4,8 @@ scikit-learn models are loaded here without mlflow. Every other flavor goes thro
 ``loader_module._load_pyfunc``, exactly as ``mlflow.pyfunc.load_model`` calls it. Every
 deserialization of model bytes goes through :func:`deserialize` (ours) or is announced to
 :func:`check_deserialization_allowed` before mlflow's loader runs, so one gate guards them all.
+Without trust (``_safety``), nothing from the model directory runs: pickles are verified first
+and unpickled with the allow-list, and whatever carries code is refused before it is read.
 """
 
 from __future__ import annotations
@@ -15,22 +17,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from . import _safety
 from . import exceptions as exc
 
 # Loader modules whose _load_pyfunc deserializes pickled Python objects.
-_PICKLING_LOADERS = {
-    "mlflow.pyfunc.model",
-    "mlflow.sklearn",
-    "mlflow.pytorch",
-    "mlflow.xgboost",
-    "mlflow.lightgbm",
-    "mlflow.catboost",
-    "mlflow.statsmodels",
-    "mlflow.prophet",
-    "mlflow.pmdarima",
-    "mlflow.shap",
-    "mlflow.h2o",
-}
+_PICKLING_LOADERS = _safety.PICKLING_LOADERS | {"mlflow.sklearn"}
 
 
 def _allow_pickle() -> bool:
@@ -63,15 +54,18 @@ def check_deserialization_allowed(model_path: str, artifact: str, fmt: str) -> N
         )
 
 
-def deserialize(model_path: str, path: str, fmt: str, trusted: list[str] | None = None) -> Any:
-    """Every unpickling fastpyfunc itself does goes through here."""
+def deserialize(
+    model_path: str, path: str, fmt: str, trusted: list[str] | None = None, trust: bool = True
+) -> Any:
+    """Every unpickling fastpyfunc itself does goes through here. Without ``trust``, pickles are
+    verified and unpickled with the allow-list, and skops ignores the model's own trusted types."""
     check_deserialization_allowed(model_path, path, fmt)
     name = os.path.basename(path)
     with _load_errors(model_path, f"loading {name} ({fmt})", name, " (pip install 'fastpyfunc[sklearn]')"):
         if fmt == "skops":
-            import skops.io
-
-            return skops.io.load(path, trusted=trusted)
+            return _safety.load_skops(model_path, path, trusted, trust)
+        if not trust:
+            return _safety.load_verified(model_path, path, fmt)
         with open(path, "rb") as f:
             if fmt == "pickle":
                 import pickle
@@ -132,10 +126,23 @@ def add_code_path(code_path: str | None) -> None:
 
 
 def load_impl(
-    model_path: str, plan: dict[str, Any], model_config: dict[str, Any] | None, flavors: dict[str, Any]
+    model_path: str,
+    plan: dict[str, Any],
+    model_config: dict[str, Any] | None,
+    flavors: dict[str, Any],
+    trust: bool = False,
 ) -> Any:
-    """Builds the object whose ``predict_fn`` the PyFuncModel calls."""
+    """Builds the object whose ``predict_fn`` the PyFuncModel calls. Without ``trust``, refuses
+    (``UnsafeModelError``) whatever would run code from the model directory, before it runs."""
     route = plan["route"]
+    pyfunc_conf = flavors.get("python_function") or {}
+    _safety.confine_plan(model_path, plan, pyfunc_conf)
+    # mlflow's own gate first, with its message; then ours.
+    if route["kind"] == "sklearn":
+        check_deserialization_allowed(model_path, route["model_file"], route["format"])
+    elif route["kind"] == "loader_module" and route["module"] in _PICKLING_LOADERS:
+        check_deserialization_allowed(model_path, plan["data_path"], route["module"])
+    _safety.check_code(model_path, plan, pyfunc_conf, trust)
     add_code_path(plan.get("code_path"))
     if route["kind"] == "native" and route["engine"] == "onnx":
         with _load_errors(model_path, "the native ONNX engine", None, " (pip install 'fastpyfunc[onnx]')"):
@@ -155,7 +162,7 @@ def load_impl(
         return _torch.load(model_path, route["artifact"], model_config)
     if route["kind"] == "sklearn":
         return SklearnModel(
-            deserialize(model_path, route["model_file"], route["format"], route.get("trusted_types"))
+            deserialize(model_path, route["model_file"], route["format"], route.get("trusted_types"), trust)
         )
     if route["kind"] == "loader_module":
         return _load_with_module(model_path, route["module"], plan["data_path"], model_config)

@@ -146,3 +146,9 @@ def load_torchscript(path: str, device: str, engine_lib: str, torch_lib_dir: str
 
 def torch_cuda_available(engine_lib: str, torch_lib_dir: str) -> bool:
     """Whether libtorch, opened through the engine library, sees a CUDA device."""
+
+def verify_pickle(data: bytes) -> str:
+    """Verifies pickle bytes (xz/gzip/bzip2/zlib-compressed or not) without running them; JSON report."""
+
+def safety_allowlist() -> list[tuple[str, str]]:
+    """The exact (module, name) pairs a verified pickle may reference."""

@@ -95,6 +95,11 @@ class OnnxModel:
             )
         return self._single_input
 
+    @property
+    def rt(self) -> Any:
+        """mlflow's wrapper attribute: the ``onnxruntime.InferenceSession`` (made on first access)."""
+        return self.get_raw_model()
+
     def get_raw_model(self) -> Any:
         """An ``onnxruntime.InferenceSession`` over the same file and settings (what mlflow
         returns), created on first call."""

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import _native
+from . import _native, _safety
 from . import exceptions as exc
 from ._enforce import Enforcer
 from ._fallback import load_impl
@@ -338,10 +338,13 @@ def load_model(
     suppress_warnings: bool = False,
     dst_path: str | None = None,
     model_config: str | Path | dict[str, Any] | None = None,
+    trust_code: bool | None = None,
 ) -> PyFuncModel:
     """Loads an MLflow model directory (or URI) and returns a :class:`PyFuncModel`.
 
-    Drop-in for ``mlflow.pyfunc.load_model``: same arguments, same predictions.
+    Drop-in for ``mlflow.pyfunc.load_model``: same arguments, same predictions. Unless
+    ``trust_code=True`` (or ``FASTPYFUNC_TRUST_CODE=1``), nothing from the model directory runs:
+    models that carry code raise ``UnsafeModelError`` (see ``fastpyfunc.scan``).
     """
     local_path = resolve(model_uri, dst_path)
     info = json.loads(_native.load_model_info(local_path))
@@ -351,7 +354,7 @@ def load_model(
     if not suppress_warnings:
         _warn_python_version(pyfunc_conf.get("python_version"))
     config = _merge_model_config(pyfunc_conf, _read_model_config(model_config), local_path)
-    impl = load_impl(local_path, plan, config, meta.flavors)
+    impl = load_impl(local_path, plan, config, meta.flavors, _safety.trusted(trust_code))
     return _model_class()(local_path, meta, impl, plan)
 
 

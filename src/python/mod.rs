@@ -8,6 +8,7 @@ mod input;
 mod model;
 mod onnx;
 mod output;
+mod safety;
 mod savedmodel;
 mod torchscript;
 
@@ -31,5 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(enforce::scalar_action, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::all_zero_or_one, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::nan_and_integers, m)?)?;
+    m.add_function(wrap_pyfunction!(safety::verify_pickle, m)?)?;
+    m.add_function(wrap_pyfunction!(safety::safety_allowlist, m)?)?;
     Ok(())
 }

@@ -1,0 +1,15 @@
+//! `cargo +nightly fuzz run verify_pickle`: the verifier must never panic, hang or overflow its
+//! stack on any input, compressed or not, and a Safe verdict must only name allow-listed globals.
+#![no_main]
+
+use fastpyfunc::safety::{is_allowed, verify_data, Verdict};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let report = verify_data(data);
+    if report.verdict() == Verdict::Safe {
+        assert!(report.globals.iter().all(|g| is_allowed(&g.module, &g.name)));
+        assert!(report.code_objects.is_empty());
+    }
+    let _ = report.to_json();
+});

@@ -1,0 +1,423 @@
+"""Safe loading: nothing from a model directory runs unless the user trusts it.
+
+Without trust, ``load_model`` refuses (``UnsafeModelError``, before any of it runs) whatever
+carries code: pickles the Rust verifier does not accept, custom ``PythonModel`` pickles,
+models-from-code, a ``code/`` directory, loader modules outside mlflow's built-in data flavors.
+Pickles the verifier accepts are then unpickled by :class:`RestrictedUnpickler`, whose
+``find_class`` resolves only the verifier's own allow-list, so the two cannot disagree.
+Every file a model reads must resolve (symlinks included) inside the model directory.
+"""
+
+from __future__ import annotations
+
+import _compat_pickle
+import dataclasses
+import functools
+import importlib
+import io
+import json
+import os
+import pickle
+from typing import Any
+
+from . import _native
+from . import exceptions as exc
+
+TRUST_ENV = "FASTPYFUNC_TRUST_CODE"
+OPT_IN = f"pass trust_code=True to load_model or set {TRUST_ENV}=1 if you trust this model's source"
+
+# mlflow's loader modules whose _load_pyfunc deserializes pickled objects the verifier cannot see.
+PICKLING_LOADERS = frozenset(
+    {
+        "mlflow.pyfunc.model",
+        "mlflow.pytorch",
+        "mlflow.xgboost",
+        "mlflow.lightgbm",
+        "mlflow.catboost",
+        "mlflow.statsmodels",
+        "mlflow.prophet",
+        "mlflow.pmdarima",
+        "mlflow.shap",
+        "mlflow.h2o",
+    }
+)
+# At most this many directory entries are checked for confinement (SavedModel variables/...).
+_MAX_WALK = 100_000
+
+
+def trusted(trust_code: bool | None) -> bool:
+    """The argument when given, else ``FASTPYFUNC_TRUST_CODE`` (``1``/``true``/``yes``)."""
+    if trust_code is not None:
+        return bool(trust_code)
+    return os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+@functools.cache
+def allowed() -> frozenset[tuple[str, str]]:
+    """The verifier's allow-list (read from the native module: one list for both)."""
+    return frozenset(_native.safety_allowlist())
+
+
+def refuse(model_path: str, key: str, what: str) -> exc.FastPyFuncError:
+    return exc.make(
+        exc.UnsafeModelError,
+        f"{model_path}: {what}. fastpyfunc does not run code from model files by default; {OPT_IN}.",
+        model_path=model_path,
+        key=key,
+    )
+
+
+# -- confinement ------------------------------------------------------------------------------
+
+
+def confine(model_path: str, path: str, key: str) -> str:
+    """``path`` resolved (symlinks included); refused unless it stays inside the model directory."""
+    root = os.path.realpath(model_path)
+    real = os.path.realpath(path)
+    if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+        raise exc.make(
+            exc.MalformedModelError,
+            f"{model_path}: {os.path.relpath(path, model_path)} (key '{key}') resolves to {real}, "
+            "outside the model directory; a model may only read its own files",
+            model_path=model_path,
+            key=key,
+        )
+    return real
+
+
+def confine_tree(model_path: str, path: str, key: str) -> None:
+    """:func:`confine` for a file or every entry under a directory (links are not followed)."""
+    confine(model_path, path, key)
+    if not os.path.isdir(path):
+        return
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            seen += 1
+            if seen > _MAX_WALK:
+                return
+            entry = os.path.join(dirpath, name)
+            if os.path.islink(entry):
+                confine(model_path, entry, key)
+
+
+def confine_plan(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, Any]) -> None:
+    """Every path the plan and the pyfunc flavor name stays inside the model directory."""
+    confine(model_path, os.path.join(model_path, "MLmodel"), "MLmodel")
+    route = plan["route"]
+    if os.path.exists(plan["data_path"]):
+        confine(model_path, plan["data_path"], "flavors.python_function.data")
+    if plan.get("code_path") and os.path.exists(plan["code_path"]):
+        confine_tree(model_path, plan["code_path"], "flavors.python_function.code")
+    if route["kind"] == "native":
+        confine_tree(model_path, route["artifact"], f"{route['engine']} model")
+    if route["kind"] == "sklearn":
+        confine(model_path, route["model_file"], "flavors.python_function.model_path")
+    rel = pyfunc_conf.get("python_model")
+    if isinstance(rel, str) and rel:
+        confine(model_path, os.path.join(model_path, rel), "flavors.python_function.python_model")
+    rel = pyfunc_conf.get("model_code_path")
+    if isinstance(rel, str) and rel:  # mlflow reads the file of that name in the model directory
+        path = os.path.join(model_path, os.path.basename(rel))
+        confine(model_path, path, "flavors.python_function.model_code_path")
+    artifacts = pyfunc_conf.get("artifacts")
+    if isinstance(artifacts, dict):
+        for name, spec in artifacts.items():
+            rel = spec.get("path") if isinstance(spec, dict) else None
+            if isinstance(rel, str) and rel:
+                confine_tree(
+                    model_path, os.path.join(model_path, rel), f"flavors.python_function.artifacts.{name}"
+                )
+
+
+# -- what carries code --------------------------------------------------------------------------
+
+
+def code_reasons(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, reason) for every part of the model that would run code from the model directory,
+    judged from the MLmodel alone (pickled files are verified where they are read)."""
+    reasons: list[tuple[str, str]] = []
+    code_path = plan.get("code_path")
+    if code_path and os.path.exists(code_path):
+        reasons.append(
+            (
+                "flavors.python_function.code",
+                f"it has a code directory ({os.path.relpath(code_path, model_path)}/) that would be put on sys.path",
+            )
+        )
+    if pyfunc_conf.get("model_code_path"):
+        reasons.append(
+            (
+                "flavors.python_function.model_code_path",
+                f"it is a model from code: {os.path.basename(str(pyfunc_conf['model_code_path']))} would be executed",
+            )
+        )
+    route = plan["route"]
+    if route["kind"] == "loader_module":
+        module = route["module"]
+        if module == "mlflow.pyfunc.model" and pyfunc_conf.get("python_model"):
+            reasons.append(
+                (
+                    "flavors.python_function.python_model",
+                    f"its custom PythonModel {pyfunc_conf['python_model']} is a cloudpickle of Python code",
+                )
+            )
+        elif not module.startswith("mlflow.") or module.startswith("mlflow.pyfunc."):
+            reasons.append(
+                (
+                    "flavors.python_function.loader_module",
+                    f"its loader_module {module!r} is not one of mlflow's built-in data flavors; importing it runs code",
+                )
+            )
+        elif module in PICKLING_LOADERS:
+            reasons.append(
+                (
+                    "flavors.python_function.loader_module",
+                    f"{module} deserializes pickled Python objects (for example eager PyTorch modules) "
+                    "that fastpyfunc cannot verify",
+                )
+            )
+    return reasons
+
+
+def check_code(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, Any], trust: bool) -> None:
+    """Without trust, refuses the first part of the model that would run code."""
+    if trust:
+        return
+    for key, reason in code_reasons(model_path, plan, pyfunc_conf):
+        raise refuse(model_path, key, f"loading it would run code ({key}): {reason}")
+
+
+# -- pickles ----------------------------------------------------------------------------------
+
+
+def verify(data: bytes) -> dict[str, Any]:
+    """The Rust verifier's report on pickle bytes."""
+    report: dict[str, Any] = json.loads(_native.verify_pickle(data))
+    return report
+
+
+def describe_findings(report: dict[str, Any], limit: int = 3) -> str:
+    parts = [f"{f['message']} (byte {f['offset']})" for f in report["findings"][:limit]]
+    more = len(report["findings"]) - limit
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def load_verified(model_path: str, path: str, fmt: str) -> Any:
+    """Reads a pickle once, verifies those bytes, then unpickles them with the allow-list."""
+    key = os.path.relpath(path, model_path)
+    with open(path, "rb") as f:
+        data = f.read()
+    report = verify(data)
+    if report["verdict"] == "unsafe":
+        raise refuse(
+            model_path, key, f"{key} ({fmt}) would run code when loaded: {describe_findings(report)}"
+        )
+    if report["verdict"] == "malformed":
+        m = report["malformed"]
+        raise exc.make(
+            exc.ModelLoadError,
+            f"{model_path}: loading {key} ({fmt}) failed: not a readable pickle: {m['message']} (byte {m['offset']})",
+            model_path=model_path,
+            key=key,
+        )
+    return RestrictedUnpickler(io.BytesIO(data), model_path, key).load()
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only allow-listed globals; everything else raises ``UnsafeModelError``.
+
+    Python 2 names (protocols < 3) are mapped as ``_compat_pickle`` does, and only the mapped,
+    allow-listed name is imported.
+    """
+
+    def __init__(self, file: Any, model_path: str, key: str) -> None:
+        super().__init__(file)
+        self._model_path = model_path
+        self._key = key
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
+        if (module, name) not in allowed():
+            raise refuse(
+                self._model_path, self._key, f"{self._key} references {module}.{name}, not on the allow-list"
+            )
+        obj: Any = importlib.import_module(module)
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise refuse(self._model_path, self._key, f"{self._key} uses persistent ids")
+
+
+@functools.cache
+def _allowed_dotted() -> frozenset[str]:
+    return frozenset(f"{m}.{n}" for m, n in allowed())
+
+
+def skops_untrusted(path: str) -> tuple[list[str], list[str]]:
+    """(types skops does not trust by default, those of them not on fastpyfunc's allow-list)."""
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(file=path)
+    return untrusted, [t for t in untrusted if t not in _allowed_dotted()]
+
+
+def load_skops(model_path: str, path: str, trusted_types: list[str] | None, trust: bool) -> Any:
+    """skops: with trust, mlflow's behaviour (the MLmodel's trusted types). Without, the model's
+    own ``skops_trusted_types`` are ignored: skops' defaults plus the types on fastpyfunc's
+    allow-list are trusted, and any other type is refused."""
+    import skops.io
+
+    if trust:
+        return skops.io.load(path, trusted=trusted_types)
+    untrusted, refused = skops_untrusted(path)
+    if refused:
+        key = os.path.relpath(path, model_path)
+        raise refuse(
+            model_path,
+            key,
+            f"{key} (skops) holds types that are neither trusted by skops nor on the allow-list: "
+            + ", ".join(refused)
+            + (
+                " (the MLmodel's skops_trusted_types are not honoured without trust)" if trusted_types else ""
+            ),
+        )
+    return skops.io.load(path, trusted=untrusted)
+
+
+# -- scan -------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class FileReport:
+    """One serialized file of the model and what the verifier found in it."""
+
+    path: str
+    format: str
+    verdict: str
+    globals: list[dict[str, Any]]
+    code_objects: list[dict[str, Any]]
+    findings: list[dict[str, Any]]
+
+
+@dataclasses.dataclass
+class ScanReport:
+    """What a model contains and whether it loads without trust. Nothing is loaded to build it."""
+
+    model_path: str
+    loader_module: str
+    formats: list[str]
+    files: list[FileReport]
+    code_files: list[str]
+    reasons: list[str]
+
+    @property
+    def safe(self) -> bool:
+        """True when ``load_model`` loads it without ``trust_code``."""
+        return not self.reasons
+
+    @property
+    def verdict(self) -> str:
+        return "safe" if self.safe else "needs trust"
+
+    def __repr__(self) -> str:
+        lines = [
+            f"fastpyfunc scan of {self.model_path}",
+            f"  verdict: {self.verdict}",
+            f"  loader_module: {self.loader_module}",
+            f"  formats: {', '.join(self.formats) or '-'}",
+        ]
+        for r in self.reasons:
+            lines.append(f"  reason: {r}")
+        for f in self.files:
+            lines.append(f"  file {f.path} ({f.format}): {f.verdict}")
+            for g in f.globals:
+                flag = "" if g["allowed"] else "   <- not allow-listed"
+                lines.append(f"    global {g['module']}.{g['name']} at byte {g['offset']}{flag}")
+            for c in f.code_objects:
+                lines.append(f"    {c['kind']} {c['name'] or '?'} at byte {c['offset']}: {c['origin']}")
+        for name in self.code_files:
+            lines.append(f"  code file {name}")
+        return "\n".join(lines)
+
+
+def _scan_pickle(model_path: str, path: str, fmt: str) -> FileReport:
+    with open(path, "rb") as f:
+        report = verify(f.read())
+    if report.get("compression"):
+        fmt = f"{fmt}+{report['compression']}"
+    return FileReport(
+        os.path.relpath(path, model_path),
+        fmt,
+        report["verdict"],
+        report["globals"],
+        report["code_objects"],
+        report["findings"] + ([report["malformed"]] if report["malformed"] else []),
+    )
+
+
+def _code_files(model_path: str, top: str) -> list[str]:
+    out = []
+    for dirpath, _, filenames in os.walk(top):
+        out += [os.path.relpath(os.path.join(dirpath, n), model_path) for n in sorted(filenames)]
+        if len(out) > 1000:
+            break
+    return out
+
+
+def scan(model_uri: str | os.PathLike[str]) -> ScanReport:
+    """Reports what a model contains (formats, every global and code object in its pickles, code
+    files) and whether ``load_model`` would load it without ``trust_code``. Runs nothing."""
+    from ._uri import resolve
+
+    model_path = resolve(model_uri, None)
+    info = json.loads(_native.load_model_info(model_path))
+    plan = info["plan"]
+    pyfunc_conf = info["mlmodel"]["flavors"]["python_function"]
+    reasons: list[str] = []
+    try:
+        confine_plan(model_path, plan, pyfunc_conf)
+    except exc.FastPyFuncError as e:
+        reasons.append(str(e))
+    reasons += [reason for _, reason in code_reasons(model_path, plan, pyfunc_conf)]
+    route = plan["route"]
+    formats: list[str] = []
+    files: list[FileReport] = []
+    if route["kind"] == "native":
+        formats.append(route["engine"])
+    elif route["kind"] == "sklearn":
+        fmt = route["format"]
+        formats.append(f"sklearn/{fmt}")
+        if fmt == "skops":
+            _, refused = skops_untrusted(route["model_file"])
+            rel = os.path.relpath(route["model_file"], model_path)
+            findings = [{"offset": 0, "message": f"type {t} is not trusted"} for t in refused]
+            files.append(FileReport(rel, "skops", "unsafe" if refused else "safe", [], [], findings))
+            if refused:
+                reasons.append(f"{rel} (skops) holds types that are not trusted: {', '.join(refused)}")
+        else:
+            fr = _scan_pickle(model_path, route["model_file"], fmt)
+            files.append(fr)
+            if fr.verdict != "safe":
+                reasons.append(
+                    f"{fr.path} ({fr.format}) is {fr.verdict}: {describe_findings({'findings': fr.findings})}"
+                )
+    else:
+        formats.append(route["module"])
+    if isinstance(pyfunc_conf.get("python_model"), str):
+        path = os.path.join(model_path, pyfunc_conf["python_model"])
+        if os.path.isfile(path):
+            files.append(_scan_pickle(model_path, path, "cloudpickle"))
+    code_files: list[str] = []
+    if plan.get("code_path") and os.path.isdir(plan["code_path"]):
+        code_files += _code_files(model_path, plan["code_path"])
+    if isinstance(pyfunc_conf.get("model_code_path"), str):
+        code_files.append(os.path.basename(pyfunc_conf["model_code_path"]))
+    return ScanReport(model_path, plan["loader_module"], formats, files, code_files, reasons)
