@@ -172,6 +172,37 @@ fn arrow_chunk(a: &dyn Array) -> Option<Chunk<'_>> {
     })
 }
 
+/// Columns that `Table.to_pandas()` turns into pandas extension dtypes because the table's
+/// `pandas` schema metadata says so (a nullable `Int64` column written by `Table.from_pandas`):
+/// their mlflow rules are pandas', so they are not read natively.
+pub fn pandas_extension_columns(
+    schema: &arrow_schema::Schema,
+) -> std::collections::HashSet<String> {
+    let Some(meta) = schema.metadata().get("pandas") else {
+        return Default::default();
+    };
+    let Ok(meta) = serde_json::from_str::<serde_json::Value>(meta) else {
+        return Default::default();
+    };
+    let plain = |t: &str| ElemType::from_numpy_name(t).is_some();
+    meta.get("columns")
+        .and_then(|c| c.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            !c.get("numpy_type")
+                .and_then(|t| t.as_str())
+                .is_some_and(plain)
+        })
+        .filter_map(|c| {
+            c.get("field_name")
+                .or_else(|| c.get("name"))
+                .and_then(|n| n.as_str())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
 /// `DtypeInfo` of a plain NumPy dtype.
 pub fn dtype_info(elem: ElemType) -> DtypeInfo<'static> {
     let (kind, itemsize) = match elem {

@@ -27,6 +27,13 @@ ROOT = Path(__file__).parent.parent
 pytest_plugins = ["validation_models"]  # the models these tests share
 
 
+@pytest.fixture(autouse=True)
+def _trusted_models(monkeypatch):
+    """These models are the user's own custom PythonModels, which carry code: the user trusts them
+    (safe loading refuses them otherwise; test_cli checks that refusal and --trust-code)."""
+    monkeypatch.setenv("FASTPYFUNC_TRUST_CODE", "1")
+
+
 def mlflow_cli_predict(model: Path, request: Path, out: Path, content_type: str = "json") -> bytes:
     proc = subprocess.run(
         [
@@ -157,6 +164,16 @@ def test_predict_stdin_stdout(custom_model, requests_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout == expected
     assert b"loading model" not in proc.stderr  # no progress output when not on a terminal
+
+
+def test_code_bearing_models_need_trust_code(custom_model, requests_dir, monkeypatch):
+    monkeypatch.delenv("FASTPYFUNC_TRUST_CODE")
+    request = requests_dir / "custom_records.json"
+    refused = run_cli("predict", custom_model, "-i", request)
+    assert_clean_error(refused, 3, "would run code", "trust")
+    trusted = run_cli("--trust-code", "predict", custom_model, "-i", request)
+    assert trusted.returncode == 0, trusted.stderr.decode()
+    assert "predictions" in json.loads(trusted.stdout)
 
 
 def test_predict_params_option_overrides(custom_model, requests_dir, tmp_path):

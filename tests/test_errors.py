@@ -104,7 +104,7 @@ def test_schema_errors_carry_a_key(sklearn_models, iris):
 
 
 def test_params_errors_carry_a_key(custom_model):
-    model = fastpyfunc.load_model(str(custom_model))
+    model = fastpyfunc.load_model(str(custom_model), trust_code=True)
     with pytest.raises(exc.SchemaEnforcementError) as err:
         model.predict(pd.DataFrame({"a": [1.0]}), params={"k": "not a number"})
     assert err.value.key in ("k", "signature.params")

@@ -41,7 +41,7 @@ def test_type_hinted_python_model_with_unnamed_output(tmp_path):
     d = tmp_path / "model"
     mlflow.pyfunc.save_model(str(d), python_model=Doubler(), input_example=pd.DataFrame({"x": [1.0, 2.0]}))
     assert json.loads(_signature_parts(d)["outputs"])[0]["name"] == 0  # what mlflow writes
-    ours, theirs = both(d)
+    ours, theirs = both(d, trust_code=True)  # a custom PythonModel carries code
     _assert_same_schemas(ours, theirs)
     data = pd.DataFrame({"x": [1.5, -3.0, 7.0]})
     assert_same(ours.predict(data.copy()), theirs.predict(data.copy()))

@@ -350,7 +350,9 @@ def test_skops_self_trusted_types(base_models, tmp_path, iris):
     trusted = None
     blob = skops.io.dumps(pipe)
     trusted = skops.io.get_untrusted_types(data=blob)
-    mlflow.sklearn.save_model(pipe, str(d), serialization_format="skops", skops_trusted_types=trusted, pip_requirements=["skops"])
+    mlflow.sklearn.save_model(
+        pipe, str(d), serialization_format="skops", skops_trusted_types=trusted, pip_requirements=["skops"]
+    )
     e = assert_refused(d, marker, names="model.skops")
     assert "system" in str(e)
     # with trust, mlflow's behaviour (the MLmodel's list is honoured)

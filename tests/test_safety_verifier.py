@@ -25,7 +25,9 @@ import gen_allowlist  # noqa: E402
 
 def test_generated_allowlist_is_current():
     """Regenerating the allow-list from the installed libraries gives the checked-in file."""
-    r = subprocess.run([PY, str(ROOT / "scripts" / "gen_allowlist.py"), "--check"], capture_output=True, text=True)
+    r = subprocess.run(
+        [PY, str(ROOT / "scripts" / "gen_allowlist.py"), "--check"], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
 
 

@@ -19,6 +19,13 @@ from fastpyfunc.testing import (
 pytest_plugins = ["validation_models"]
 
 
+@pytest.fixture(autouse=True)
+def _trusted_models(monkeypatch):
+    """These models are the user's own custom PythonModels, which carry code: the user trusts them
+    (safe loading refuses them otherwise; test_cli checks that refusal and --trust-code)."""
+    monkeypatch.setenv("FASTPYFUNC_TRUST_CODE", "1")
+
+
 def fails(left, right, **kwargs) -> str:
     with pytest.raises(AssertionError) as e:
         assert_predictions_equal(left, right, **kwargs)

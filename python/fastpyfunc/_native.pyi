@@ -23,6 +23,8 @@ __all__ = [
     "scalar_action",
     "all_zero_or_one",
     "nan_and_integers",
+    "verify_pickle",
+    "safety_allowlist",
 ]
 
 def load_model_info(model_dir: str) -> str:

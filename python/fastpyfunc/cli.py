@@ -192,11 +192,18 @@ CONTENT_TYPE_HELP = (
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(version=__version__, prog_name="fastpyfunc", message="%(prog)s %(version)s")
-def main() -> None:
+@click.option(
+    "--trust-code",
+    is_flag=True,
+    help="Load models that carry code (custom PythonModels, pickles off the allow-list, code/); "
+    "the same as FASTPYFUNC_TRUST_CODE=1.",
+)
+def main(trust_code: bool) -> None:
     """Inspect, run and validate MLflow models with fastpyfunc.
 
     MODEL_URI is a local model directory or any URI mlflow resolves (runs:/, models:/, s3://...,
-    which need mlflow installed).
+    which need mlflow installed). Models that carry code load only with --trust-code (or
+    FASTPYFUNC_TRUST_CODE=1).
 
     \b
     Exit codes:
@@ -207,6 +214,8 @@ def main() -> None:
       4  the command is not available in this installation
     """
     _quiet_warnings()
+    if trust_code:  # read by load_model wherever the command loads a model
+        os.environ["FASTPYFUNC_TRUST_CODE"] = "1"
 
 
 # -- info ---------------------------------------------------------------------------------------

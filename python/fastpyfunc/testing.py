@@ -578,6 +578,13 @@ def _scan_check(scanner: Callable[[Any], Any], model_uri: Any) -> tuple[str, str
     verdict = scan_verdict(result)
     summary = str(result).strip()
     if verdict is False:
+        from ._safety import trusted
+
+        if trusted(None):  # the user opted in to code-bearing models (FASTPYFUNC_TRUST_CODE)
+            return "pass", "carries code, loaded because FASTPYFUNC_TRUST_CODE is set: " + " ".join(
+                summary.split()
+            )
+    if verdict is False:
         return "fail", summary
     return "pass", summary.splitlines()[0] if summary else "nothing unsafe found"
 

@@ -9,29 +9,16 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
+use super::input::numeric_elem;
 use crate::tensor::{Data, DataRef, ElemType, EngineBuffer, Given, Map, MapKeys, TensorRef, Value};
 
 /// What one array holds, for the flavor rules: `None` for dtypes no engine takes (datetime...).
 pub(crate) fn given(arr: &Bound<'_, PyUntypedArray>) -> Option<Given> {
     let dt = arr.dtype();
-    let size = dt.itemsize();
-    let elem = match (dt.kind(), size) {
-        (b'b', _) => ElemType::Bool,
-        (b'i', 1) => ElemType::I8,
-        (b'i', 2) => ElemType::I16,
-        (b'i', 4) => ElemType::I32,
-        (b'i', 8) => ElemType::I64,
-        (b'u', 1) => ElemType::U8,
-        (b'u', 2) => ElemType::U16,
-        (b'u', 4) => ElemType::U32,
-        (b'u', 8) => ElemType::U64,
-        (b'f', 2) => ElemType::F16,
-        (b'f', 4) => ElemType::F32,
-        (b'f', 8) => ElemType::F64,
-        (b'U' | b'S' | b'O', _) => return Some(Given::Text),
-        _ => return None,
-    };
-    Some(Given::Elem(elem))
+    if let Some(elem) = numeric_elem(dt.kind(), dt.itemsize()) {
+        return Some(Given::Elem(elem));
+    }
+    matches!(dt.kind(), b'U' | b'S' | b'O').then_some(Given::Text)
 }
 
 /// Whether the array's buffer can be lent as it is.

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use pyo3_arrow::{PyRecordBatch, PyTable};
 
-use crate::frame::{arrow_column, Chunk, Column};
+use crate::frame::{arrow_column, pandas_extension_columns, Chunk, Column};
 use crate::tensor::{DataRef, ElemType};
 
 /// What a `predict` input is, as far as the native path reads it.
@@ -212,8 +212,13 @@ pub(crate) fn numpy_elem(d: &Bound<'_, PyArrayDescr>) -> Option<ElemType> {
     if d.is_native_byteorder() == Some(false) {
         return None;
     }
-    Some(match (d.kind(), d.itemsize()) {
-        (b'b', 1) => ElemType::Bool,
+    numeric_elem(d.kind(), d.itemsize())
+}
+
+/// The element type of NumPy's `(dtype.kind, dtype.itemsize)`, for numeric and bool dtypes.
+pub(crate) fn numeric_elem(kind: u8, itemsize: usize) -> Option<ElemType> {
+    Some(match (kind, itemsize) {
+        (b'b', _) => ElemType::Bool,
         (b'i', 1) => ElemType::I8,
         (b'i', 2) => ElemType::I16,
         (b'i', 4) => ElemType::I32,
@@ -236,10 +241,11 @@ fn arrow_table<'py>(origin: Origin, schema: &Schema, batches: &[RecordBatch]) ->
         .iter()
         .map(|f| Some(f.name().clone()))
         .collect();
+    let extension = pandas_extension_columns(schema);
     let sources = (0..schema.fields().len())
         .map(|i| {
             let arrays: Vec<ArrayRef> = batches.iter().map(|b| Arc::clone(b.column(i))).collect();
-            if arrow_column(&arrays).is_some() {
+            if !extension.contains(schema.field(i).name()) && arrow_column(&arrays).is_some() {
                 Source::Arrow(arrays)
             } else {
                 Source::Unsupported
