@@ -32,12 +32,15 @@ venv: $(VENV)/.installed ## create .venv with every build/test dependency (pinne
 # TORCH_ENV is the same setting for clippy.
 TORCH_DIR = $(shell $(PY) -c "import importlib.util as u; print(u.find_spec('torch').submodule_search_locations[0])")
 TORCH_ENV = LIBTORCH=$(TORCH_DIR) LIBTORCH_CXX11_ABI=1 LIBTORCH_BYPASS_VERSION_CHECK=1
-ENGINE_STAGED = target/wheel-data/platlib/fastpyfunc/libfastpyfunc_torch.so
+# Where build.rs's nested cargo build leaves the engine (the staged copy under wheel-data is
+# removed by any build of the extension without torch, e.g. clippy's).
+ENGINE_BUILT = target/torch-engine/release/libfastpyfunc_torch.so
 
 build: venv ## build the extension and the TorchScript engine (build.rs) into .venv (release)
 	mkdir -p target/wheel-data  # maturin checks its data directory before build.rs fills it
 	FASTPYFUNC_TORCH=$(TORCH_DIR) $(VENV)/bin/maturin develop --release -q
-	cp $(ENGINE_STAGED) python/fastpyfunc/libfastpyfunc_torch.so
+	cp $(ENGINE_BUILT) python/fastpyfunc/libfastpyfunc_torch.so.tmp
+	mv python/fastpyfunc/libfastpyfunc_torch.so.tmp python/fastpyfunc/libfastpyfunc_torch.so
 
 wheel: venv ## abi3 wheel (with the TorchScript engine, built against .venv's torch) and sdist, into dist/
 	mkdir -p target/wheel-data

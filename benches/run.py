@@ -6,7 +6,10 @@ Prints markdown tables:
   1. import time: `import fastpyfunc` vs `import mlflow.pyfunc`;
   2. load_model + first predict in a fresh process, fastpyfunc vs mlflow.pyfunc, for a
      scikit-learn (skops) model and an ONNX model;
-  3. the ONNX engine (benches/onnx_engine.py): per-call latency from 1 to 1,000,000 rows, load
+  3. the predict path per input kind (benches/predict_path.py): pandas, Arrow and NumPy into an
+     ONNX model with a column signature, vs mlflow.pyfunc and onnxruntime by hand, up to 1,000,000
+     rows, and peak memory;
+  3b. the ONNX engine (benches/onnx_engine.py): per-call latency from 1 to 1,000,000 rows, load
      time and peak memory, vs mlflow.pyfunc and onnxruntime's Python API;
   4. signature enforcement (benches/enforce_bench.py): alone vs mlflow's `_enforce_schema`, and a
      600-column LogisticRegression end to end vs the estimator's own predict;
@@ -115,8 +118,13 @@ def main() -> None:
 
     import enforce_bench
     import onnx_engine
+    import predict_path
     import tf_engine
     import torch_engine
+
+    res = predict_path.run(args.quick)
+    predict_path.print_tables(res)
+    (results / "predict_path.json").write_text(json.dumps(res, indent=1))
 
     res = onnx_engine.run(args.quick)
     onnx_engine.print_tables(res)
