@@ -44,8 +44,10 @@ class PyFuncModel:
         )
         self._enforce = Enforcer(model_path, metadata, self.loader_module)
         # Native engines read the input, enforce the signature and run in one call into Rust;
-        # None from it means mlflow's rules need pandas for that input (the path below).
-        self._native_predict = getattr(impl, "native_predict", None)
+        # None from it means mlflow's rules need pandas for that input (the path below). Params
+        # are enforced in Python, so a model with a params schema always takes that path.
+        no_params = self._enforce._params_schema is None
+        self._native_predict = getattr(impl, "native_predict", None) if no_params else None
         self._native_plan = self._enforce._plan
         self._input_example: Any = _UNSET
         from ._engines import describe_route  # importlib.metadata: not at package import
@@ -72,7 +74,7 @@ class PyFuncModel:
         Arrow input (pyarrow, polars, any Arrow PyCapsule producer) to a native engine gives an
         Arrow result of the same family, with the columns and values a pandas input gives.
         """
-        if self._native_predict is not None and not params and self._enforce._params_schema is None:
+        if self._native_predict is not None and not params:
             result = self._native_predict(data, self._native_plan)
             if result is not None:
                 return result
