@@ -111,9 +111,7 @@ impl<'a> Column<'a> {
 /// Arrow chunks of one column (a ChunkedArray) as a [`Column`], read in place; None for Arrow
 /// types the native rules do not read (they go through pandas).
 pub fn arrow_column(arrays: &[ArrayRef]) -> Option<Column<'_>> {
-    let first = arrays.first()?;
-    let nulls = arrays.iter().any(|a| a.null_count() > 0);
-    let dtype = pandas_dtype(first.data_type(), nulls)?;
+    let dtype = arrow_dtype(arrays)?;
     Some(Column {
         dtype,
         chunks: arrays
@@ -121,6 +119,13 @@ pub fn arrow_column(arrays: &[ArrayRef]) -> Option<Column<'_>> {
             .map(|a| arrow_chunk(a.as_ref()))
             .collect::<Option<_>>()?,
     })
+}
+
+/// The dtype [`arrow_column`] reads these chunks as (None: they go through pandas), decided
+/// without building the column.
+pub fn arrow_dtype(arrays: &[ArrayRef]) -> Option<ElemType> {
+    let nulls = arrays.iter().any(|a| a.null_count() > 0);
+    pandas_dtype(arrays.first()?.data_type(), nulls)
 }
 
 /// The NumPy dtype `Table.to_pandas()` gives an Arrow column: integers with nulls become float64
@@ -325,6 +330,10 @@ fn promote(a: ElemType, b: ElemType) -> Option<ElemType> {
     })
 }
 
+/// Rows written per block: each block of the `[N, k]` output (`BLOCK_ROWS * k` elements) stays
+/// in cache while its k columns are written into it, instead of k strided passes over all of it.
+const BLOCK_ROWS: usize = 2048;
+
 /// Copies `cols` into one row-major `[N, k]` buffer of `out` (N = the columns' length; they are
 /// of equal length). Each value goes the way mlflow's path takes it: to a float output through
 /// float64 (pandas' own interleaving and the flavor's cast), to an integer or bool output
@@ -335,11 +344,24 @@ pub fn assemble(cols: &[&Column<'_>], out: ElemType) -> Result<Data, String> {
     macro_rules! fill {
         ($variant:ident, $t:ty, $conv:expr, $null:expr) => {{
             let mut dst: Vec<$t> = vec![Default::default(); n * k];
-            for (j, col) in cols.iter().enumerate() {
-                let mut row = 0;
-                for c in &col.chunks {
-                    fill_chunk(c, &mut dst[..], row, j, k, $conv, $null)?;
-                    row += c.len;
+            // Per column: the chunk being read and the row its first element is.
+            let mut cursor = vec![(0usize, 0usize); k];
+            for start in (0..n).step_by(BLOCK_ROWS) {
+                let end = (start + BLOCK_ROWS).min(n);
+                for (j, col) in cols.iter().enumerate() {
+                    let (ci, first) = &mut cursor[j];
+                    let mut row = start;
+                    while row < end {
+                        let c = col.chunks.get(*ci).ok_or("columns of unequal length")?;
+                        let upto = (*first + c.len).min(end);
+                        let part = (row - *first)..(upto - *first);
+                        fill_chunk(c, part, &mut dst[..], *first, j, k, $conv, $null)?;
+                        row = upto;
+                        if upto == *first + c.len {
+                            *ci += 1;
+                            *first = upto;
+                        }
+                    }
                 }
             }
             Data::$variant(dst)
@@ -407,30 +429,40 @@ impl Num {
     }
 }
 
-/// Writes column `j` of rows `row..row + c.len` of the `[N, k]` buffer. Monomorphised per output
-/// type; the per-source `match` sits outside the loop.
+/// Writes elements `part` of chunk `c` (whose element 0 is row `first`) into column `j` of the
+/// `[N, k]` buffer. Monomorphised per output type; the per-source `match` and the null check sit
+/// outside the loops.
+#[allow(clippy::too_many_arguments)]
 fn fill_chunk<T: Copy>(
     c: &Chunk<'_>,
+    part: std::ops::Range<usize>,
     dst: &mut [T],
-    row: usize,
+    first: usize,
     j: usize,
     k: usize,
     conv: impl Fn(Num) -> Option<T>,
     null: Option<T>,
 ) -> Result<(), String> {
+    let failed = || format!("cannot convert {:?} values", c.data.elem_type());
+    let out = dst[(first + part.start) * k + j..].iter_mut().step_by(k);
     macro_rules! each {
         ($s:expr, $wrap:expr) => {{
             let s = $s;
-            for i in 0..c.len {
-                let at = (row + i) * k + j;
-                if let Some(n) = c.nulls {
-                    if n.is_null(i) {
-                        dst[at] = null.ok_or("a null value has no integer or bool form")?;
-                        continue;
+            match c.nulls {
+                None => {
+                    for (d, i) in out.zip(part) {
+                        *d = conv($wrap(s[i * c.stride])).ok_or_else(failed)?;
                     }
                 }
-                dst[at] = conv($wrap(s[i * c.stride]))
-                    .ok_or_else(|| format!("cannot convert {:?} values", c.data.elem_type()))?;
+                Some(n) => {
+                    for (d, i) in out.zip(part) {
+                        *d = if n.is_null(i) {
+                            null.ok_or("a null value has no integer or bool form")?
+                        } else {
+                            conv($wrap(s[i * c.stride])).ok_or_else(failed)?
+                        };
+                    }
+                }
             }
         }};
     }
@@ -498,6 +530,57 @@ mod tests {
         let cbig = col(ElemType::I64, DataRef::I64(&big), 1, 1);
         let out = assemble(&[&cbig], ElemType::F64).unwrap();
         assert_eq!(out, Data::F64(vec![9007199254740992.0]));
+    }
+
+    #[test]
+    fn assemble_crosses_chunk_and_block_boundaries() {
+        // Column a: three chunks (one empty), the last with nulls at every 7th element;
+        // column b: one strided chunk. Rows span several blocks.
+        let n = 2 * BLOCK_ROWS + 123;
+        let a: Vec<i64> = (0..n as i64).collect();
+        let split = BLOCK_ROWS + 5;
+        let bits: Vec<u8> = (0..(n - split).div_ceil(8))
+            .map(|byte| (0..8).fold(0u8, |m, b| m | (u8::from((byte * 8 + b) % 7 != 0) << b)))
+            .collect();
+        let ca = Column {
+            dtype: ElemType::F64,
+            chunks: vec![
+                Chunk {
+                    data: DataRef::I64(&a[..split]),
+                    stride: 1,
+                    len: split,
+                    nulls: None,
+                },
+                Chunk {
+                    data: DataRef::I64(&a[split..split]),
+                    stride: 1,
+                    len: 0,
+                    nulls: None,
+                },
+                Chunk {
+                    data: DataRef::I64(&a[split..]),
+                    stride: 1,
+                    len: n - split,
+                    nulls: Some(Nulls {
+                        bits: &bits,
+                        offset: 0,
+                    }),
+                },
+            ],
+        };
+        let b: Vec<f32> = (0..2 * n).map(|i| i as f32 * 0.5).collect();
+        let cb = col(ElemType::F32, DataRef::F32(&b[..2 * n - 1]), 2, n);
+        let Data::F64(out) = assemble(&[&ca, &cb], ElemType::F64).unwrap() else {
+            panic!("f64 expected")
+        };
+        for r in 0..n {
+            let null = r >= split && (r - split) % 7 == 0;
+            assert_eq!(out[2 * r].is_nan(), null, "row {r}");
+            if !null {
+                assert_eq!(out[2 * r], r as f64);
+            }
+            assert_eq!(out[2 * r + 1], r as f64);
+        }
     }
 
     #[test]

@@ -4,9 +4,9 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::engine::{self, Availability, Candidate, EngineKind};
+use crate::engine::{self, Candidate, EngineKind};
 use crate::error::{Error, Result};
 use crate::mlmodel::{LoadedMlModel, MLMODEL_FILE_NAME};
 
@@ -61,8 +61,6 @@ pub struct LoadPlan {
     pub predict_fn: String,
     pub predict_stream_fn: Option<String>,
     pub route: Route,
-    /// A native engine that could run this model but is not available, and why.
-    pub native_unavailable: Option<(EngineKind, String)>,
 }
 
 impl LoadPlan {
@@ -108,7 +106,6 @@ impl LoadPlan {
                 .unwrap_or_else(|| "predict_stream".into())
         });
 
-        let mut native_unavailable = None;
         let candidate = engine::candidate(m, &data_path);
         if let Some(c) = candidate
             .as_ref()
@@ -124,16 +121,9 @@ impl LoadPlan {
             let rel = c.artifact.strip_prefix(&m.root).unwrap_or(&c.artifact);
             inside(key, &rel.to_string_lossy())?;
         }
-        let route = match candidate {
-            Some(c) => match engine::availability(c.engine) {
-                Availability::Ready => Some(Route::Native(c)),
-                Availability::Missing(why) => {
-                    native_unavailable = Some((c.engine, why));
-                    None
-                }
-            },
-            None => None,
-        };
+        // The engine's runtime library is the user's wheel, found at load: if it is missing
+        // there, the load says what to install (and TorchScript falls back to Python torch).
+        let route = candidate.map(Route::Native);
         let route = match route {
             Some(r) => r,
             None if conf.loader_module == "mlflow.sklearn" => {
@@ -150,33 +140,6 @@ impl LoadPlan {
             predict_fn: conf.predict_fn.clone().unwrap_or_else(|| "predict".into()),
             predict_stream_fn,
             route,
-            native_unavailable,
-        })
-    }
-
-    pub fn to_json(&self) -> Value {
-        let route = match &self.route {
-            Route::Native(c) => json!({
-                "kind": "native", "engine": c.engine.name(), "artifact": c.artifact,
-            }),
-            Route::Sklearn {
-                model_file,
-                format,
-                trusted_types,
-            } => json!({
-                "kind": "sklearn", "model_file": model_file, "format": format.name(),
-                "trusted_types": trusted_types,
-            }),
-            Route::LoaderModule { module } => json!({"kind": "loader_module", "module": module}),
-        };
-        json!({
-            "loader_module": self.loader_module,
-            "data_path": self.data_path,
-            "code_path": self.code_path,
-            "predict_fn": self.predict_fn,
-            "predict_stream_fn": self.predict_stream_fn,
-            "route": route,
-            "native_unavailable": self.native_unavailable.as_ref().map(|(e, why)| json!({"engine": e.name(), "reason": why})),
         })
     }
 }

@@ -28,7 +28,7 @@ def test_native_model_says_so(onnx_model, caplog):
     info = [r.getMessage() for r in caplog.records if r.name == "fastpyfunc" and r.levelno == logging.INFO]
     assert info == [f"{onnx_model}: mlflow.onnx model runs on the native onnx engine"]
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
-    assert any("load plan" in m and "'kind': 'native'" in m for m in debug), debug
+    assert any("load plan" in m and 'NativeRoute(engine="onnx"' in m for m in debug), debug
 
 
 def test_python_route_says_why(sklearn_models, caplog):

@@ -20,7 +20,6 @@ Without mlflow, those parts pass unchanged with a one-time RuntimeWarning.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -41,7 +40,13 @@ _CACHE_LIMIT = 64
 class Enforcer:
     """Per-model enforcement state, built once at load."""
 
-    def __init__(self, model_path: str, metadata: Any, loader_module: str | None) -> None:
+    def __init__(
+        self,
+        model_path: str,
+        metadata: Any,
+        loader_module: str | None,
+        input_plan: _native.EnforcePlan | None = None,
+    ) -> None:
         self._model_path = model_path
         self._meta = metadata
         self._loader_module = loader_module
@@ -49,8 +54,9 @@ class Enforcer:
         self._input_schema = metadata.get_input_schema() if metadata.signature is not None else None
         self._params_schema = metadata.get_params_schema() if metadata.signature is not None else None
         self._type_hints = metadata.signature is not None and metadata._is_signature_from_type_hint()
+        # compiled from the signature parsed at load (ModelInfo.input_plan), else from the schema
         self._plan = (
-            _native.EnforcePlan(self._input_schema.to_json())
+            (input_plan or _native.EnforcePlan(self._input_schema.to_dict()))
             if self._input_schema is not None and not self._type_hints
             else None
         )
@@ -58,7 +64,7 @@ class Enforcer:
         self._kind = self._plan.kind if self._plan is not None else None
         self._named = self._plan.named if self._plan is not None else False
         columns = self._kind == "columns"
-        self._col_types = [json.loads(t) for t in self._plan.types] if columns else []  # type: ignore[union-attr]
+        self._col_types = list(self._plan.types) if columns else []  # type: ignore[union-attr]
         self._col_required = [c.required for c in self._input_schema] if columns else []  # type: ignore[union-attr]
         # mlflow reads a dict as one row when any column is an Array or Object
         self._dict_is_row = any(
@@ -74,6 +80,15 @@ class Enforcer:
         if self._plan is not None:
             data = self._inputs(data)
         return data, self._params(params)
+
+    def arrow_input(self, data: Any) -> Any:
+        """Arrow input that the native reader handed on, as the pandas DataFrame ``to_pandas()``
+        gives (what the flavor's pandas rules read, with or without a signature)."""
+        try:
+            frame = arrow_to_pandas(data)
+        except _Failure as f:
+            raise self._schema_error(data, str(f), "input") from None
+        return data if frame is None else frame
 
     def _inputs(self, data: Any) -> Any:
         try:
@@ -431,6 +446,15 @@ def _to_frame(pd: Any, data: Any, dict_is_row: bool) -> Any:
         return pd.DataFrame(data)
     if isinstance(data, pd.DataFrame):
         return data
+    frame = arrow_to_pandas(data)
+    if frame is None:
+        _fail(f"Expected input to be DataFrame. Found: {type(data).__name__}")
+    return frame
+
+
+def arrow_to_pandas(data: Any) -> Any:
+    """A pyarrow Table/RecordBatch, or anything exporting an Arrow C stream (polars, DuckDB
+    relations...), as the pandas DataFrame ``to_pandas()`` gives; None for anything else."""
     if type(data).__module__.startswith("pyarrow") and hasattr(data, "to_pandas"):
         return data.to_pandas()  # Table, RecordBatch
     if hasattr(data, "__arrow_c_stream__"):  # polars, DuckDB, ...: the Arrow C stream interface
@@ -442,7 +466,7 @@ def _to_frame(pd: Any, data: Any, dict_is_row: bool) -> Any:
                 "which needs pyarrow: pip install pyarrow"
             )
         return pa.table(data).to_pandas()
-    _fail(f"Expected input to be DataFrame. Found: {type(data).__name__}")
+    return None
 
 
 def _warn_no_mlflow() -> None:

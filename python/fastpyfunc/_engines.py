@@ -13,6 +13,7 @@ import re
 import sys
 from pathlib import Path
 
+from . import _native
 from . import exceptions as exc
 
 #: Oldest onnxruntime the native engine runs on (its C API level).
@@ -161,21 +162,21 @@ def mark_python_fallback(impl: object, why: BaseException, runner: str) -> objec
     return impl
 
 
-def describe_route(plan: dict, impl: object) -> tuple[str, str | None]:
+def describe_route(plan: _native.LoadPlan, impl: object) -> tuple[str, str | None]:
     """(what runs the model, why it is not a native engine: None when it is one)."""
-    route = plan["route"]
-    if route["kind"] == "native":
+    route = plan.route
+    if isinstance(route, _native.NativeRoute):
         why = getattr(impl, _FALLBACK_REASON, None)
         if why is None:
-            return route["engine"], None
-        return "python", f"the native {route['engine']} engine cannot run it: {why}"
-    unavailable = plan.get("native_unavailable")
-    if unavailable:
-        reason = f"the native {unavailable['engine']} engine is not available: {unavailable['reason']}"
-    elif route["kind"] == "sklearn":
-        reason = "no native engine runs scikit-learn models; fastpyfunc's own loader runs it in Python"
-    else:
-        reason = f"no native engine runs {plan['loader_module']} models of this kind"
-    if route["kind"] == "loader_module":
-        reason += f"; mlflow's loader {route['module']} runs it in Python"
-    return "python", reason
+            return route.engine, None
+        return "python", f"the native {route.engine} engine cannot run it: {why}"
+    if isinstance(route, _native.SklearnRoute):
+        return (
+            "python",
+            "no native engine runs scikit-learn models; fastpyfunc's own loader runs it in Python",
+        )
+    return (
+        "python",
+        f"no native engine runs {plan.loader_module} models of this kind; "
+        f"mlflow's loader {route.module} runs it in Python",
+    )

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from . import _safety
+from . import _native, _safety
 from . import exceptions as exc
 
 # Loader modules whose _load_pyfunc deserializes pickled Python objects.
@@ -127,48 +127,48 @@ def add_code_path(code_path: str | None) -> None:
 
 def load_impl(
     model_path: str,
-    plan: dict[str, Any],
+    plan: _native.LoadPlan,
     model_config: dict[str, Any] | None,
     flavors: dict[str, Any],
     trust: bool = False,
 ) -> Any:
     """Builds the object whose ``predict_fn`` the PyFuncModel calls. Without ``trust``, refuses
     (``UnsafeModelError``) whatever would run code from the model directory, before it runs."""
-    route = plan["route"]
+    route = plan.route
     pyfunc_conf = flavors.get("python_function") or {}
     _safety.confine_plan(model_path, plan, pyfunc_conf)
     # mlflow's own gate first, with its message; then ours.
-    if route["kind"] == "sklearn":
-        check_deserialization_allowed(model_path, route["model_file"], route["format"])
-    elif route["kind"] == "loader_module" and route["module"] in _PICKLING_LOADERS:
-        check_deserialization_allowed(model_path, plan["data_path"], route["module"])
+    if isinstance(route, _native.SklearnRoute):
+        check_deserialization_allowed(model_path, route.model_file, route.format)
+    elif isinstance(route, _native.LoaderModuleRoute) and route.module in _PICKLING_LOADERS:
+        check_deserialization_allowed(model_path, plan.data_path, route.module)
     _safety.check_code(model_path, plan, pyfunc_conf, trust)
-    add_code_path(plan.get("code_path"))
-    if route["kind"] == "native" and route["engine"] == "onnx":
+    add_code_path(plan.code_path)
+    if isinstance(route, _native.SklearnRoute):
+        return SklearnModel(
+            deserialize(model_path, route.model_file, route.format, route.trusted_types, trust)
+        )
+    if isinstance(route, _native.LoaderModuleRoute):
+        return _load_with_module(model_path, route.module, plan.data_path, model_config)
+    if route.engine == "onnx":
         with _load_errors(model_path, "the native ONNX engine", None, " (pip install 'fastpyfunc[onnx]')"):
             from ._onnx import OnnxModel  # needs numpy
-        return OnnxModel(model_path, route["artifact"], flavors.get("onnx"))
-    if route["kind"] == "native" and route["engine"] == "savedmodel":
+        return OnnxModel(model_path, route.artifact, flavors.get("onnx"))
+    if route.engine == "savedmodel":
         with _load_errors(
             model_path, "the native SavedModel engine", None, " (pip install 'fastpyfunc[tensorflow]')"
         ):
             from . import _tensorflow  # needs numpy
-        return _tensorflow.load(model_path, route["artifact"], plan, model_config, flavors.get("tensorflow"))
-    if route["kind"] == "native" and route["engine"] == "torchscript":
+        return _tensorflow.load(model_path, route.artifact, plan, model_config, flavors.get("tensorflow"))
+    if route.engine == "torchscript":
         with _load_errors(
             model_path, "the native TorchScript engine", None, " (pip install 'fastpyfunc[torch]')"
         ):
             from . import _torch  # needs numpy
-        return _torch.load(model_path, route["artifact"], model_config)
-    if route["kind"] == "sklearn":
-        return SklearnModel(
-            deserialize(model_path, route["model_file"], route["format"], route.get("trusted_types"), trust)
-        )
-    if route["kind"] == "loader_module":
-        return _load_with_module(model_path, route["module"], plan["data_path"], model_config)
+        return _torch.load(model_path, route.artifact, model_config)
     raise exc.make(
         exc.EngineUnavailableError,
-        f"{model_path}: native engine {route.get('engine')!r} is not available in this build",
+        f"{model_path}: native engine {route.engine!r} is not available in this build",
         model_path=model_path,
     )
 

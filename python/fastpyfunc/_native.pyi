@@ -1,4 +1,4 @@
-"""Private native module (Rust): load-time helpers (results as JSON text) and the engines.
+"""Private native module (Rust): load-time helpers (typed results) and the engines.
 
 Checked against the built module by ``mypy.stubtest`` in ``make lint``.
 """
@@ -9,6 +9,11 @@ __version__: str
 __all__ = [
     "__version__",
     "load_model_info",
+    "ModelInfo",
+    "LoadPlan",
+    "NativeRoute",
+    "SklearnRoute",
+    "LoaderModuleRoute",
     "read_yaml",
     "classify_uri",
     "load_onnx",
@@ -18,6 +23,7 @@ __all__ = [
     "load_torchscript",
     "torch_cuda_available",
     "TorchScriptModel",
+    "NeedsPython",
     "EnforcePlan",
     "nan_int_hint",
     "scalar_action",
@@ -27,11 +33,75 @@ __all__ = [
     "safety_allowlist",
 ]
 
-def load_model_info(model_dir: str) -> str:
-    """JSON ``{root, mlmodel, signature, plan}`` for ``<model_dir>/MLmodel``."""
+@final
+class NativeRoute:
+    """Run by a native engine."""
 
-def read_yaml(path: str) -> str:
-    """A YAML file, read under MLmodel's resource limits, as JSON text."""
+    @property
+    def engine(self) -> str:
+        """``"onnx"``, ``"torchscript"`` or ``"savedmodel"``."""
+    @property
+    def artifact(self) -> str:
+        """The file or directory the engine loads."""
+
+@final
+class SklearnRoute:
+    """scikit-learn, loaded by fastpyfunc itself."""
+
+    @property
+    def model_file(self) -> str: ...
+    @property
+    def format(self) -> str:
+        """``"pickle"``, ``"cloudpickle"`` or ``"skops"``."""
+    @property
+    def trusted_types(self) -> list[str] | None: ...
+
+@final
+class LoaderModuleRoute:
+    """Any other flavor, loaded by ``module._load_pyfunc``."""
+
+    @property
+    def module(self) -> str: ...
+
+@final
+class LoadPlan:
+    """How a model is loaded."""
+
+    @property
+    def loader_module(self) -> str: ...
+    @property
+    def data_path(self) -> str: ...
+    @property
+    def code_path(self) -> str | None: ...
+    @property
+    def predict_fn(self) -> str: ...
+    @property
+    def predict_stream_fn(self) -> str | None: ...
+    @property
+    def route(self) -> NativeRoute | SklearnRoute | LoaderModuleRoute: ...
+
+@final
+class ModelInfo:
+    """An MLmodel read and planned once."""
+
+    @property
+    def root(self) -> str: ...
+    @property
+    def mlmodel(self) -> dict[str, Any]:
+        """The MLmodel mapping as plain Python values."""
+    @property
+    def signature(self) -> dict[str, Any] | None:
+        """``{inputs, outputs, params}`` in canonical form, or None."""
+    @property
+    def plan(self) -> LoadPlan: ...
+    def input_plan(self) -> EnforcePlan | None:
+        """The input schema's enforcement plan, compiled from the signature parsed at load."""
+
+def load_model_info(model_dir: str) -> ModelInfo:
+    """Reads ``<model_dir>/MLmodel``, parses its signature and plans the load."""
+
+def read_yaml(path: str) -> Any:
+    """A YAML file, read under MLmodel's resource limits, as plain Python values."""
 
 def classify_uri(model_uri: str) -> tuple[str, str]:
     """``("local", path)`` or ``("remote", scheme)``."""
@@ -60,7 +130,7 @@ class OnnxModel:
     def _last_feed_addrs(self) -> list[int]: ...
 
 def load_onnx(
-    model_file: str, library: str, flavor_json: str, mlmodel_path: str
+    model_file: str, library: str, flavor: dict[str, Any] | None, mlmodel_path: str
 ) -> tuple[OnnxModel, list[str]]:
     """Loads an ONNX model with the onnxruntime library at ``library``; returns the model and the
     warnings its load produced."""
@@ -69,7 +139,8 @@ def load_onnx(
 class EnforcePlan:
     """A signature's input schema compiled into mlflow's enforcement decisions."""
 
-    def __new__(cls, inputs_json: str) -> EnforcePlan: ...
+    def __new__(cls, inputs: list[dict[str, Any]]) -> EnforcePlan:
+        """Compiles an input schema's canonical form (``Schema.to_dict()``)."""
     @property
     def kind(self) -> str:
         """``"columns"`` or ``"tensors"``."""
@@ -78,7 +149,8 @@ class EnforcePlan:
     @property
     def names(self) -> list[str | None]: ...
     @property
-    def types(self) -> list[str]: ...
+    def types(self) -> list[str | dict[str, Any]]:
+        """Each column's type: a DataType name, or a nested type's canonical dict."""
     @property
     def tensor_specs(self) -> list[tuple[str | None, str, list[int]]]: ...
     def match_columns(self, labels: list[str]) -> tuple[list[tuple[int, int]], list[str], bool]:
@@ -132,6 +204,13 @@ def load_savedmodel(dir: str, tags: list[str], signature_key: str, library_dir: 
     """Loads a SavedModel with the TensorFlow libraries in ``library_dir``."""
 
 @final
+class NeedsPython:
+    """``TorchScriptModel.run``'s answer when only Python torch converts these params as Python does."""
+
+    @property
+    def reason(self) -> str: ...
+
+@final
 class TorchScriptModel:
     """A TorchScript module, run by the separately built TorchScript engine library."""
 
@@ -139,9 +218,9 @@ class TorchScriptModel:
     def device(self) -> str: ...
     def run(
         self, arrays: list[Any], params: dict[str, Any] | None = None
-    ) -> tuple[str, list[tuple[str | None, Any]]] | tuple[str, str]:
+    ) -> tuple[str, list[tuple[str | None, Any]]] | NeedsPython:
         """forward(*arrays, **params) under no_grad: ``("tensor" | "tuple" | "list" | "dict", [(key, array)])``,
-        or ``("needs-python", reason)`` when only Python torch converts these params as Python does."""
+        or ``NeedsPython`` when only Python torch converts these params as Python does."""
 
 def load_torchscript(path: str, device: str, engine_lib: str, torch_lib_dir: str) -> TorchScriptModel:
     """Loads a TorchScript archive on ``device``, opening the engine (and libtorch) on first use."""

@@ -8,7 +8,6 @@ Outputs: ``{name: array}`` for dict/ndarray input, a DataFrame for DataFrame inp
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -32,7 +31,7 @@ class OnnxModel:
         self._flavor = flavor or {}
         library = onnxruntime_library(model_path)
         self._native, warnings = _native.load_onnx(
-            model_file, library, json.dumps(flavor), os.path.join(model_path, "MLmodel")
+            model_file, library, flavor, os.path.join(model_path, "MLmodel")
         )
         for message in warnings:
             _logger.warning(message)

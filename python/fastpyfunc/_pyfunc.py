@@ -29,20 +29,27 @@ class PyFuncModel:
     Same interface as ``mlflow.pyfunc.PyFuncModel``.
     """
 
-    def __init__(self, model_path: str, metadata: Model, impl: Any, plan: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        model_path: str,
+        metadata: Model,
+        impl: Any,
+        plan: _native.LoadPlan,
+        input_plan: _native.EnforcePlan | None = None,
+    ) -> None:
         self._model_path = model_path
         self._model_meta = metadata
         self._impl = impl
         self._plan = plan
-        self._predict_fn = self._method(plan["predict_fn"], "predict_fn")
+        self._predict_fn = self._method(plan.predict_fn, "predict_fn")
         self._predict_takes_params = _takes_params(self._predict_fn)
-        stream_fn = plan.get("predict_stream_fn")
+        stream_fn = plan.predict_stream_fn
         self._predict_stream_fn = self._method(stream_fn, "predict_stream_fn") if stream_fn else None
         # mlflow's predict_stream passes params when the function has any parameter named so.
         self._stream_takes_params = self._predict_stream_fn is not None and _has_parameter(
             self._predict_stream_fn, "params"
         )
-        self._enforce = Enforcer(model_path, metadata, self.loader_module)
+        self._enforce = Enforcer(model_path, metadata, self.loader_module, input_plan)
         # Native engines read the input, enforce the signature and run in one call into Rust;
         # None from it means mlflow's rules need pandas for that input (the path below). Params
         # are enforced in Python, so a model with a params schema always takes that path.
@@ -79,6 +86,8 @@ class PyFuncModel:
             if result is not None:
                 return result
         origin = _arrow_origin(data) if self._native_route else None
+        if origin is not None:  # the native reader handed it on: the flavor's rules read pandas
+            data = self._enforce.arrow_input(data)
         data, params = self._enforce(data, params)
         if not self._predict_takes_params:
             _warn_params_dropped(params)
@@ -208,7 +217,9 @@ class PyFuncModel:
         return f"fastpyfunc.loaded_model:\n{body}"
 
 
-def _log_route(path: str, flavor: str | None, engine: str, reason: str | None, plan: dict[str, Any]) -> None:
+def _log_route(
+    path: str, flavor: str | None, engine: str, reason: str | None, plan: _native.LoadPlan
+) -> None:
     if reason is None:
         _logger.info("%s: %s model runs on the native %s engine", path, flavor, engine)
     else:
@@ -279,7 +290,7 @@ def _read_model_config(model_config: Any) -> dict[str, Any] | None:
                 key=path,
             )
         try:
-            loaded = json.loads(_native.read_yaml(path))
+            loaded = _native.read_yaml(path)
         except exc.FastPyFuncError as e:
             raise exc.make(
                 exc.InvalidModelConfigError, f"model_config file is not valid YAML: {e}", key=path
@@ -349,15 +360,15 @@ def load_model(
     models that carry code raise ``UnsafeModelError`` (see ``fastpyfunc.scan``).
     """
     local_path = resolve(model_uri, dst_path)
-    info = json.loads(_native.load_model_info(local_path))
-    meta = Model(info["root"], info["mlmodel"], info["signature"])
-    plan = info["plan"]
+    info = _native.load_model_info(local_path)
+    meta = Model(info.root, info.mlmodel, info.signature)
+    plan = info.plan
     pyfunc_conf = meta.flavors["python_function"]
     if not suppress_warnings:
         _warn_python_version(pyfunc_conf.get("python_version"))
     config = _merge_model_config(pyfunc_conf, _read_model_config(model_config), local_path)
     impl = load_impl(local_path, plan, config, meta.flavors, _safety.trusted(trust_code))
-    return _model_class()(local_path, meta, impl, plan)
+    return _model_class()(local_path, meta, impl, plan, info.input_plan())
 
 
 _MIXED: list[type] = []

@@ -101,18 +101,18 @@ def confine_tree(model_path: str, path: str, key: str) -> None:
                 confine(model_path, entry, key)
 
 
-def confine_plan(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, Any]) -> None:
+def confine_plan(model_path: str, plan: _native.LoadPlan, pyfunc_conf: dict[str, Any]) -> None:
     """Every path the plan and the pyfunc flavor name stays inside the model directory."""
     confine(model_path, os.path.join(model_path, "MLmodel"), "MLmodel")
-    route = plan["route"]
-    if os.path.exists(plan["data_path"]):
-        confine(model_path, plan["data_path"], "flavors.python_function.data")
-    if plan.get("code_path") and os.path.exists(plan["code_path"]):
-        confine_tree(model_path, plan["code_path"], "flavors.python_function.code")
-    if route["kind"] == "native":
-        confine_tree(model_path, route["artifact"], f"{route['engine']} model")
-    if route["kind"] == "sklearn":
-        confine(model_path, route["model_file"], "flavors.python_function.model_path")
+    route = plan.route
+    if os.path.exists(plan.data_path):
+        confine(model_path, plan.data_path, "flavors.python_function.data")
+    if plan.code_path and os.path.exists(plan.code_path):
+        confine_tree(model_path, plan.code_path, "flavors.python_function.code")
+    if isinstance(route, _native.NativeRoute):
+        confine_tree(model_path, route.artifact, f"{route.engine} model")
+    if isinstance(route, _native.SklearnRoute):
+        confine(model_path, route.model_file, "flavors.python_function.model_path")
     rel = pyfunc_conf.get("python_model")
     if isinstance(rel, str) and rel:
         confine(model_path, os.path.join(model_path, rel), "flavors.python_function.python_model")
@@ -133,11 +133,13 @@ def confine_plan(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, A
 # -- what carries code --------------------------------------------------------------------------
 
 
-def code_reasons(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, Any]) -> list[tuple[str, str]]:
+def code_reasons(
+    model_path: str, plan: _native.LoadPlan, pyfunc_conf: dict[str, Any]
+) -> list[tuple[str, str]]:
     """(key, reason) for every part of the model that would run code from the model directory,
     judged from the MLmodel alone (pickled files are verified where they are read)."""
     reasons: list[tuple[str, str]] = []
-    code_path = plan.get("code_path")
+    code_path = plan.code_path
     if code_path and os.path.exists(code_path):
         reasons.append(
             (
@@ -152,9 +154,9 @@ def code_reasons(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, A
                 f"it is a model from code: {os.path.basename(str(pyfunc_conf['model_code_path']))} would be executed",
             )
         )
-    route = plan["route"]
-    if route["kind"] == "loader_module":
-        module = route["module"]
+    route = plan.route
+    if isinstance(route, _native.LoaderModuleRoute):
+        module = route.module
         if module == "mlflow.pyfunc.model" and pyfunc_conf.get("python_model"):
             reasons.append(
                 (
@@ -180,7 +182,7 @@ def code_reasons(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, A
     return reasons
 
 
-def check_code(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, Any], trust: bool) -> None:
+def check_code(model_path: str, plan: _native.LoadPlan, pyfunc_conf: dict[str, Any], trust: bool) -> None:
     """Without trust, refuses the first part of the model that would run code."""
     if trust:
         return
@@ -378,46 +380,46 @@ def scan(model_uri: str | os.PathLike[str]) -> ScanReport:
     from ._uri import resolve
 
     model_path = resolve(model_uri, None)
-    info = json.loads(_native.load_model_info(model_path))
-    plan = info["plan"]
-    pyfunc_conf = info["mlmodel"]["flavors"]["python_function"]
+    info = _native.load_model_info(model_path)
+    plan = info.plan
+    pyfunc_conf = info.mlmodel["flavors"]["python_function"]
     reasons: list[str] = []
     try:
         confine_plan(model_path, plan, pyfunc_conf)
     except exc.FastPyFuncError as e:
         reasons.append(str(e))
     reasons += [reason for _, reason in code_reasons(model_path, plan, pyfunc_conf)]
-    route = plan["route"]
+    route = plan.route
     formats: list[str] = []
     files: list[FileReport] = []
-    if route["kind"] == "native":
-        formats.append(route["engine"])
-    elif route["kind"] == "sklearn":
-        fmt = route["format"]
+    if isinstance(route, _native.NativeRoute):
+        formats.append(route.engine)
+    elif isinstance(route, _native.SklearnRoute):
+        fmt = route.format
         formats.append(f"sklearn/{fmt}")
         if fmt == "skops":
-            _, refused = skops_untrusted(route["model_file"])
-            rel = os.path.relpath(route["model_file"], model_path)
+            _, refused = skops_untrusted(route.model_file)
+            rel = os.path.relpath(route.model_file, model_path)
             findings = [{"offset": 0, "message": f"type {t} is not trusted"} for t in refused]
             files.append(FileReport(rel, "skops", "unsafe" if refused else "safe", [], [], findings))
             if refused:
                 reasons.append(f"{rel} (skops) holds types that are not trusted: {', '.join(refused)}")
         else:
-            fr = _scan_pickle(model_path, route["model_file"], fmt)
+            fr = _scan_pickle(model_path, route.model_file, fmt)
             files.append(fr)
             if fr.verdict != "safe":
                 reasons.append(
                     f"{fr.path} ({fr.format}) is {fr.verdict}: {describe_findings({'findings': fr.findings})}"
                 )
     else:
-        formats.append(route["module"])
+        formats.append(route.module)
     if isinstance(pyfunc_conf.get("python_model"), str):
         path = os.path.join(model_path, pyfunc_conf["python_model"])
         if os.path.isfile(path):
             files.append(_scan_pickle(model_path, path, "cloudpickle"))
     code_files: list[str] = []
-    if plan.get("code_path") and os.path.isdir(plan["code_path"]):
-        code_files += _code_files(model_path, plan["code_path"])
+    if plan.code_path and os.path.isdir(plan.code_path):
+        code_files += _code_files(model_path, plan.code_path)
     if isinstance(pyfunc_conf.get("model_code_path"), str):
         code_files.append(os.path.basename(pyfunc_conf["model_code_path"]))
-    return ScanReport(model_path, plan["loader_module"], formats, files, code_files, reasons)
+    return ScanReport(model_path, plan.loader_module, formats, files, code_files, reasons)

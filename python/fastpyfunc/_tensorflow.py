@@ -34,12 +34,12 @@ SERVING_KEY = "serving_default"
 def load(
     model_path: str,
     saved_model_dir: str,
-    plan: dict[str, Any],
+    plan: _native.LoadPlan,
     config: Any,
     tf_flavor: dict[str, Any] | None,
 ) -> Any:
     """The native wrapper, or mlflow's Python one when the native engine cannot run the model."""
-    keras = plan["loader_module"] == "mlflow.keras"
+    keras = plan.loader_module == "mlflow.keras"
     conf = tf_flavor or {}
     # Planned natively without a model_type, a tensorflow model is a tf1-estimator (as mlflow's
     # `_infer_model_type` reads it).
@@ -71,7 +71,7 @@ def load(
     return TF2ModuleModel(model_path, saved_model_dir, native)
 
 
-def _python_fallback(model_path: str, plan: dict[str, Any], config: Any, why: Exception) -> Any:
+def _python_fallback(model_path: str, plan: _native.LoadPlan, config: Any, why: Exception) -> Any:
     import importlib.util
 
     if importlib.util.find_spec("tensorflow") is None:
@@ -84,7 +84,7 @@ def _python_fallback(model_path: str, plan: dict[str, Any], config: Any, why: Ex
     )
     from ._fallback import _load_with_module
 
-    impl = _load_with_module(model_path, plan["loader_module"], plan["data_path"], config)
+    impl = _load_with_module(model_path, plan.loader_module, plan.data_path, config)
     return mark_python_fallback(impl, why, "mlflow's loader with Python TensorFlow")
 
 

@@ -120,8 +120,8 @@ class TorchScriptModel:
             structure, items = self._python_runner()(arrays, params or {})
         else:
             out = self._native.run(arrays, params or None)
-            if out[0] == "needs-python":  # out[1] says why
-                out = self._python_runner(str(out[1]))(arrays, params or {})
+            if isinstance(out, _native.NeedsPython):
+                out = self._python_runner(out.reason)(arrays, params or {})
             structure, items = out
         if structure == "tensor":
             out = items[0][1]

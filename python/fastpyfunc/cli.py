@@ -238,20 +238,18 @@ def info(model_uri: str, as_json: bool) -> None:
 def _model_info(path: str, uri: str) -> dict[str, Any]:
     from . import _native
 
-    raw = json.loads(_native.load_model_info(path))
-    mlmodel, plan = raw["mlmodel"], raw["plan"]
+    info = _native.load_model_info(path)
+    mlmodel, plan = info.mlmodel, info.plan
     flavors = mlmodel.get("flavors") or {}
-    route = plan.get("route") or {}
-    engine = route.get("engine") if route.get("kind") == "native" else "python"
-    if route.get("kind") == "native":
-        why = f"the {engine} engine runs this model natively"
-    elif route.get("kind") == "sklearn":
-        why = "scikit-learn model, unpickled and run by scikit-learn in embedded Python"
+    route = plan.route
+    engine = route.engine if isinstance(route, _native.NativeRoute) else "python"
+    if isinstance(route, _native.NativeRoute):
+        kind, why = "native", f"the {engine} engine runs this model natively"
+    elif isinstance(route, _native.SklearnRoute):
+        kind, why = "sklearn", "scikit-learn model, unpickled and run by scikit-learn in embedded Python"
     else:
-        why = f"loaded by mlflow's {route.get('module') or plan.get('loader_module')} in embedded Python"
-    if plan.get("native_unavailable"):
-        why += f" (no native engine: {plan['native_unavailable']})"
-    signature = raw.get("signature") or {}
+        kind, why = "loader_module", f"loaded by mlflow's {route.module} in embedded Python"
+    signature = info.signature or {}
     files: list[dict[str, Any]] = []
     for root, _, names in os.walk(path):
         for name in sorted(names):
@@ -272,7 +270,7 @@ def _model_info(path: str, uri: str) -> dict[str, Any]:
             "outputs": signature.get("outputs"),
             "params": signature.get("params"),
         },
-        "route": {"kind": route.get("kind"), "engine": engine, "reason": why},
+        "route": {"kind": kind, "engine": engine, "reason": why},
         "input_example": (
             {
                 "type": example.get("type"),
@@ -543,8 +541,8 @@ def _metadata_only(path: str) -> Any:
     from . import _native
     from ._metadata import Model
 
-    raw = json.loads(_native.load_model_info(path))
-    return Model(raw["root"], raw["mlmodel"], raw["signature"])
+    info = _native.load_model_info(path)
+    return Model(info.root, info.mlmodel, info.signature)
 
 
 # -- scan ---------------------------------------------------------------------------------------

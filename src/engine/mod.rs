@@ -3,8 +3,8 @@
 //!
 //! Engines are loaded at first use from the user's installed wheels (libonnxruntime, the TF C
 //! API, a separately built libtorch engine library), so `import fastpyfunc` never needs them.
-//! [`crate::plan`] asks [`availability`] for each candidate and falls back to embedded Python
-//! when the engine is not there, so adding an engine changes this file and nothing upstream.
+//! [`crate::plan`] routes every [`candidate`] to its engine; a runtime library missing at load is
+//! an error that says what to install, so adding an engine changes this file and nothing upstream.
 
 pub mod onnx;
 pub mod savedmodel;
@@ -39,14 +39,6 @@ impl EngineKind {
 pub struct Candidate {
     pub engine: EngineKind,
     pub artifact: PathBuf,
-}
-
-/// Whether an engine can be used in this process.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Availability {
-    Ready,
-    /// Not usable; the reason says what is missing.
-    Missing(String),
 }
 
 /// The native engine that could run this model, judged from the MLmodel alone. `data_path` is
@@ -112,17 +104,6 @@ pub fn candidate(m: &LoadedMlModel, data_path: &std::path::Path) -> Option<Candi
             }
         }
         _ => None,
-    }
-}
-
-/// Whether `engine` is compiled into this build. Whether its runtime library loads is only known
-/// at load time (it is found in the user's installed wheel), and a failure there is an error that
-/// says what to install.
-pub fn availability(engine: EngineKind) -> Availability {
-    match engine {
-        // The TorchScript engine library is optional in a build; whether it (and libtorch) loads
-        // is decided at load time, with the Python fallback where it does not.
-        EngineKind::Onnx | EngineKind::SavedModel | EngineKind::TorchScript => Availability::Ready,
     }
 }
 

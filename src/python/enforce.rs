@@ -6,7 +6,9 @@ use numpy::prelude::*;
 use numpy::{PyReadonlyArrayDyn, PyUntypedArray};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
+use super::model::{json_to_py, py_to_json};
 use crate::schema::enforce::{
     columns::column_action, tensors, ColAction, DtypeInfo, Plan, TensorShape, NAN_INT_HINT,
 };
@@ -22,11 +24,12 @@ pub(crate) struct EnforcePlan {
 
 #[pymethods]
 impl EnforcePlan {
-    /// Compiles `inputs_json` (the signature's `inputs` list, as JSON text).
+    /// Compiles an input schema given in its canonical form (the list of column or tensor spec
+    /// dicts of `Schema.to_dict()`). Models loaded from an MLmodel get theirs from
+    /// `ModelInfo.input_plan()` instead, compiled from the signature parsed at load.
     #[new]
-    fn new(inputs_json: &str) -> PyResult<Self> {
-        let v: serde_json::Value =
-            serde_json::from_str(inputs_json).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    fn new(inputs: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let v = py_to_json(inputs)?;
         let schema = Schema::from_json(&v).map_err(PyValueError::new_err)?;
         Ok(EnforcePlan {
             plan: Plan::compile(&schema),
@@ -73,20 +76,19 @@ impl EnforcePlan {
         }
     }
 
-    /// Each column's type as JSON text: `"double"`, or the nested type's JSON object (column
-    /// plans only).
+    /// Each column's type: `"double"`, or the nested type's canonical dict (column plans only).
     #[getter]
-    fn types(&self) -> Vec<String> {
+    fn types<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         match &self.plan {
             Plan::Columns(c) => c
                 .cols
                 .iter()
                 .map(|c| match &c.ty {
-                    ColType::Data(t) => serde_json::Value::String(t.name().into()).to_string(),
-                    nested => serde_json::Value::Object(nested.to_json()).to_string(),
+                    ColType::Data(t) => Ok(PyString::new(py, t.name()).into_any()),
+                    nested => json_to_py(py, &serde_json::Value::Object(nested.to_json())),
                 })
                 .collect(),
-            _ => vec![],
+            _ => Ok(vec![]),
         }
     }
 

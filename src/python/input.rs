@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use pyo3_arrow::{PyRecordBatch, PyTable};
 
-use crate::frame::{arrow_column, pandas_extension_columns, Chunk, Column};
+use crate::frame::{arrow_column, arrow_dtype, pandas_extension_columns, Chunk, Column};
 use crate::tensor::{DataRef, ElemType};
 
 /// What a `predict` input is, as far as the native path reads it.
@@ -245,7 +245,7 @@ fn arrow_table<'py>(origin: Origin, schema: &Schema, batches: &[RecordBatch]) ->
     let sources = (0..schema.fields().len())
         .map(|i| {
             let arrays: Vec<ArrayRef> = batches.iter().map(|b| Arc::clone(b.column(i))).collect();
-            if !extension.contains(schema.field(i).name()) && arrow_column(&arrays).is_some() {
+            if !extension.contains(schema.field(i).name()) && arrow_dtype(&arrays).is_some() {
                 Source::Arrow(arrays)
             } else {
                 Source::Unsupported

@@ -18,6 +18,11 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(model::load_model_info, m)?)?;
+    m.add_class::<model::ModelInfo>()?;
+    m.add_class::<model::PlanInfo>()?;
+    m.add_class::<model::NativeRoute>()?;
+    m.add_class::<model::SklearnRoute>()?;
+    m.add_class::<model::LoaderModuleRoute>()?;
     m.add_function(wrap_pyfunction!(model::read_yaml, m)?)?;
     m.add_function(wrap_pyfunction!(model::classify_uri, m)?)?;
     m.add_function(wrap_pyfunction!(onnx::load_onnx, m)?)?;
@@ -27,6 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(torchscript::load_torchscript, m)?)?;
     m.add_function(wrap_pyfunction!(torchscript::torch_cuda_available, m)?)?;
     m.add_class::<torchscript::TorchScriptModel>()?;
+    m.add_class::<torchscript::NeedsPython>()?;
     m.add_class::<enforce::EnforcePlan>()?;
     m.add_function(wrap_pyfunction!(enforce::nan_int_hint, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::scalar_action, m)?)?;

@@ -15,6 +15,7 @@ use super::convert::{self, Held};
 use super::enforce::EnforcePlan;
 use super::errors::to_pyerr;
 use super::input::{numpy_elem, Input, Table};
+use super::model::py_to_json;
 use super::output::table_result;
 use crate::engine::onnx::options;
 use crate::engine::onnx::OnnxSession;
@@ -32,28 +33,28 @@ pub(crate) struct OnnxModel {
     frame_columns: PyOnceLock<Py<PyAny>>,
 }
 
-/// Loads `model_file` with the onnxruntime library at `library`. `flavor_json` is the MLmodel's
-/// `onnx` flavor block (providers, session options). Returns `(model, warnings)`.
+/// Loads `model_file` with the onnxruntime library at `library`. `flavor` is the MLmodel's
+/// `onnx` flavor mapping (providers, session options) or None. Returns `(model, warnings)`.
 #[pyfunction]
-#[pyo3(signature = (model_file, library, flavor_json, mlmodel_path))]
+#[pyo3(signature = (model_file, library, flavor, mlmodel_path))]
 pub(crate) fn load_onnx(
     py: Python<'_>,
     model_file: &str,
     library: &str,
-    flavor_json: &str,
+    flavor: &Bound<'_, PyAny>,
     mlmodel_path: &str,
 ) -> PyResult<(OnnxModel, Vec<String>)> {
     let model_file = PathBuf::from(model_file);
     let library = PathBuf::from(library);
     let mlmodel_path = PathBuf::from(mlmodel_path);
-    let flavor_json = flavor_json.to_owned();
+    let flavor = py_to_json(flavor)?;
     let loaded = py.detach(move || -> crate::Result<_> {
         let malformed = |key: String, reason: String| Error::MalformedMlModel {
             path: mlmodel_path.clone(),
             key: Some(key),
             reason,
         };
-        let flavor: Option<OnnxFlavor> = serde_json::from_str(&flavor_json)
+        let flavor: Option<OnnxFlavor> = serde_json::from_value(flavor)
             .map_err(|e| malformed("flavors.onnx".into(), e.to_string()))?;
         let settings =
             options::settings(flavor.as_ref()).map_err(|e| malformed(e.key, e.reason))?;

@@ -2,7 +2,7 @@
 //! library. `run([array, ...], params)` passes the arrays as forward's positional arguments
 //! (viewed without a copy, strides included, as `torch.from_numpy` does) and params as its
 //! keyword arguments, with the GIL released, and returns `(structure, [(key, array), ...])`, or
-//! `("needs-python", reason)` when params need Python torch to keep Python's answer.
+//! a `NeedsPython` when params need Python torch to keep Python's answer.
 
 use std::path::PathBuf;
 
@@ -54,6 +54,14 @@ pub(crate) fn torch_cuda_available(
         .map_err(|e| to_pyerr(py, e))
 }
 
+/// `TorchScriptModel.run`'s answer when only Python torch converts these params as Python does.
+#[pyclass(frozen, module = "fastpyfunc._native")]
+pub(crate) struct NeedsPython {
+    /// Which param, and why.
+    #[pyo3(get)]
+    reason: String,
+}
+
 #[pymethods]
 impl TorchScriptModel {
     #[getter]
@@ -67,7 +75,7 @@ impl TorchScriptModel {
         py: Python<'py>,
         arrays: &Bound<'py, PyList>,
         params: Option<&Bound<'py, PyDict>>,
-    ) -> PyResult<Bound<'py, PyTuple>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let path = self.module.path();
         let mut extra = vec![];
         if let Some(params) = params.filter(|p| !p.is_empty()) {
@@ -92,13 +100,7 @@ impl TorchScriptModel {
             {
                 Binding::Args(args) => extra = args,
                 Binding::NeedsPython(reason) => {
-                    return PyTuple::new(
-                        py,
-                        [
-                            "needs-python".into_pyobject(py)?.into_any(),
-                            reason.into_pyobject(py)?.into_any(),
-                        ],
-                    )
+                    return Ok(Bound::new(py, NeedsPython { reason })?.into_any())
                 }
             }
         }
@@ -166,10 +168,11 @@ impl TorchScriptModel {
             let array = convert::value_to_py(py, Value::Tensor(tensor))?;
             items.append((key, array))?;
         }
-        PyTuple::new(
+        Ok(PyTuple::new(
             py,
             [structure.into_pyobject(py)?.into_any(), items.into_any()],
-        )
+        )?
+        .into_any())
     }
 
     fn __repr__(&self) -> String {
