@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from . import _native
+from ._dependencies import numpy as np
+from ._dependencies import pandas as pd
 
 #: (kind, itemsize, str(dtype), is a numpy dtype, is pandas' StringDtype)
 DtypeInfo = tuple[str, int, str, bool, bool]
@@ -35,8 +37,6 @@ def describe(dtype: Any) -> DtypeInfo:
     info = _infos.get(dtype)
     if info is None:
         np = sys.modules["numpy"]
-        import pandas as pd
-
         info = (
             dtype.kind,
             int(getattr(dtype, "itemsize", 0) or 0),
@@ -78,8 +78,6 @@ def apply(series: Any, decision: Decision, decide: Callable[[DtypeInfo, bool], D
             except ValueError:
                 fail(arg)
         if action == "to_numeric":
-            import pandas as pd
-
             try:
                 return pd.to_numeric(series, errors="raise")
             except ValueError:
@@ -100,8 +98,6 @@ def apply(series: Any, decision: Decision, decide: Callable[[DtypeInfo, bool], D
 
 
 def _none_or_nan(x: Any) -> bool:
-    import pandas as pd
-
     if isinstance(x, float):
         return x != x
     return x is None or x is pd.NA or x is pd.NaT
@@ -109,8 +105,6 @@ def _none_or_nan(x: Any) -> bool:
 
 def _scalar_series(data: Any, type_name: str) -> Any:
     """``_enforce_mlflow_datatype("", pd.Series(data), t)`` with the native rules."""
-    import pandas as pd
-
     series = pd.Series(data)
 
     def decide(info: DtypeInfo, inferred: bool) -> Decision:
@@ -120,8 +114,6 @@ def _scalar_series(data: Any, type_name: str) -> Any:
 
 
 def _datatype(data: Any, name: str, required: bool) -> Any:
-    import numpy as np
-
     if not required and _none_or_nan(data):
         return None
     if not np.isscalar(data):
@@ -149,8 +141,6 @@ NUMPY_DTYPES = {
 
 
 def _array(data: Any, t: dict[str, Any], required: bool) -> Any:
-    import numpy as np
-
     items = t["items"]
     if (not required or items.get("type") == "any") and (
         data is None or (isinstance(data, (list, np.ndarray)) and len(data) == 0)

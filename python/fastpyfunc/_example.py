@@ -13,6 +13,9 @@ import json
 import os
 from typing import Any
 
+from ._dependencies import numpy as np
+from ._dependencies import pandas as pd
+
 _KINDS = ("dataframe", "ndarray", "sparse_matrix_csc", "sparse_matrix_csr", "json_object")
 #: ``DataType.to_numpy()`` / ``to_pandas()`` of the scalar types read here.
 _NUMPY = {
@@ -67,15 +70,11 @@ def _plain_types(schema: Any) -> bool:
 
 
 def _dtype(schema: Any, t: Any) -> Any:
-    import numpy as np
-
     return np.dtype(t if schema.is_tensor_spec() else _NUMPY[t])
 
 
 def _dataframe(example: Any, schema: Any) -> Any:
     """``dataframe_from_parsed_json(example, "split", schema)`` for plain types."""
-    import pandas as pd
-
     if not isinstance(example, dict) or "data" not in example:
         raise ValueError("Dataframe split format must be a dictionary with a 'data' field")
     pdf = pd.DataFrame(index=example.get("index"), columns=example.get("columns"), data=example["data"])
@@ -106,8 +105,6 @@ def _dataframe(example: Any, schema: Any) -> Any:
 
 def _ndarray(example: Any, schema: Any) -> Any:
     """``parse_inputs_data(example, schema)`` (mlflow's ``_cast_schema_type``) for plain types."""
-    import numpy as np
-
     if schema is None:
         return (
             {k: np.array(v) for k, v in example.items()} if isinstance(example, dict) else np.array(example)

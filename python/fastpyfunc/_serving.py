@@ -21,6 +21,10 @@ from typing import IO, Any
 
 from . import exceptions as exc
 from ._columns import NUMPY_DTYPES as _NUMPY
+from ._dependencies import loaded
+from ._dependencies import numpy as np
+from ._dependencies import pandas as pd
+from ._dependencies import pyarrow as pa
 
 SUPPORTED_FORMATS = ("dataframe_records", "dataframe_split", "instances", "inputs")
 _LLM_KEYS = ("messages", "prompt", "input")
@@ -82,16 +86,12 @@ def read_request(path: str, content_type: str | None, metadata: Any, model_path:
         except UnicodeDecodeError as e:
             raise _bad(source, f"input is not valid UTF-8 ({e})", model_path) from e
         return parse_json_request(text, metadata, schema, source, model_path)
-    import pandas as pd
-
     try:
         if kind == "csv":
             # mlflow's _predict reads CSV without the schema's dtypes (enforcement casts later)
             return Request(pd.read_csv(io.BytesIO(raw)), None, False)
         if kind == "parquet":
             return Request(pd.read_parquet(io.BytesIO(raw)), None, False)
-        import pyarrow as pa
-
         buf = pa.BufferReader(raw)
         try:
             table = pa.ipc.open_file(buf).read_all()
@@ -175,8 +175,6 @@ class _Invalid(Exception):
 
 
 def _dataframe(decoded: Any, orient: str, schema: Any) -> Any:
-    import pandas as pd
-
     if orient == "records":
         if not isinstance(decoded, list):
             kind = "dictionary" if isinstance(decoded, dict) else f"type {type(decoded).__name__}"
@@ -206,9 +204,6 @@ def _dataframe(decoded: Any, orient: str, schema: Any) -> Any:
 
 def _cast_frame(pdf: Any, schema: Any) -> Any:
     """mlflow's ``cast_df_types_according_to_schema``."""
-    import numpy as np
-    import pandas as pd
-
     from ._columns import Failure, enforce_type
 
     tensor = schema.is_tensor_spec()
@@ -271,8 +266,6 @@ def _type_name(t: Any) -> str:
 
 def _convert(data: Any, spec: Any) -> Any:
     """mlflow's ``convert_data_type`` for one named input or the single unnamed one."""
-    import numpy as np
-
     from ._columns import Failure, enforce_type
     from ._schema import TensorSpec
 
@@ -300,8 +293,6 @@ def _convert(data: Any, spec: Any) -> Any:
 
 def _cast(data: Any, schema: Any) -> Any:
     """mlflow's ``_cast_schema_type`` (the ``inputs`` layout)."""
-    import numpy as np
-
     types = schema.input_dict() if schema is not None and schema.has_input_names() else {}
     if schema is not None:
         if len(types) == 1 and isinstance(data, list) and not any(isinstance(x, dict) for x in data):
@@ -321,8 +312,6 @@ def _cast(data: Any, schema: Any) -> Any:
 
 def _parse_instances(data: Any, schema: Any) -> Any:
     """mlflow's ``parse_instances_data``: rows of named tensors become one array per name."""
-    import numpy as np
-
     if isinstance(data, list) and data and isinstance(data[0], dict):
         types = schema.input_dict() if schema is not None and schema.has_input_names() else {}
         columns: dict[str, list[Any]] = {}
@@ -355,8 +344,8 @@ def _parse_instances(data: Any, schema: Any) -> Any:
 
 def _jsonable(data: Any) -> Any:
     """mlflow's ``_get_jsonable_obj`` (records orientation)."""
-    pd = sys.modules.get("pandas")
-    np = sys.modules.get("numpy")
+    pd = loaded("pandas")
+    np = loaded("numpy")
     if np is not None and isinstance(data, np.ndarray):
         return data.tolist()
     if pd is not None and isinstance(data, pd.DataFrame):
@@ -370,8 +359,8 @@ class _Encoder(json.JSONEncoder):
     """mlflow's ``NumpyEncoder``."""
 
     def _convert(self, o: Any) -> tuple[Any, bool]:
-        np = sys.modules.get("numpy")
-        pd = sys.modules.get("pandas")
+        np = loaded("numpy")
+        pd = loaded("pandas")
         if np is not None and isinstance(o, np.ndarray):
             if o.dtype == object:
                 return [self._convert(x)[0] for x in o.tolist()], True
@@ -388,7 +377,7 @@ class _Encoder(json.JSONEncoder):
             pd is not None and isinstance(o, pd.Timestamp)
         ):
             return o.isoformat(), True
-        pydantic = sys.modules.get("pydantic")
+        pydantic = loaded("pydantic")
         if pydantic is not None and isinstance(o, pydantic.BaseModel):
             return o.model_dump(), True
         return o, False
@@ -419,9 +408,6 @@ def output_kind(path: str) -> str:
 
 def to_frame(raw: Any) -> Any:
     """Predictions as a DataFrame (for CSV/Parquet output): columns named as strings."""
-    import numpy as np
-    import pandas as pd
-
     if isinstance(raw, pd.DataFrame):
         frame = raw
     elif isinstance(raw, pd.Series):

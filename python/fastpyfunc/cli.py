@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 import click
 
 from . import exceptions as exc
+from ._dependencies import loaded
 from ._native import __version__
 
 OK, FAILED, BAD_INPUT, MODEL_ERROR, UNAVAILABLE = 0, 1, 2, 3, 4
@@ -74,7 +75,7 @@ def _errors() -> Iterator[None]:
     except BrokenPipeError:
         sys.exit(OK)  # the reader went away (| head): not our error
     except Exception as e:  # a model's own code (or mlflow's) raising anything else
-        mlflow_exc = sys.modules.get("mlflow.exceptions")
+        mlflow_exc = loaded("mlflow.exceptions")
         base = getattr(mlflow_exc, "MlflowException", None)
         code = BAD_INPUT if base is not None and isinstance(e, base) and _is_bad_request(e) else MODEL_ERROR
         click.echo(f"error: {type(e).__name__}: {_one_line(str(e))}", err=True)
@@ -155,7 +156,7 @@ def _naming(path: str, cls: type[exc.FastPyFuncError], doing: str) -> Iterator[N
     except exc.FastPyFuncError:
         raise
     except Exception as e:
-        mlflow_exc = sys.modules.get("mlflow.exceptions")
+        mlflow_exc = loaded("mlflow.exceptions")
         base = getattr(mlflow_exc, "MlflowException", None)
         if base is not None and isinstance(e, base) and _is_bad_request(e):
             cls = exc.InvalidInputError

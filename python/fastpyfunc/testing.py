@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import exceptions as exc
+from ._dependencies import loaded
+from ._dependencies import numpy as np
 
 __all__ = [
     "CheckResult",
@@ -81,9 +83,9 @@ class _Options:
 
 
 def _compare(left: Any, right: Any, path: str, opts: _Options, out: list[str]) -> None:
-    pd = sys.modules.get("pandas")
-    np = sys.modules.get("numpy")
-    pa = sys.modules.get("pyarrow")
+    pd = loaded("pandas")
+    np = loaded("numpy")
+    pa = loaded("pyarrow")
     if type(left) is not type(right) and not (
         _is_number(left) and _is_number(right) and not opts.check_dtype
     ):
@@ -132,7 +134,7 @@ def _tname(x: Any) -> str:
 
 
 def _is_number(x: Any) -> bool:
-    np = sys.modules.get("numpy")
+    np = loaded("numpy")
     return isinstance(x, (int, float)) or (np is not None and isinstance(x, np.number))
 
 
@@ -186,8 +188,6 @@ def _compare_frames(left: Any, right: Any, path: str, opts: _Options, out: list[
 def _compare_arrays(
     left: Any, right: Any, path: str, opts: _Options, out: list[str], ldtype: Any, rdtype: Any
 ) -> None:
-    import numpy as np
-
     if opts.check_dtype and ldtype != rdtype:
         out.append(f"  {path}: dtype {ldtype} != {rdtype}")
     if left.shape != right.shape:
@@ -228,14 +228,10 @@ def _plain(x: Any) -> Any:
 
 
 def _pos(shape: tuple[int, ...], flat: int) -> str:
-    import numpy as np
-
     return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat, shape)) + "]" if shape else ""
 
 
 def _report_values(left: Any, right: Any, same: Any, path: str, out: list[str]) -> None:
-    import numpy as np
-
     bad = np.argwhere(~np.asarray(same).reshape(right.shape)) if right.ndim else np.argwhere(~same.reshape(1))
     if not len(bad):
         return
@@ -687,8 +683,8 @@ def output_schema_problem(result: Any, outputs: Any) -> str | None:
     scalar column types of the same kind (int/float/bool/str/datetime)."""
     if outputs is None or not len(outputs):
         return None
-    pd = sys.modules.get("pandas")
-    np = sys.modules.get("numpy")
+    pd = loaded("pandas")
+    np = loaded("numpy")
     if outputs.is_tensor_spec():
         if np is not None and isinstance(result, np.ndarray) and len(outputs) == 1:
             return _tensor_problem(result, outputs.inputs[0])
@@ -719,8 +715,6 @@ def output_schema_problem(result: Any, outputs: Any) -> str | None:
 
 
 def _tensor_problem(arr: Any, spec: Any) -> str | None:
-    import numpy as np
-
     if arr.dtype != np.dtype(spec.type):
         return f"dtype {arr.dtype} != {spec.type}"
     if len(arr.shape) != len(spec.shape) or any(
