@@ -39,7 +39,8 @@ METHODS = [
 ]
 
 
-def save_models(root: Path) -> dict[str, dict[str, Any]]:
+def save_models(root: Path, names: list[str]) -> dict[str, dict[str, Any]]:
+    """The models in `names`, saved by mlflow under `root`."""
     import mlflow
     import numpy as np
     import pandas as pd
@@ -48,12 +49,18 @@ def save_models(root: Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     # onnx: the issue's model (ReduceSum over one [-1, 5] float input, 5 double columns), as
     # the predict-path benchmark saves it
-    from predict_path import make_models
-
     cols = [f"f{i}" for i in range(5)]
-    onnx_path = make_models(root)["columns"]
-    out["onnx"] = {"path": onnx_path, "cols": cols, "types": ["double"] * 5, "struct": False}
+    if "onnx" in names:
+        from predict_path import make_models
 
+        out["onnx"] = {
+            "path": make_models(root)["columns"],
+            "cols": cols,
+            "types": ["double"] * 5,
+            "struct": False,
+        }
+    if not {"sk600", "skmixed", "torchscript"} & set(names):
+        return out
     from sklearn.linear_model import LinearRegression, LogisticRegression
 
     rng = np.random.default_rng(0)
@@ -100,7 +107,9 @@ def save_models(root: Path) -> dict[str, dict[str, Any]]:
     x = rng.random((4, 5), dtype=np.float32)
     with torch.no_grad():
         y = lin(torch.from_numpy(x)).numpy()
-    mlflow.pytorch.save_model(lin, str(root / "torchscript"), signature=infer_signature(x, y))
+    mlflow.pytorch.save_model(
+        lin, str(root / "torchscript"), serialization_format="pickle", signature=infer_signature(x, y)
+    )
     out["torchscript"] = {
         "path": str(root / "torchscript"),
         "cols": cols,
@@ -190,7 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     spark.sparkContext.setLogLevel("ERROR")
     root = Path(tempfile.mkdtemp(prefix="fpf-spark-bench-"))
-    specs = save_models(root)
+    specs = save_models(root, args.models)
     results: dict[str, Any] = {}
     for model in args.models:
         spec = specs[model]
