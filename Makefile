@@ -3,6 +3,7 @@
 #   make demo   build, then load and predict the example models next to mlflow.pyfunc
 #   make wheel  build the abi3 wheel and the sdist into dist/
 #   make bench  run the benchmarks and print their tables
+#   make bench-spark  the Spark benchmark (fastpyfunc.spark_udf next to mlflow's)
 #   make lint   cargo fmt --check, clippy -D warnings, ruff
 
 SHELL  := /bin/bash
@@ -12,7 +13,7 @@ UV     := $(VENV)/bin/uv
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv build wheel test test-rust test-python lint fmt demo bench fuzz lock clean
+.PHONY: help venv build wheel test test-rust test-python lint fmt demo bench bench-spark java fuzz lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -50,7 +51,13 @@ wheel: venv ## abi3 wheel (with the TorchScript engine, built against .venv's to
 test-rust: ## Rust unit and property tests of the core
 	cargo test --quiet
 
-test-python: build ## pytest against real mlflow
+# PySpark needs a Java runtime: installed with apt-get only where `java` is missing.
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+java: ## install a Java 17 runtime for PySpark if there is none
+	@command -v java >/dev/null || { $(SUDO) apt-get update -q && \
+	  $(SUDO) apt-get install -y -q --no-install-recommends openjdk-17-jre-headless; }
+
+test-python: build java ## pytest against real mlflow
 	$(PY) -m pytest tests
 
 test: build test-rust test-python ## install, build, run every test
@@ -75,6 +82,10 @@ demo: build ## the example ONNX model on the native engine next to mlflow.pyfunc
 
 bench: build ## benchmarks (side by side with mlflow and the raw engines)
 	$(PY) benches/run.py
+
+SPARK_BENCH_ARGS ?=
+bench-spark: build java ## Spark: fastpyfunc.spark_udf / spark.predict next to mlflow.pyfunc.spark_udf and Spark's floor
+	$(PY) benches/spark_bench.py $(SPARK_BENCH_ARGS)
 
 # cargo-fuzz targets (fuzz/): one per parser of untrusted bytes. Each runs FUZZ_SECONDS; inputs
 # that once crashed a target live in fuzz/regressions/<target>/ and are replayed first.

@@ -8,6 +8,8 @@ Importing this package is cheap: no mlflow, pandas, numpy or ML framework is imp
 model needs it.
 """
 
+from typing import Any
+
 from . import exceptions
 from ._install import install, installed, uninstall
 from ._metadata import Model
@@ -24,5 +26,16 @@ __all__ = [
     "Model",
     "PyFuncModel",
     "scan",
+    "spark_udf",
     "uninstall",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # fastpyfunc.spark (and spark_udf) on first use, so that importing fastpyfunc never imports pyspark
+    if name in ("spark", "spark_udf"):
+        import importlib
+
+        module = importlib.import_module(".spark", __name__)
+        return module if name == "spark" else module.spark_udf
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""Make unchanged MLflow scripts use fastpyfunc: patch ``mlflow.pyfunc.load_model``."""
+"""Make unchanged MLflow scripts use fastpyfunc: patch ``mlflow.pyfunc.load_model`` and
+``mlflow.pyfunc.spark_udf``."""
 
 from __future__ import annotations
 
@@ -9,32 +10,42 @@ from typing import Any
 from . import exceptions as exc
 from ._pyfunc import load_model
 
-_original: Any = None
+# mlflow's own functions, by attribute name, while ours are installed
+_originals: dict[str, Any] = {}
+
+
+def _ours() -> dict[str, Any]:
+    # fastpyfunc.spark imports pyspark only when spark_udf is called, so this stays cheap
+    from .spark import spark_udf
+
+    return {"load_model": load_model, "spark_udf": spark_udf}
 
 
 def install() -> None:
-    """Makes ``mlflow.pyfunc.load_model`` return fastpyfunc models (idempotent).
+    """Makes ``mlflow.pyfunc.load_model`` return fastpyfunc models and ``mlflow.pyfunc.spark_udf``
+    score with fastpyfunc on the executors (idempotent).
 
     Code that already did ``from mlflow.pyfunc import load_model`` keeps mlflow's function;
     ``mlflow.pyfunc.load_model(...)`` calls are switched.
     """
-    global _original
     pyfunc = _mlflow_pyfunc("install")
-    if getattr(pyfunc, "load_model", None) is load_model:
-        return
-    _original = pyfunc.load_model
-    pyfunc.load_model = load_model  # type: ignore[assignment]  # our PyFuncModel, same interface
+    for name, ours in _ours().items():
+        current = getattr(pyfunc, name, None)
+        if current is ours:
+            continue
+        _originals[name] = current
+        setattr(pyfunc, name, ours)
 
 
 def uninstall() -> None:
-    """Restores mlflow's own ``load_model`` (idempotent)."""
-    global _original
-    if _original is None:
+    """Restores mlflow's own ``load_model`` and ``spark_udf`` (idempotent)."""
+    if not _originals:
         return
     import mlflow.pyfunc as pyfunc
 
-    pyfunc.load_model = _original
-    _original = None
+    for name, original in _originals.items():
+        setattr(pyfunc, name, original)
+    _originals.clear()
 
 
 def _mlflow_pyfunc(what: str) -> Any:
@@ -53,7 +64,7 @@ def _mlflow_pyfunc(what: str) -> Any:
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
     """``with fastpyfunc.installed(): ...``: install() for the block, then uninstall()."""
-    already = _original is not None
+    already = bool(_originals)
     install()
     try:
         yield
