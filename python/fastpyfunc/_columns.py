@@ -21,15 +21,20 @@ _infos: dict[Any, DtypeInfo] = {}
 
 
 class Failure(Exception):
-    """An enforcement error whose message is mlflow's inner message."""
+    """An enforcement error whose message is mlflow's inner message; ``key`` names the column or
+    input at fault where one is."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class PandasFailure(Failure):
     """pandas itself refused a conversion (mlflow lets these through with pandas' message)."""
 
 
-def fail(message: str) -> NoReturn:
-    raise Failure(message)
+def fail(message: str, key: str | None = None) -> NoReturn:
+    raise Failure(message, key)
 
 
 def describe(dtype: Any) -> DtypeInfo:

@@ -20,10 +20,12 @@ Without mlflow, those parts pass unchanged with a one-time RuntimeWarning.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from . import _native
@@ -97,7 +99,7 @@ class Enforcer:
             return self._tensors(data)
         except _Failure as f:
             # key: the column or input at fault where the failure names one, else the schema
-            raise self._schema_error(data, str(f), getattr(f, "key", None) or "signature.inputs") from None
+            raise self._schema_error(data, str(f), f.key or "signature.inputs") from None
 
     def _schema_error(self, data: Any, inner: str, key: str | None = None) -> exc.FastPyFuncError:
         if os.environ.get("MLFLOW_DISABLE_SCHEMA_DETAILS", "").strip().lower() in ("true", "1"):
@@ -188,19 +190,28 @@ class Enforcer:
         out = {}
         plan = self._plan
         for schema_index, index, label, action, arg, hint in steps:
-            series = df.iloc[:, index]
-            if action == "nested":  # cells one by one, as mlflow's _enforce_type
-                t, required = self._col_types[schema_index], self._col_required[schema_index]
-                out[label] = pd.Series(
-                    [enforce_type(obj, t, required) for obj in series], index=series.index, name=label
-                )
-                continue
+            with _keyed(label):
+                series = df.iloc[:, index]
+                if action == "nested":  # cells one by one, as mlflow's _enforce_type
+                    t, required = self._col_types[schema_index], self._col_required[schema_index]
+                    out[label] = pd.Series(
+                        [enforce_type(obj, t, required) for obj in series], index=series.index, name=label
+                    )
+                    continue
 
-            def decide(info: DtypeInfo, inferred: bool, i: int = schema_index, name: str = str(label)) -> Any:
-                return plan.column_action(i, name, *info, inferred)  # type: ignore[union-attr]
+                def decide(
+                    info: DtypeInfo, inferred: bool, i: int = schema_index, name: str = str(label)
+                ) -> Any:
+                    return plan.column_action(i, name, *info, inferred)  # type: ignore[union-attr]
 
-            out[label] = apply(series, (action, arg, hint), decide)
+                out[label] = apply(series, (action, arg, hint), decide)
         return pd.DataFrame(out, copy=False)
+
+    def _missing(self, given: list[str]) -> str | None:
+        """The first required schema input that ``given`` lacks (the key of a missing-input error)."""
+        present = set(given)
+        names = self._input_schema.required_input_names() if self._input_schema is not None else []
+        return next((str(n) for n in names if str(n) not in present), None)
 
     def _decide(self, labels: list[Any], dtypes: list[Any]) -> tuple[list[tuple], list[Any], bool]:
         plan = self._plan
@@ -208,7 +219,7 @@ class Enforcer:
         try:
             take, extras, identity = plan.match_columns([str(x) for x in labels])
         except ValueError as e:
-            _fail(str(e))
+            _fail(str(e), self._missing([str(x) for x in labels]))
         steps = []
         for schema_index, index in take:
             label = labels[index]
@@ -242,11 +253,15 @@ class Enforcer:
                 try:
                     _, extras, _ = plan.match_columns(keys)
                 except ValueError as e:
-                    _fail(str(e))
+                    _fail(str(e), self._missing(keys))
                 extra_set = set(extras)
                 _warn_extras([g for g, k in zip(given, keys, strict=True) if k in extra_set])
             if frame:
-                return {name: self._column_to_tensor(i, name, data[name]) for i, name in enumerate(names)}
+                out = {}
+                for i, name in enumerate(names):
+                    with _keyed(name):
+                        out[name] = self._column_to_tensor(i, name, data[name])
+                return out
             if not isinstance(data, dict):
                 _fail(
                     "This model contains a tensor-based model signature with input names, which"
@@ -261,9 +276,11 @@ class Enforcer:
                     _fail(
                         "This model contains a tensor-based model signature with input names,"
                         " which suggests a dictionary input mapping input name to a numpy"
-                        f" array, but a dict with value type {type(value)} was found."
+                        f" array, but a dict with value type {type(value)} was found.",
+                        name,
                     )
-                self._check_tensor(i, value)
+                with _keyed(name):
+                    self._check_tensor(i, value)
                 out[name] = value
             return out
         if frame:
@@ -381,6 +398,17 @@ def _dtype_facts(dt: Any) -> tuple[str, bool, str]:
         if len(_DTYPE_FACTS) < 256:  # str/bytes widths and datetime units vary without bound
             _DTYPE_FACTS[dt] = facts
     return facts
+
+
+@contextlib.contextmanager
+def _keyed(label: Any) -> Iterator[None]:
+    """Names ``label`` as the key of a failure raised inside that does not name one."""
+    try:
+        yield
+    except _Failure as f:
+        if f.key is None:
+            f.key = str(label)
+        raise
 
 
 def _warn_extras(extras: list[Any]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _native
+from . import _fork, _native
 from . import exceptions as exc
 from ._engines import onnxruntime_library
 
@@ -43,6 +43,12 @@ class OnnxModel:
         #: The whole predict in one native call (see ``PyFuncModel.predict``).
         self.native_predict = self._native.predict
         self._raw: Any = None
+        options = self._flavor.get("onnx_session_options") or {}
+        self._parallel = str(options.get("execution_mode") or "").upper() == "PARALLEL"
+
+    def fork_hazard(self) -> str | None:
+        """Why this model cannot run in a forked child (see ``_fork``), or None."""
+        return _fork.ONNX_PARALLEL if self._parallel else None
 
     @property
     def providers(self) -> list[str]:

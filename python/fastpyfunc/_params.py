@@ -37,7 +37,11 @@ _ALLOWED = {"long": ("integer",), "float": ("integer", "long"), "double": ("inte
 
 
 class ParamError(Exception):
-    """A param failed validation; the message is mlflow's."""
+    """A param failed validation; the message is mlflow's, ``key`` the param at fault."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def _check_type(np: Any, name: str, value: Any) -> bool:
@@ -148,7 +152,9 @@ class ParamPlan:
         if type(params) is dict and all(type(v) is exact.get(k) for k, v in params.items()):
             return {**params, **{k: d for k, d in self._defaults.items() if k not in params}}
         if not isinstance(params, dict):
-            raise ParamError(f"Parameters must be a dictionary. Got type '{type(params).__name__}'.")
+            raise ParamError(
+                f"Parameters must be a dictionary. Got type '{type(params).__name__}'.", "params"
+            )
         if any(not isinstance(k, str) for k in params):
             _logger.warning(
                 "Keys in parameters should be of type `str`, but received non-string keys."
@@ -163,6 +169,7 @@ class ParamPlan:
             )
         params = {k: params[k] for k in params if k in self._names}
         invalid = set()
+        first = None  # the key: the first param at fault in schema order
         for name, type_, shape, default in self._specs:
             if name in params:
                 try:
@@ -171,10 +178,11 @@ class ParamPlan:
                     )
                 except ParamError as e:
                     invalid.add((name, str(e)))
+                    first = first or name
             else:
                 params[name] = default
         if invalid:
-            raise ParamError(f"Invalid parameters found: {invalid!r}")
+            raise ParamError(f"Invalid parameters found: {invalid!r}", first)
         return params
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import _native, _safety
+from . import _fork, _native, _safety
 from . import exceptions as exc
 from ._enforce import Enforcer
 from ._fallback import load_impl
@@ -62,6 +62,16 @@ class PyFuncModel:
         self._engine, self._route_reason = describe_route(plan, impl)
         self._native_route = self._engine != "python"
         _log_route(model_path, self.loader_module, self._engine, self._route_reason, plan)
+        if hasattr(impl, "fork_hazard"):
+            _fork.track(self)
+
+    def _refuse_after_fork(self, why: str) -> None:
+        """In a forked child where this model would hang: predict raises instead (see ``_fork``)."""
+        refuse = _fork.refusal(self._model_path, why)
+        self._native_predict = None
+        self._predict_fn = refuse
+        if self._predict_stream_fn is not None:
+            self._predict_stream_fn = refuse
 
     def _method(self, name: str, key: str) -> Any:
         if not hasattr(self._impl, name):

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _native
+from . import _fork, _native
 from . import exceptions as exc
 from ._engines import mark_python_fallback, tensorflow_library_dir
 
@@ -52,9 +52,11 @@ def load(
     else:
         # tf.saved_model.save exports `__call__` as serving_default; Keras' ExportArchive, as "serve".
         key = "serve" if keras else SERVING_KEY
+    _fork.check_load(_fork.SAVEDMODEL, model_path)
     try:
         library_dir = tensorflow_library_dir(model_path)
         native = _native.load_savedmodel(saved_model_dir, tags, key, library_dir)
+        _fork.used(_fork.SAVEDMODEL)
         if not estimator and (len(native.inputs) != 1 or (keras and len(native.outputs) != 1)):
             raise exc.make(
                 exc.EngineUnavailableError,
@@ -88,7 +90,14 @@ def _python_fallback(model_path: str, plan: _native.LoadPlan, config: Any, why: 
     return mark_python_fallback(impl, why, "mlflow's loader with Python TensorFlow")
 
 
-class TF2ModuleModel:
+class _Native:
+    """What the native wrappers share: a forked child cannot run them (see ``_fork``)."""
+
+    def fork_hazard(self) -> str | None:
+        return _fork.hazard(_fork.SAVEDMODEL)
+
+
+class TF2ModuleModel(_Native):
     """The predict implementation of a ``tf2-module`` TensorFlow model."""
 
     def __init__(self, model_path: str, saved_model_dir: str, native: Any) -> None:
@@ -122,7 +131,7 @@ class TF2ModuleModel:
         return self._raw
 
 
-class KerasExportModel:
+class KerasExportModel(_Native):
     """mlflow.keras' ``KerasModelWrapper`` for a model saved with ``save_exported_model=True``:
     ``model.serve(data)``, a DataFrame fed as ``df.values`` and answered as a DataFrame."""
 
@@ -159,7 +168,7 @@ class KerasExportModel:
         return self._raw
 
 
-class SignatureModel:
+class SignatureModel(_Native):
     """mlflow.tensorflow's ``_TF2Wrapper`` for a ``tf1-estimator`` model: the signature
     ``signature_def_key`` called with one keyword argument per input, from a dict or from the
     columns of a DataFrame; answered as a dict or a DataFrame with one entry per output."""

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _native
+from . import _fork, _native
 from . import exceptions as exc
 from ._engines import mark_python_fallback, torchscript_engine
 
@@ -53,6 +53,7 @@ def _torch_importable() -> bool:
 def load(model_path: str, archive: str, config: dict[str, Any] | None) -> TorchScriptModel:
     """The wrapper over the native engine, or over ``torch.jit.load`` when the engine cannot run."""
     wanted = (config or {}).get("device") or os.environ.get("MLFLOW_DEFAULT_PREDICTION_DEVICE") or None
+    _fork.check_load(_fork.TORCHSCRIPT, model_path)
     try:
         engine, torch_lib = torchscript_engine(model_path)
         device = wanted or ("cuda" if _native.torch_cuda_available(engine, torch_lib) else CPU)
@@ -119,6 +120,7 @@ class TorchScriptModel:
         if self._native is None:
             structure, items = self._python_runner()(arrays, params or {})
         else:
+            _fork.used(_fork.TORCHSCRIPT)  # its OpenMP pool may start now
             out = self._native.run(arrays, params or None)
             if isinstance(out, _native.NeedsPython):
                 out = self._python_runner(out.reason)(arrays, params or {})
@@ -132,6 +134,10 @@ class TorchScriptModel:
             return {k: v for k, v in items}
         values = [v for _, v in items]
         return tuple(values) if structure == "tuple" else values
+
+    def fork_hazard(self) -> str | None:
+        """Why this model cannot run in a forked child (see ``_fork``), or None."""
+        return _fork.hazard(_fork.TORCHSCRIPT) if self._native is not None else None
 
     def _invalid(self, message: str, key: str | None = None) -> exc.FastPyFuncError:
         return exc.make(

@@ -3,6 +3,9 @@
 //! onnxruntime runs. The container rules (DataFrame, ndarray, dict) live in `_onnx.py`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use numpy::prelude::*;
 use numpy::PyUntypedArray;
@@ -18,20 +21,29 @@ use super::input::{numpy_elem, Input, Table};
 use super::model::py_to_json;
 use super::output::table_result;
 use crate::engine::onnx::options;
-use crate::engine::onnx::OnnxSession;
+use crate::engine::onnx::{OnnxSession, RunOptions};
 use crate::error::Error;
 use crate::flavor::onnx::{feed, frame_feeds, Feed};
 use crate::frame::{assemble, Column};
 use crate::mlmodel::flavors::OnnxFlavor;
 use crate::schema::enforce::{tensors, Enforced, Plan, TensorShape};
-use crate::tensor::{Data, DataRef, ElemType, TensorRef, ValueKind};
+use crate::tensor::{Data, DataRef, ElemType, TensorRef, Value, ValueKind};
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
 pub(crate) struct OnnxModel {
     session: OnnxSession,
     /// The pandas Index of the output names, built on the first DataFrame result.
     frame_columns: PyOnceLock<Py<PyAny>>,
+    /// The last completed run's size (elements fed) and duration, to foresee the next one's.
+    last_elements: AtomicU64,
+    last_nanos: AtomicU64,
 }
+
+/// Runs expected to take longer than this can be interrupted (Ctrl-C); shorter ones skip the cost
+/// of the watch (a thread, ~50 us).
+const WATCH_ABOVE: Duration = Duration::from_millis(2);
+/// How often a watched run's caller looks for a pending signal.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
 /// Loads `model_file` with the onnxruntime library at `library`. `flavor` is the MLmodel's
 /// `onnx` flavor mapping (providers, session options) or None. Returns `(model, warnings)`.
@@ -65,6 +77,8 @@ pub(crate) fn load_onnx(
         OnnxModel {
             session: loaded.session,
             frame_columns: PyOnceLock::new(),
+            last_elements: AtomicU64::new(0),
+            last_nanos: AtomicU64::new(0),
         },
         loaded.warnings,
     ))
@@ -176,10 +190,7 @@ impl OnnxModel {
             .zip(&held)
             .map(|(p, h)| (p.name.as_str(), h.tensor()))
             .collect();
-        let session = &self.session;
-        let outputs = py
-            .detach(|| session.run(&tensors))
-            .map_err(|e| to_pyerr(py, e))?;
+        let outputs = self.execute(py, &tensors)?;
         drop(tensors);
         let names = self.session.outputs().iter().map(|p| p.name.as_str());
         convert::outputs_dict(py, names, outputs)
@@ -212,6 +223,58 @@ impl OnnxModel {
     }
 }
 
+/// `session.run` on a helper thread; this thread runs Python's signal handlers every
+/// `SIGNAL_POLL` (they only run on the main thread; elsewhere this just waits) and terminates the
+/// run when one raises.
+fn run_watched(
+    py: Python<'_>,
+    session: &OnnxSession,
+    tensors: &[(&str, TensorRef<'_>)],
+) -> PyResult<Vec<Value>> {
+    let options = RunOptions::new().map_err(|e| {
+        to_pyerr(
+            py,
+            Error::Predict {
+                path: session.path().to_path_buf(),
+                reason: format!("cannot create ONNX Runtime run options: {e}"),
+            },
+        )
+    })?;
+    let options = &options;
+    std::thread::scope(|scope| {
+        let (tx, mut rx) = mpsc::channel();
+        scope.spawn(move || {
+            let _ = tx.send(session.run_with(tensors, Some(options)));
+        });
+        loop {
+            let (back, received) = py.detach(move || {
+                let r = rx.recv_timeout(SIGNAL_POLL);
+                (rx, r)
+            });
+            rx = back;
+            match received {
+                Ok(result) => return result.map_err(|e| to_pyerr(py, e)),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(to_pyerr(
+                        py,
+                        Error::Predict {
+                            path: session.path().to_path_buf(),
+                            reason: "the ONNX Runtime run ended without a result".into(),
+                        },
+                    ))
+                }
+            }
+            if let Err(raised) = py.check_signals() {
+                let _ = options.terminate();
+                // The run stops at its next node; its error is the interrupt's doing.
+                let _ = py.detach(move || rx.recv());
+                return Err(raised);
+            }
+        }
+    })
+}
+
 /// ndarray as is; lists and tuples through `np.asarray`, as onnxruntime's Python API does.
 fn as_array<'py>(
     py: Python<'py>,
@@ -238,6 +301,38 @@ fn as_array<'py>(
 }
 
 impl OnnxModel {
+    /// Runs the session with the GIL released. A run foreseen (from this model's previous run,
+    /// scaled by the elements fed; the first run always) to take longer than `WATCH_ABOVE` runs on
+    /// a helper thread while this one wakes every `SIGNAL_POLL` to run Python's signal handlers:
+    /// on Ctrl-C (an exception from a handler) the run is terminated between graph nodes and the
+    /// handler's exception (KeyboardInterrupt) is raised; the session stays usable.
+    fn execute(&self, py: Python<'_>, tensors: &[(&str, TensorRef<'_>)]) -> PyResult<Vec<Value>> {
+        let elements = tensors
+            .iter()
+            .map(|(_, t)| t.shape.iter().product::<usize>() as u64)
+            .sum::<u64>()
+            .max(1);
+        let last_elements = self.last_elements.load(Relaxed);
+        let foreseen = match last_elements {
+            0 => u128::MAX,
+            n => u128::from(self.last_nanos.load(Relaxed)) * u128::from(elements) / u128::from(n),
+        };
+        let session = &self.session;
+        let start = Instant::now();
+        let outputs = if foreseen < WATCH_ABOVE.as_nanos() {
+            py.detach(|| session.run(tensors))
+                .map_err(|e| to_pyerr(py, e))?
+        } else {
+            run_watched(py, session, tensors)?
+        };
+        self.last_nanos.store(
+            start.elapsed().as_nanos().min(u64::MAX.into()) as u64,
+            Relaxed,
+        );
+        self.last_elements.store(elements, Relaxed);
+        Ok(outputs)
+    }
+
     /// An ndarray: checked against a single unnamed TensorSpec, fed to the single input.
     fn predict_array<'py>(
         &self,
@@ -273,10 +368,7 @@ impl OnnxModel {
         };
         let held = convert::lend(arr, elem)?;
         let tensors = [(port.name.as_str(), held.tensor())];
-        let session = &self.session;
-        let outputs = py
-            .detach(|| session.run(&tensors))
-            .map_err(|e| to_pyerr(py, e))?;
+        let outputs = self.execute(py, &tensors)?;
         let names = self.session.outputs().iter().map(|p| p.name.as_str());
         Ok(Some(convert::outputs_dict(py, names, outputs)?.into_any()))
     }
@@ -358,10 +450,7 @@ impl OnnxModel {
                 (port.name.as_str(), TensorRef { shape, data })
             })
             .collect();
-        let session = &self.session;
-        let outputs = py
-            .detach(|| session.run(&tensors))
-            .map_err(|e| to_pyerr(py, e))?;
+        let outputs = self.execute(py, &tensors)?;
         let names: Vec<&str> = self
             .session
             .outputs()

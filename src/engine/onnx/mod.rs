@@ -12,6 +12,9 @@ use std::sync::Mutex;
 use ort::ep::{self, ArbitrarilyConfigurableExecutionProvider, ExecutionProviderDispatch};
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::{Session, SessionInputValue};
+
+/// Options for one run; `terminate()` from another thread stops it between graph nodes.
+pub use ort::session::RunOptions;
 use ort::value::{DynMapValueType, DynValue, TensorElementType, ValueType};
 
 use self::options::{ProviderSpec, SessionSettings};
@@ -171,6 +174,15 @@ impl OnnxSession {
     /// Runs every output of the graph on `feeds` (input name, tensor). Numeric inputs are passed to
     /// onnxruntime as the caller's buffers; numeric outputs stay in onnxruntime's memory.
     pub fn run(&self, feeds: &[(&str, TensorRef<'_>)]) -> Result<Vec<Value>> {
+        self.run_with(feeds, None)
+    }
+
+    /// `run`, with `options` (a run another thread can terminate) where given.
+    pub fn run_with(
+        &self,
+        feeds: &[(&str, TensorRef<'_>)],
+        options: Option<&RunOptions>,
+    ) -> Result<Vec<Value>> {
         let predict_err = |reason: String| Error::Predict {
             path: self.path.clone(),
             reason,
@@ -192,7 +204,11 @@ impl OnnxSession {
                 state
                     .last_feed_addrs
                     .extend(feeds.iter().map(|(_, t)| t.data.addr()));
-                let outputs = state.session.run(values).map_err(|e| {
+                let outputs = match options {
+                    Some(o) => state.session.run_with_options(values, o),
+                    None => state.session.run(values),
+                };
+                let outputs = outputs.map_err(|e| {
                     // onnxruntime's own shape/rank/name checks: the input is wrong, not the model.
                     if e.code() == ort::ErrorCode::InvalidArgument {
                         Error::InvalidInput {
