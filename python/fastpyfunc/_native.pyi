@@ -17,6 +17,7 @@ __all__ = [
     "SavedModel",
     "load_torchscript",
     "torch_cuda_available",
+    "check_torchscript_archive",
     "TorchScriptModel",
     "EnforcePlan",
     "nan_int_hint",
@@ -145,6 +146,10 @@ class TorchScriptModel:
 
 def load_torchscript(path: str, device: str, engine_lib: str, torch_lib_dir: str) -> TorchScriptModel:
     """Loads a TorchScript archive on ``device``, opening the engine (and libtorch) on first use."""
+
+def check_torchscript_archive(path: str) -> tuple[str, str] | None:
+    """Checks a TorchScript archive's entry sizes and printed code nesting before anything reads
+    it: None when it passes, else ``(entry, reason)`` (entry empty when the whole file is at fault)."""
 
 def torch_cuda_available(engine_lib: str, torch_lib_dir: str) -> bool:
     """Whether libtorch, opened through the engine library, sees a CUDA device."""

@@ -26,6 +26,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<savedmodel::SavedModel>()?;
     m.add_function(wrap_pyfunction!(torchscript::load_torchscript, m)?)?;
     m.add_function(wrap_pyfunction!(torchscript::torch_cuda_available, m)?)?;
+    m.add_function(wrap_pyfunction!(torchscript::check_torchscript_archive, m)?)?;
     m.add_class::<torchscript::TorchScriptModel>()?;
     m.add_class::<enforce::EnforcePlan>()?;
     m.add_function(wrap_pyfunction!(enforce::nan_int_hint, m)?)?;
