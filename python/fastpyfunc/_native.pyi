@@ -25,6 +25,7 @@ __all__ = [
     "all_zero_or_one",
     "nan_and_integers",
     "verify_pickle",
+    "onnx_external_data",
     "safety_allowlist",
 ]
 
@@ -153,6 +154,10 @@ def check_torchscript_archive(path: str) -> tuple[str, str] | None:
 
 def torch_cuda_available(engine_lib: str, torch_lib_dir: str) -> bool:
     """Whether libtorch, opened through the engine library, sees a CUDA device."""
+
+def onnx_external_data(model_file: str) -> list[tuple[str, str]] | None:
+    """``(tensor, location)`` for every external-data file the ONNX model names; None when the
+    file is not readable as ONNX."""
 
 def verify_pickle(data: bytes) -> str:
     """Verifies pickle bytes (xz/gzip/bzip2/zlib-compressed or not) without running them; JSON report."""

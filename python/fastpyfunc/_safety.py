@@ -105,6 +105,25 @@ def confine_tree(model_path: str, path: str, key: str) -> None:
                 confine(model_path, entry, key)
 
 
+def confine_onnx_external(model_path: str, model_file: str) -> None:
+    """Every external-data file the ONNX model's tensors name (``location``, which onnxruntime
+    reads relative to the model file) must resolve, symlinks included, inside the model directory."""
+    found = _native.onnx_external_data(model_file)
+    if found is None:  # not readable as ONNX: onnxruntime's own error says so at load
+        return
+    rel = os.path.relpath(model_file, model_path)
+    for tensor, location in found:
+        real = os.path.realpath(os.path.join(os.path.dirname(model_file), location))
+        if os.path.isabs(location) or not _inside(model_path, real):
+            raise exc.make(
+                exc.MalformedModelError,
+                f"{model_path}: {rel}: tensor {tensor!r} reads its data from {location!r}, which resolves to "
+                f"{real}, outside the model directory; a model may only read its own files",
+                model_path=model_path,
+                key=rel,
+            )
+
+
 def confine_plan(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, Any]) -> None:
     """Every path the plan and the pyfunc flavor name stays inside the model directory."""
     confine(model_path, os.path.join(model_path, "MLmodel"), "MLmodel")
@@ -115,6 +134,8 @@ def confine_plan(model_path: str, plan: dict[str, Any], pyfunc_conf: dict[str, A
         confine_tree(model_path, plan["code_path"], "flavors.python_function.code")
     if route["kind"] == "native":
         confine_tree(model_path, route["artifact"], f"{route['engine']} model")
+        if route["engine"] == "onnx" and os.path.isfile(route["artifact"]):
+            confine_onnx_external(model_path, route["artifact"])
     if route["kind"] == "sklearn":
         confine(model_path, route["model_file"], "flavors.python_function.model_path")
     rel = pyfunc_conf.get("python_model")

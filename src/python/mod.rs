@@ -34,6 +34,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(enforce::all_zero_or_one, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::nan_and_integers, m)?)?;
     m.add_function(wrap_pyfunction!(safety::verify_pickle, m)?)?;
+    m.add_function(wrap_pyfunction!(onnx::onnx_external_data, m)?)?;
     m.add_function(wrap_pyfunction!(safety::safety_allowlist, m)?)?;
     Ok(())
 }
