@@ -2,7 +2,7 @@
 //! forward's signature is read from them or refused, within the size bounds; never a panic.
 #![no_main]
 
-use fastpyfunc::engine::torchscript::{archive_kind, ForwardSignature};
+use fastpyfunc::engine::torchscript::{archive_kind, check_archive, ForwardSignature};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,4 +12,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = archive_kind(&path);
     let _ = ForwardSignature::read(&path);
+    let _ = check_archive(&path);
 });

@@ -72,7 +72,9 @@ class Enforcer:
         self._dict_is_row = any(
             isinstance(t, dict) and t["type"] in ("array", "object") for t in self._col_types
         )
-        self._param_plan: Any = None  # built on first use (needs numpy)
+        # Built at load, as mlflow validates the defaults when it reads the MLmodel: a default
+        # that does not fit its spec is a malformed model, not a failure of every predict.
+        self._param_plan: Any = self._build_param_plan() if self._params_schema is not None else None
         # (labels, dtypes) -> decisions; see _columns.
         self._decisions: dict[Any, Any] = {}
 
@@ -149,10 +151,10 @@ class Enforcer:
                 f"defines a params schema. This model does not define a params schema. {info}"
             )
             return {}
-        from ._params import ParamError, ParamPlan
+        from ._params import ParamError
 
         if self._param_plan is None:
-            self._param_plan = ParamPlan(list(self._params_schema))
+            self._param_plan = self._build_param_plan()
         try:
             return self._param_plan(params)
         except ParamError as e:
@@ -162,6 +164,20 @@ class Enforcer:
                 model_path=self._model_path,
                 key=getattr(e, "key", None) or "signature.params",
                 error_code="INVALID_PARAMETER_VALUE",
+            ) from e
+
+    def _build_param_plan(self) -> Any:
+        from ._params import ParamError, ParamPlan
+
+        try:
+            return ParamPlan(list(self._params_schema or []))
+        except ParamError as e:
+            key = f"signature.params.{e.key}" if e.key else "signature.params"
+            raise exc.make(
+                exc.MalformedModelError,
+                f"{self._model_path}: malformed MLmodel at key '{key}': {e}",
+                model_path=self._model_path,
+                key=key,
             ) from e
 
     # -- column schemas ----------------------------------------------------------------------------

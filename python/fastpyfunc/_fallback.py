@@ -70,7 +70,17 @@ def deserialize(
             if fmt == "pickle":
                 import pickle
 
-                return pickle.load(f)
+                try:
+                    return pickle.load(f)
+                except pickle.UnpicklingError:
+                    # joblib.dump's file (arrays as raw bytes after each wrapper): mlflow's
+                    # pickle.load cannot read it; joblib can, as the verified path does.
+                    f.seek(0)
+                    if b"NumpyArrayWrapper" not in f.read():
+                        raise
+                import joblib
+
+                return joblib.load(path)
             import cloudpickle
 
             return cloudpickle.load(f)

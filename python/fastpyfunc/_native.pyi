@@ -22,6 +22,7 @@ __all__ = [
     "SavedModel",
     "load_torchscript",
     "torch_cuda_available",
+    "check_torchscript_archive",
     "TorchScriptModel",
     "NeedsPython",
     "EnforcePlan",
@@ -30,6 +31,7 @@ __all__ = [
     "all_zero_or_one",
     "nan_and_integers",
     "verify_pickle",
+    "onnx_external_data",
     "safety_allowlist",
 ]
 
@@ -225,8 +227,16 @@ class TorchScriptModel:
 def load_torchscript(path: str, device: str, engine_lib: str, torch_lib_dir: str) -> TorchScriptModel:
     """Loads a TorchScript archive on ``device``, opening the engine (and libtorch) on first use."""
 
+def check_torchscript_archive(path: str) -> tuple[str, str] | None:
+    """Checks a TorchScript archive's entry sizes and printed code nesting before anything reads
+    it: None when it passes, else ``(entry, reason)`` (entry empty when the whole file is at fault)."""
+
 def torch_cuda_available(engine_lib: str, torch_lib_dir: str) -> bool:
     """Whether libtorch, opened through the engine library, sees a CUDA device."""
+
+def onnx_external_data(model_file: str) -> list[tuple[str, str]] | None:
+    """``(tensor, location)`` for every external-data file the ONNX model names; None when the
+    file is not readable as ONNX."""
 
 def verify_pickle(data: bytes) -> str:
     """Verifies pickle bytes (xz/gzip/bzip2/zlib-compressed or not) without running them; JSON report."""

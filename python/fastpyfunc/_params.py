@@ -129,7 +129,10 @@ class ParamPlan:
             type_ = (
                 s.type if s.type != "object" else {"type": "object", "properties": s.to_dict()["properties"]}
             )
-            default = validate(np, "", s.default, type_, s.shape) if s.default is not None else None
+            try:
+                default = validate(np, repr(s), s.default, type_, s.shape) if s.default is not None else None
+            except ParamError as e:  # mlflow's ParamSpec refuses it when the MLmodel is read
+                raise ParamError(f"the default of param {s.name!r} does not fit its spec: {e}", s.name) from e
             self._specs.append((s.name, type_, s.shape, default))
         self._names = {s[0] for s in self._specs}
         self._defaults = {name: default for name, _, _, default in self._specs}

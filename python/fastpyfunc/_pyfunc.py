@@ -375,7 +375,7 @@ def load_model(
     plan = info.plan
     pyfunc_conf = meta.flavors["python_function"]
     if not suppress_warnings:
-        _warn_python_version(pyfunc_conf.get("python_version"))
+        _warn_python_version(local_path, pyfunc_conf.get("python_version"))
     config = _merge_model_config(pyfunc_conf, _read_model_config(model_config), local_path)
     impl = load_impl(local_path, plan, config, meta.flavors, _safety.trusted(trust_code))
     return _model_class()(local_path, meta, impl, plan, info.input_plan())
@@ -404,13 +404,28 @@ def _model_class() -> type[PyFuncModel]:
     return _MIXED[0]
 
 
-def _warn_python_version(saved: str | None) -> None:
-    if not saved:
+def _warn_python_version(model_path: str, saved: Any) -> None:
+    """mlflow's check of ``python_function.python_version`` (only made when warnings are on).
+
+    mlflow splits any string (an odd one, such as ``"banana"``, only warns) and fails with an
+    ``AttributeError`` on anything else (a YAML number such as ``3.10``): that is a malformed
+    MLmodel here, named. With ``suppress_warnings`` neither looks at it.
+    """
+    if saved is None or saved == "":
         return
+    key = "flavors.python_function.python_version"
+    if not isinstance(saved, str):
+        raise exc.make(
+            exc.MalformedModelError,
+            f"{model_path}: malformed MLmodel at key '{key}': expected a version string such as "
+            f"'3.11.7', got {type(saved).__name__} {saved!r:.100} (quote it in the MLmodel)",
+            model_path=model_path,
+            key=key,
+        )
     parts = saved.split(".")
     if parts[:2] != [str(sys.version_info.major), str(sys.version_info.minor)]:
         warnings.warn(
-            f"The version of Python that the model was saved in, `Python {saved}`, differs from "
+            f"The version of Python that the model was saved in, `Python {saved:.100}`, differs from "
             f"the version of Python that is currently running, `Python {sys.version.split()[0]}`, "
             "and may be incompatible",
             UserWarning,

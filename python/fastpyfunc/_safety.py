@@ -70,11 +70,15 @@ def refuse(model_path: str, key: str, what: str) -> exc.FastPyFuncError:
 # -- confinement ------------------------------------------------------------------------------
 
 
+def _inside(model_path: str, real: str) -> bool:
+    root = os.path.realpath(model_path)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def confine(model_path: str, path: str, key: str) -> str:
     """``path`` resolved (symlinks included); refused unless it stays inside the model directory."""
-    root = os.path.realpath(model_path)
     real = os.path.realpath(path)
-    if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+    if not _inside(model_path, real):
         raise exc.make(
             exc.MalformedModelError,
             f"{model_path}: {os.path.relpath(path, model_path)} (key '{key}') resolves to {real}, "
@@ -101,6 +105,25 @@ def confine_tree(model_path: str, path: str, key: str) -> None:
                 confine(model_path, entry, key)
 
 
+def confine_onnx_external(model_path: str, model_file: str) -> None:
+    """Every external-data file the ONNX model's tensors name (``location``, which onnxruntime
+    reads relative to the model file) must resolve, symlinks included, inside the model directory."""
+    found = _native.onnx_external_data(model_file)
+    if found is None:  # not readable as ONNX: onnxruntime's own error says so at load
+        return
+    rel = os.path.relpath(model_file, model_path)
+    for tensor, location in found:
+        real = os.path.realpath(os.path.join(os.path.dirname(model_file), location))
+        if os.path.isabs(location) or not _inside(model_path, real):
+            raise exc.make(
+                exc.MalformedModelError,
+                f"{model_path}: {rel}: tensor {tensor!r} reads its data from {location!r}, which resolves to "
+                f"{real}, outside the model directory; a model may only read its own files",
+                model_path=model_path,
+                key=rel,
+            )
+
+
 def confine_plan(model_path: str, plan: _native.LoadPlan, pyfunc_conf: dict[str, Any]) -> None:
     """Every path the plan and the pyfunc flavor name stays inside the model directory."""
     confine(model_path, os.path.join(model_path, "MLmodel"), "MLmodel")
@@ -111,6 +134,8 @@ def confine_plan(model_path: str, plan: _native.LoadPlan, pyfunc_conf: dict[str,
         confine_tree(model_path, plan.code_path, "flavors.python_function.code")
     if isinstance(route, _native.NativeRoute):
         confine_tree(model_path, route.artifact, f"{route.engine} model")
+        if route.engine == "onnx" and os.path.isfile(route.artifact):
+            confine_onnx_external(model_path, route.artifact)
     if isinstance(route, _native.SklearnRoute):
         confine(model_path, route.model_file, "flavors.python_function.model_path")
     rel = pyfunc_conf.get("python_model")
@@ -225,7 +250,24 @@ def load_verified(model_path: str, path: str, fmt: str) -> Any:
             model_path=model_path,
             key=key,
         )
+    if report.get("joblib_arrays"):
+        return JoblibUnpickler(io.BytesIO(data), model_path, key, report["joblib_arrays"]).load()
     return RestrictedUnpickler(io.BytesIO(data), model_path, key).load()
+
+
+def find_allowed(model_path: str, key: str, module: str, name: str) -> Any:
+    """``find_class`` with the allow-list: Python 2 names mapped as ``_compat_pickle`` does, and
+    only the mapped, allow-listed name imported."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+    elif module in _compat_pickle.IMPORT_MAPPING:
+        module = _compat_pickle.IMPORT_MAPPING[module]
+    if (module, name) not in allowed():
+        raise refuse(model_path, key, f"{key} references {module}.{name}, not on the allow-list")
+    obj: Any = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -241,21 +283,101 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._key = key
 
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _compat_pickle.NAME_MAPPING:
-            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-        elif module in _compat_pickle.IMPORT_MAPPING:
-            module = _compat_pickle.IMPORT_MAPPING[module]
-        if (module, name) not in allowed():
-            raise refuse(
-                self._model_path, self._key, f"{self._key} references {module}.{name}, not on the allow-list"
-            )
-        obj: Any = importlib.import_module(module)
-        for part in name.split("."):
-            obj = getattr(obj, part)
-        return obj
+        return find_allowed(self._model_path, self._key, module, name)
 
     def persistent_load(self, pid: Any) -> Any:
         raise refuse(self._model_path, self._key, f"{self._key} uses persistent ids")
+
+
+JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
+
+
+class _ArrayWrapper:
+    """Stands in for joblib's ``NumpyArrayWrapper``: its state says how the array bytes that
+    follow it in the file are laid out (joblib itself is never imported)."""
+
+    def read(self, unpickler: JoblibUnpickler) -> Any:
+        """joblib's ``read_array`` (without memory mapping), checking the state it trusts."""
+        import numpy as np
+
+        state = self.__dict__
+        shape, dtype, order = state.get("shape"), state.get("dtype"), state.get("order", "C")
+        if (
+            state.get("subclass") is not np.ndarray
+            or not isinstance(dtype, np.dtype)
+            or not isinstance(shape, tuple)
+            or not all(type(n) is int and n >= 0 for n in shape)
+            or order not in ("C", "F")
+        ):
+            raise unpickler.malformed(f"a joblib array wrapper with an unexpected state: {state!r:.200}")
+        count = 1
+        for n in shape:
+            count *= n
+        if dtype.hasobject:
+            # A nested plain pickle stream (verified with the outer one, as a plain pickle: no
+            # wrappers in it), read with the allow-list and left exactly at its end.
+            unpickler.expect(True, 0)
+            return JoblibUnpickler(
+                unpickler.file, unpickler.model_path, unpickler.key, [], nested=True
+            ).load()
+        if state.get("numpy_array_alignment_bytes") is not None:
+            padding = unpickler.file.read(1)
+            unpickler.file.read(int.from_bytes(padding, "little"))
+        unpickler.expect(False, count * dtype.itemsize)
+        data = unpickler.file.read(count * dtype.itemsize)
+        if len(data) != count * dtype.itemsize:
+            raise unpickler.malformed("a joblib array is truncated")
+        array = np.frombuffer(data, dtype=dtype, count=count).copy()
+        array = array.reshape(shape[::-1]).transpose() if order == "F" else array.reshape(shape)
+        if not dtype.isnative:  # joblib.load's ensure_native_byte_order
+            array = array.byteswap().view(dtype.newbyteorder("="))
+        return array
+
+
+class JoblibUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
+    """:class:`RestrictedUnpickler` for joblib files, whose arrays are stored as raw bytes right
+    after each ``NumpyArrayWrapper`` (the verifier reads them the same way). Pure Python, as
+    joblib's own unpickler: only used for files that hold such arrays."""
+
+    dispatch = pickle._Unpickler.dispatch.copy()  # type: ignore[attr-defined]
+
+    def __init__(
+        self, file: Any, model_path: str, key: str, arrays: list[dict[str, Any]], nested: bool = False
+    ) -> None:
+        super().__init__(file)
+        self.file, self.model_path, self.key, self.nested = file, model_path, key, nested
+        self._arrays = iter(arrays)
+
+    def expect(self, obj: bool, nbytes: int) -> None:
+        """The next array must be where, and as large as, the verifier read it: if the two ever
+        read the layout differently, loading stops instead of trusting either."""
+        seen = {"offset": self.file.tell(), "object": obj, "bytes": nbytes}
+        if next(self._arrays, None) != seen:
+            raise self.malformed(f"a joblib array is not where the verifier read it ({seen})")
+
+    def malformed(self, what: str) -> exc.FastPyFuncError:
+        return exc.make(
+            exc.ModelLoadError,
+            f"{self.model_path}: loading {self.key} failed: {what}",
+            model_path=self.model_path,
+            key=self.key,
+        )
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == JOBLIB_WRAPPER and not self.nested:
+            return _ArrayWrapper
+        return find_allowed(self.model_path, self.key, module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise refuse(self.model_path, self.key, f"{self.key} uses persistent ids")
+
+    def load_build(self) -> None:
+        super().load_build()  # type: ignore[misc]
+        stack: list[Any] = self.stack  # type: ignore[attr-defined]
+        if isinstance(stack[-1], _ArrayWrapper):
+            stack[-1] = stack[-1].read(self)
+
+    dispatch[pickle.BUILD[0]] = load_build  # type: ignore[assignment]
 
 
 @functools.cache

@@ -52,6 +52,7 @@ def _torch_importable() -> bool:
 
 def load(model_path: str, archive: str, config: dict[str, Any] | None) -> TorchScriptModel:
     """The wrapper over the native engine, or over ``torch.jit.load`` when the engine cannot run."""
+    check_archive(model_path, archive)
     wanted = (config or {}).get("device") or os.environ.get("MLFLOW_DEFAULT_PREDICTION_DEVICE") or None
     _fork.check_load(_fork.TORCHSCRIPT, model_path)
     try:
@@ -76,6 +77,23 @@ def load(model_path: str, archive: str, config: dict[str, Any] | None) -> TorchS
         mark_python_fallback(model, why, "Python torch.jit")
         return model
     return TorchScriptModel(model_path, archive, device, native)
+
+
+def check_archive(model_path: str, archive: str) -> None:
+    """Refuses an archive that libtorch could not read safely (a zip bomb, printed code nested
+    deep enough to overflow libtorch's parser) before libtorch or torch sees it."""
+    bad = _native.check_torchscript_archive(archive)
+    if bad is None:
+        return
+    entry, reason = bad
+    rel = os.path.relpath(archive, model_path)
+    where = f"{rel}: entry {entry}" if entry else rel
+    raise exc.make(
+        exc.MalformedModelError,
+        f"{model_path}: {where} {reason}; the TorchScript archive is refused before libtorch reads it",
+        model_path=model_path,
+        key=rel,
+    )
 
 
 class TorchScriptModel:

@@ -183,11 +183,11 @@ def _prepare(
 
     trust = _safety.trusted(trust_code)  # the driver's policy, passed along explicitly
     local_path = resolve(model_uri, _download_dir() if _is_remote(model_uri) else None)
-    info = json.loads(_native.load_model_info(local_path))
-    meta = Model(info["root"], info["mlmodel"], info["signature"])
+    info = _native.load_model_info(local_path)
+    meta = Model(info.root, info.mlmodel, info.signature)
     pyfunc_conf = meta.flavors["python_function"]
-    _safety.confine_plan(local_path, info["plan"], pyfunc_conf)
-    _safety.check_code(local_path, info["plan"], pyfunc_conf, trust)
+    _safety.confine_plan(local_path, info.plan, pyfunc_conf)
+    _safety.check_code(local_path, info.plan, pyfunc_conf, trust)
     config = _read_model_config(model_config)
     master = spark.sparkContext.master or ""
     if master.startswith("local"):

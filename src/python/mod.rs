@@ -31,6 +31,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<savedmodel::SavedModel>()?;
     m.add_function(wrap_pyfunction!(torchscript::load_torchscript, m)?)?;
     m.add_function(wrap_pyfunction!(torchscript::torch_cuda_available, m)?)?;
+    m.add_function(wrap_pyfunction!(torchscript::check_torchscript_archive, m)?)?;
     m.add_class::<torchscript::TorchScriptModel>()?;
     m.add_class::<torchscript::NeedsPython>()?;
     m.add_class::<enforce::EnforcePlan>()?;
@@ -39,6 +40,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(enforce::all_zero_or_one, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::nan_and_integers, m)?)?;
     m.add_function(wrap_pyfunction!(safety::verify_pickle, m)?)?;
+    m.add_function(wrap_pyfunction!(onnx::onnx_external_data, m)?)?;
     m.add_function(wrap_pyfunction!(safety::safety_allowlist, m)?)?;
     Ok(())
 }

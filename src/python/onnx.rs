@@ -45,6 +45,19 @@ const WATCH_ABOVE: Duration = Duration::from_millis(2);
 /// How often a watched run's caller looks for a pending signal.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
+/// The external-data files an ONNX model's tensors name, as `(tensor, location)`; None when the
+/// file is not readable as ONNX (onnxruntime then reports it).
+#[pyfunction]
+pub(crate) fn onnx_external_data(
+    py: Python<'_>,
+    model_file: &str,
+) -> Option<Vec<(String, String)>> {
+    let path = std::path::PathBuf::from(model_file);
+    py.detach(move || crate::engine::onnx::external::external_data_file(&path))
+        .ok()
+        .map(|v| v.into_iter().map(|e| (e.tensor, e.location)).collect())
+}
+
 /// Loads `model_file` with the onnxruntime library at `library`. `flavor` is the MLmodel's
 /// `onnx` flavor mapping (providers, session options) or None. Returns `(model, warnings)`.
 #[pyfunction]

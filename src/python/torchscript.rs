@@ -43,6 +43,16 @@ pub(crate) fn load_torchscript(
         .map_err(|e| to_pyerr(py, e))
 }
 
+/// Checks a TorchScript archive before anything reads it (entry sizes, printed code nesting):
+/// None when it passes, else `(entry, reason)`; the entry is empty when the whole file is at fault.
+#[pyfunction]
+pub(crate) fn check_torchscript_archive(py: Python<'_>, path: &str) -> Option<(String, String)> {
+    let path = PathBuf::from(path);
+    py.detach(move || torchscript::check_archive(&path))
+        .err()
+        .map(|e| (e.entry, e.reason))
+}
+
 /// Whether libtorch, opened through the engine library, sees a CUDA device.
 #[pyfunction]
 pub(crate) fn torch_cuda_available(

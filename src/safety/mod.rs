@@ -82,6 +82,20 @@ pub struct Report {
     pub end: usize,
     /// Compression the file was wrapped in, if any.
     pub compression: Option<Compression>,
+    /// joblib arrays read (raw bytes after a `NumpyArrayWrapper`), in order: the unpickler
+    /// reads them too, and checks that it finds them where the verifier did.
+    pub joblib_arrays: Vec<JoblibArray>,
+}
+
+/// One array of a joblib file, as the verifier read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoblibArray {
+    /// Where its data (or, for object arrays, its nested pickle) begins.
+    pub offset: usize,
+    /// Whether it is an object array (a nested pickle stream).
+    pub object: bool,
+    /// Its raw bytes (0 for object arrays).
+    pub bytes: usize,
 }
 
 impl Report {
@@ -111,6 +125,9 @@ impl Report {
             "findings": self.findings.iter().map(finding).collect::<Vec<_>>(),
             "malformed": self.malformed.as_ref().map(finding),
             "end": self.end,
+            "joblib_arrays": self.joblib_arrays.iter().map(|a| json!({
+                "offset": a.offset, "object": a.object, "bytes": a.bytes,
+            })).collect::<Vec<_>>(),
         })
     }
 }

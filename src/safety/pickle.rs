@@ -3,11 +3,12 @@
 //! names); everything else is opaque. Whatever cannot be resolved statically is refused.
 //! Bounded in stack, memo and nesting; every read is checked, so it never panics.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::allowlist::{IMPORT_MAPPING, NAME_MAPPING};
-use super::{is_allowed, CodeObject, Finding, GlobalRef, Report};
+use super::{is_allowed, CodeObject, Finding, GlobalRef, JoblibArray, Report};
 
 /// Resource bounds; the defaults are far above what model pickles need.
 #[derive(Debug, Clone)]
@@ -31,6 +32,134 @@ impl Default for Limits {
 
 /// Tuples nested deeper than this are opaque (keeps drops shallow; nothing needs more).
 const MAX_TUPLE_DEPTH: u16 = 32;
+/// A dict's items are tracked up to this many (joblib's array wrapper state has six).
+const MAX_DICT_ITEMS: usize = 32;
+/// joblib's placeholder for an array whose raw bytes follow it in the file.
+const JOBLIB_WRAPPER: (&str, &str) = ("joblib.numpy_pickle", "NumpyArrayWrapper");
+
+/// A `numpy.dtype(str, ...)` built at load time: what the byte size of its items is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Dtype {
+    /// Bytes per item; None when it cannot be known statically (structured, unknown kinds).
+    itemsize: Option<u64>,
+    object: bool,
+    /// Whether the item size depends on the state (`U`, `S`: flexible kinds).
+    flexible: bool,
+}
+
+impl Dtype {
+    /// From numpy's pickled type string: `f8`, `i4`, `U5`, `S3`, `V16`, `O8`, `M8`...
+    fn parse(s: &str) -> Dtype {
+        let s = s.trim_start_matches(['<', '>', '|', '=']);
+        let kind = s.chars().next().unwrap_or('?');
+        let size = s.get(1..).and_then(|n| n.parse::<u64>().ok());
+        match kind {
+            'O' => Dtype {
+                itemsize: None,
+                object: true,
+                flexible: false,
+            },
+            // `U<n>` counts UCS-4 characters; `S<n>` and `V<n>` count bytes.
+            'U' => Dtype {
+                itemsize: size.and_then(|n| n.checked_mul(4)),
+                object: false,
+                flexible: true,
+            },
+            'S' | 'V' => Dtype {
+                itemsize: size,
+                object: false,
+                flexible: true,
+            },
+            'b' | 'i' | 'u' | 'f' | 'c' | 'M' | 'm' if size.is_some_and(|n| n > 0) => Dtype {
+                itemsize: size,
+                object: false,
+                flexible: false,
+            },
+            _ => Dtype {
+                itemsize: None,
+                object: false,
+                flexible: false,
+            },
+        }
+    }
+
+    /// `dtype.__setstate__((version, endian, subarray, names, fields, elsize, ...))`. The size
+    /// is kept only when elsize agrees with the type string; a subarray or structured dtype
+    /// holds objects when its base or any field does. Anything else: unknown.
+    fn set_state(&mut self, state: &Value<'_>) {
+        let known = match state {
+            Value::Tuple(items, _) if (8..=9).contains(&items.len()) => {
+                let elsize = match &items[5] {
+                    Value::Int(n) => Some(*n),
+                    _ => None,
+                };
+                let size_ok = match (elsize, self.itemsize) {
+                    (Some(-1), _) => !self.flexible,
+                    (Some(n), Some(size)) => self.flexible && u64::try_from(n) == Ok(size),
+                    _ => false,
+                };
+                // (base dtype, shape) for a subarray dtype.
+                let sub = match &items[2] {
+                    Value::None => Some(false),
+                    Value::Tuple(t, _) => match t.first() {
+                        Some(Value::Dtype(base)) => {
+                            let b = base.try_borrow().ok();
+                            b.filter(|b| b.object || b.itemsize.is_some())
+                                .map(|b| b.object)
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                // {name: (dtype, offset[, title])} for a structured dtype.
+                let fields = match (&items[3], &items[4]) {
+                    (Value::None, Value::None) => Some(false),
+                    (Value::Tuple(names, _), Value::Frozen(fields, _)) => {
+                        let mut object = Some(false);
+                        for name in names.iter() {
+                            let field = name.as_str().and_then(|n| lookup(fields, n));
+                            let dtype = match field {
+                                Some(Value::Tuple(t, _)) => match t.first() {
+                                    Some(Value::Dtype(d)) => d.try_borrow().ok().map(|d| d.clone()),
+                                    _ => None,
+                                },
+                                _ => None,
+                            };
+                            object = match (object, dtype) {
+                                (Some(o), Some(d)) if d.object || d.itemsize.is_some() => {
+                                    Some(o || d.object)
+                                }
+                                _ => None,
+                            };
+                        }
+                        object
+                    }
+                    _ => None,
+                };
+                match (size_ok, sub, fields) {
+                    (true, Some(a), Some(b)) => {
+                        self.object |= a || b;
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        if !known {
+            self.itemsize = None;
+            self.object = false;
+        }
+    }
+}
+
+/// A dict built at load time, with its literal-string-keyed items in order (shared through the
+/// memo, as the dict object is). `exact` is false once an item was not tracked.
+#[derive(Debug, Default)]
+struct Dict<'a> {
+    items: Vec<(&'a str, Value<'a>)>,
+    exact: bool,
+}
 
 #[derive(Debug, Clone)]
 enum Value<'a> {
@@ -45,24 +174,39 @@ enum Value<'a> {
     FunctionType,
     /// A code object built at load time: (name, file).
     Code(Rc<(Option<String>, Option<String>)>),
+    None,
+    /// An integer small enough for an i64.
+    Int(i64),
+    Dict(Rc<RefCell<Dict<'a>>>),
+    /// A dict as it was when put in a tuple or another dict (its items, nesting depth).
+    Frozen(Rc<Vec<(&'a str, Value<'a>)>>, u16),
+    Dtype(Rc<RefCell<Dtype>>),
+    /// joblib's `NumpyArrayWrapper()`: its BUILD is followed by the array's raw bytes.
+    Wrapper,
     Other,
 }
 
 impl<'a> Value<'a> {
-    fn tuple(items: Vec<Value<'a>>) -> Value<'a> {
-        let depth = items
-            .iter()
-            .map(|v| match v {
-                Value::Tuple(_, d) => *d,
-                _ => 0,
-            })
-            .max()
-            .unwrap_or(0)
-            + 1;
+    fn tuple(mut items: Vec<Value<'a>>) -> Value<'a> {
+        // A (mutable) dict inside a tuple is frozen: nesting is then fixed when it is built, and
+        // bounded, so drops stay shallow.
+        for v in items.iter_mut() {
+            if let Value::Dict(d) = v {
+                *v = Dict::freeze(d);
+            }
+        }
+        let depth = items.iter().map(Value::depth).max().unwrap_or(0) + 1;
         if depth > MAX_TUPLE_DEPTH {
             Value::Other
         } else {
             Value::Tuple(Rc::new(items), depth)
+        }
+    }
+
+    fn depth(&self) -> u16 {
+        match self {
+            Value::Tuple(_, d) | Value::Frozen(_, d) => *d,
+            _ => 0,
         }
     }
 
@@ -82,9 +226,38 @@ impl<'a> Value<'a> {
             Value::CodeType => "the code type".into(),
             Value::FunctionType => "the function type".into(),
             Value::Code(_) => "a code object".into(),
+            Value::None => "None".into(),
+            Value::Int(_) => "an integer".into(),
+            Value::Dict(_) | Value::Frozen(..) => "a dict".into(),
+            Value::Dtype(_) => "a numpy dtype".into(),
+            Value::Wrapper => "a joblib array wrapper".into(),
             Value::Other => "an object built at load time".into(),
         }
     }
+}
+
+impl<'a> Dict<'a> {
+    /// The items, when every one was tracked.
+    fn clone_items(&self) -> Option<Vec<(&'a str, Value<'a>)>> {
+        self.exact.then(|| self.items.clone())
+    }
+
+    fn freeze(d: &RefCell<Dict<'a>>) -> Value<'a> {
+        let Some(items) = d.borrow().clone_items() else {
+            return Value::Other;
+        };
+        let depth = items.iter().map(|(_, v)| v.depth()).max().unwrap_or(0) + 1;
+        if depth > MAX_TUPLE_DEPTH {
+            Value::Other
+        } else {
+            Value::Frozen(Rc::new(items), depth)
+        }
+    }
+}
+
+/// The value of `key` in a frozen dict's items (the last one set, as in Python).
+fn lookup<'v, 'a>(items: &'v [(&'a str, Value<'a>)], key: &str) -> Option<&'v Value<'a>> {
+    items.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
 /// The memo: picklers number entries 0, 1, 2...; those live in a vector, any others in a map.
@@ -138,10 +311,17 @@ struct Machine<'a> {
     frame_end: Option<usize>,
     report: Report,
     seen: HashMap<(String, String), usize>,
+    /// Whether joblib's array wrappers are read (not inside the nested pickle of one).
+    joblib: bool,
 }
 
 /// Reads one pickle stream (up to its STOP) and reports what loading it would import and call.
+/// joblib's arrays (raw bytes after each `NumpyArrayWrapper`) are read as joblib reads them.
 pub fn verify_bytes(data: &[u8], limits: &Limits) -> Report {
+    verify_stream(data, limits, true)
+}
+
+fn verify_stream(data: &[u8], limits: &Limits, joblib: bool) -> Report {
     let mut m = Machine {
         data,
         pos: 0,
@@ -155,6 +335,7 @@ pub fn verify_bytes(data: &[u8], limits: &Limits) -> Report {
         frame_end: None,
         report: Report::default(),
         seen: HashMap::new(),
+        joblib,
     };
     match m.run() {
         Ok(()) => m.report.end = m.pos,
@@ -321,7 +502,8 @@ impl<'a> Machine<'a> {
 
     fn global(&mut self, module: String, name: String) -> Step<()> {
         let (module, name) = compat_map(self.proto, module, name);
-        let allowed = is_allowed(&module, &name);
+        let allowed = is_allowed(&module, &name)
+            || (self.joblib && (module.as_str(), name.as_str()) == JOBLIB_WRAPPER);
         let key = (module, name);
         match self.seen.get(&key) {
             Some(&i) => self.report.globals[i].count += 1,
@@ -371,6 +553,14 @@ impl<'a> Machine<'a> {
                 let cloudpickle =
                     module.ends_with("cloudpickle") || module.ends_with("cloudpickle_fast");
                 match (module, name) {
+                    w if w == JOBLIB_WRAPPER && self.joblib && args.is_empty() => {
+                        return Value::Wrapper
+                    }
+                    ("numpy", "dtype") => {
+                        if let Some(t) = s(0) {
+                            return Value::Dtype(Rc::new(RefCell::new(Dtype::parse(&t))));
+                        }
+                    }
                     (_, "_builtin_type") if cloudpickle => match s(0).as_deref() {
                         Some("CodeType") => return Value::CodeType,
                         Some("FunctionType" | "LambdaType") => return Value::FunctionType,
@@ -476,6 +666,150 @@ impl<'a> Machine<'a> {
         }
     }
 
+    /// SETITEM(S) on a tracked dict: (key, value) pairs, kept while the keys are literal strings.
+    fn set_items(d: &RefCell<Dict<'a>>, items: Vec<Value<'a>>) {
+        let mut d = d.borrow_mut();
+        let mut it = items.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            match k {
+                Value::Str(k) if d.exact && d.items.len() < MAX_DICT_ITEMS => {
+                    // A dict inside a dict is frozen, as in a tuple.
+                    let v = match &v {
+                        Value::Dict(inner) => Dict::freeze(inner),
+                        _ => v,
+                    };
+                    d.items.push((k, v));
+                }
+                _ => d.exact = false,
+            }
+        }
+    }
+
+    /// joblib's `NumpyArrayWrapper` BUILD: the array's bytes follow in the file (after a padding
+    /// length byte and padding when the state asks for alignment), or, for object arrays, a
+    /// nested pickle. Read exactly as `joblib.numpy_pickle` reads them, from the state's
+    /// literal values; a state that cannot be read statically stops the verification.
+    fn joblib_array(&mut self, state: &Value<'a>) -> Step<()> {
+        let Value::Dict(d) = state else {
+            return self.fail("joblib array wrapper whose state is not a dict");
+        };
+        let d = d.borrow().clone_items();
+        let Some(items) = d else {
+            return self.fail("joblib array wrapper whose state cannot be read statically");
+        };
+        let get = |k: &str| lookup(&items, k);
+        match get("subclass") {
+            Some(Value::Global(g)) if g.0 == "numpy" && g.1 == "ndarray" => {}
+            _ => return self.fail("joblib array wrapper whose subclass is not numpy.ndarray"),
+        }
+        let mut count: u64 = 1;
+        match get("shape") {
+            Some(Value::Tuple(dims, _)) => {
+                for dim in dims.iter() {
+                    let n = match dim {
+                        Value::Int(n) => u64::try_from(*n).ok(),
+                        _ => None,
+                    };
+                    match n.and_then(|n| count.checked_mul(n)) {
+                        Some(c) => count = c,
+                        None => return self.fail("joblib array wrapper with an invalid shape"),
+                    }
+                }
+            }
+            _ => return self.fail("joblib array wrapper whose shape is not a tuple of integers"),
+        }
+        match get("order") {
+            None => {}
+            Some(Value::Str("C" | "F")) => {}
+            Some(_) => return self.fail("joblib array wrapper whose order is not 'C' or 'F'"),
+        }
+        let dtype = match get("dtype") {
+            Some(Value::Dtype(t)) => t.borrow().clone(),
+            _ => return self.fail("joblib array wrapper whose dtype is not a numpy.dtype"),
+        };
+        let aligned = match get("numpy_array_alignment_bytes") {
+            None | Some(Value::None) => false,
+            Some(Value::Int(_)) => true,
+            Some(_) => return self.fail("joblib array wrapper with an invalid alignment"),
+        };
+        if self.frame_end.is_some_and(|end| self.pos < end) {
+            return self.fail("joblib array data begins inside a pickle frame");
+        }
+        self.frame_end = None;
+        let (data_start, nbytes);
+        if dtype.object {
+            let base = self.pos;
+            (data_start, nbytes) = (base, 0);
+            let inner = verify_stream(&self.data[base..], self.limits, false);
+            self.merge(inner, base)?;
+        } else {
+            let Some(size) = dtype.itemsize else {
+                return self
+                    .fail("joblib array of a dtype whose item size cannot be known statically");
+            };
+            if aligned {
+                let pad = self.u8()?;
+                self.take(usize::from(pad))?;
+            }
+            let n = count
+                .checked_mul(size)
+                .and_then(|n| usize::try_from(n).ok());
+            let Some(n) = n else {
+                return self.fail("joblib array larger than memory");
+            };
+            (data_start, nbytes) = (self.pos, n);
+            self.take(n)?;
+        }
+        self.report.joblib_arrays.push(JoblibArray {
+            offset: data_start,
+            object: dtype.object,
+            bytes: nbytes,
+        });
+        Ok(())
+    }
+
+    /// Folds the report of a nested pickle (at `base`) into this one; continues after its STOP.
+    fn merge(&mut self, inner: Report, base: usize) -> Step<()> {
+        if let Some(m) = inner.malformed {
+            self.op_start = base + m.offset;
+            return self.fail(format!(
+                "in the nested pickle of a joblib object array: {}",
+                m.message
+            ));
+        }
+        for g in inner.globals {
+            let key = (g.module.clone(), g.name.clone());
+            match self.seen.get(&key) {
+                Some(&i) => self.report.globals[i].count += g.count,
+                None => {
+                    self.seen.insert(key, self.report.globals.len());
+                    self.report.globals.push(GlobalRef {
+                        offset: base + g.offset,
+                        ..g
+                    });
+                }
+            }
+        }
+        for f in inner.findings {
+            if self.report.findings.len() < self.limits.max_findings {
+                self.report.findings.push(Finding {
+                    offset: base + f.offset,
+                    message: f.message,
+                });
+            }
+        }
+        for c in inner.code_objects {
+            if self.report.code_objects.len() < self.limits.max_findings {
+                self.report.code_objects.push(CodeObject {
+                    offset: base + c.offset,
+                    ..c
+                });
+            }
+        }
+        self.pos = base + inner.end;
+        Ok(())
+    }
+
     // -- the machine ---------------------------------------------------------------------------
 
     fn run(&mut self) -> Step<()> {
@@ -526,31 +860,52 @@ impl<'a> Machine<'a> {
                     self.push(v)?;
                 }
                 // Numbers, None, booleans.
-                b'N' | 0x88 | 0x89 => self.push(Value::Other)?,
+                b'N' => self.push(Value::None)?,
+                0x88 | 0x89 => self.push(Value::Other)?,
                 b'I' | b'L' | b'F' => {
-                    self.line()?;
-                    self.push(Value::Other)?;
+                    // Protocol 0 ints ("01"/"00" are booleans, "L" suffix for longs).
+                    let l = self.line()?;
+                    let v = match std::str::from_utf8(l).ok() {
+                        Some(t) if op != b'F' && t != "00" && t != "01" => t
+                            .trim_end_matches('L')
+                            .parse::<i64>()
+                            .map_or(Value::Other, Value::Int),
+                        _ => Value::Other,
+                    };
+                    self.push(v)?;
                 }
                 b'J' => {
-                    self.take(4)?;
-                    self.push(Value::Other)?;
+                    let b = self.take(4)?;
+                    let v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                    self.push(Value::Int(i64::from(v)))?;
                 }
                 b'K' => {
-                    self.take(1)?;
-                    self.push(Value::Other)?;
+                    let v = self.u8()?;
+                    self.push(Value::Int(i64::from(v)))?;
                 }
                 b'M' => {
-                    self.take(2)?;
-                    self.push(Value::Other)?;
+                    let v = self.le(2)?;
+                    self.push(Value::Int(v as i64))?;
                 }
                 b'G' => {
                     self.take(8)?;
                     self.push(Value::Other)?;
                 }
                 0x8a => {
+                    // LONG1: little-endian two's complement.
                     let n = self.len(1)?;
-                    self.take(n)?;
-                    self.push(Value::Other)?;
+                    let b = self.take(n)?;
+                    let v = if n == 0 {
+                        Value::Int(0)
+                    } else if n <= 8 {
+                        let fill = if b[n - 1] & 0x80 != 0 { 0xff } else { 0 };
+                        let mut full = [fill; 8];
+                        full[..n].copy_from_slice(b);
+                        Value::Int(i64::from_le_bytes(full))
+                    } else {
+                        Value::Other
+                    };
+                    self.push(v)?;
                 }
                 0x8b => {
                     let n = self.len(4)?;
@@ -614,7 +969,11 @@ impl<'a> Machine<'a> {
                 }
                 // Containers.
                 b')' => self.push(Value::tuple(Vec::new()))?,
-                b']' | b'}' | 0x8f => self.push(Value::Other)?,
+                b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Dict {
+                    items: Vec::new(),
+                    exact: true,
+                }))))?,
+                b']' | 0x8f => self.push(Value::Other)?,
                 b't' => {
                     let items = self.pop_mark()?;
                     self.push(Value::tuple(items))?;
@@ -628,7 +987,16 @@ impl<'a> Machine<'a> {
                     items.reverse();
                     self.push(Value::tuple(items))?;
                 }
-                b'l' | b'd' | 0x91 => {
+                b'd' => {
+                    let items = self.pop_mark()?;
+                    let d = Rc::new(RefCell::new(Dict {
+                        items: Vec::new(),
+                        exact: true,
+                    }));
+                    Self::set_items(&d, items);
+                    self.push(Value::Dict(d))?;
+                }
+                b'l' | 0x91 => {
                     self.pop_mark()?;
                     self.push(Value::Other)?;
                 }
@@ -641,21 +1009,35 @@ impl<'a> Machine<'a> {
                     self.check_target("APPENDS")?;
                 }
                 b's' => {
-                    self.pop()?;
-                    self.pop()?;
+                    let v = self.pop()?;
+                    let k = self.pop()?;
                     self.check_target("SETITEM")?;
+                    if let Value::Dict(d) = self.top()? {
+                        Self::set_items(d, vec![k, v]);
+                    }
                 }
                 b'u' => {
-                    self.pop_mark()?;
+                    let items = self.pop_mark()?;
                     self.check_target("SETITEMS")?;
+                    if let Value::Dict(d) = self.top()? {
+                        Self::set_items(d, items);
+                    }
                 }
                 0x90 => {
                     self.pop_mark()?;
                     self.check_target("ADDITEMS")?;
                 }
                 b'b' => {
-                    self.pop()?;
+                    let state = self.pop()?;
                     self.check_target("BUILD")?;
+                    if self.joblib && matches!(self.top()?, Value::Wrapper) {
+                        // The array replaces its wrapper on the stack, as in joblib.
+                        self.pop()?;
+                        self.joblib_array(&state)?;
+                        self.push(Value::Other)?;
+                    } else if let Value::Dtype(d) = self.top()? {
+                        d.borrow_mut().set_state(&state);
+                    }
                 }
                 // Memo.
                 b'p' => {

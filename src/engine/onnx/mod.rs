@@ -1,6 +1,7 @@
 //! The ONNX engine: one onnxruntime session per loaded model, fed borrowed buffers and returning
 //! owned outputs. It knows nothing of MLflow or pandas; `crate::flavor::onnx` holds mlflow's rules.
 
+pub mod external;
 pub mod options;
 pub mod runtime;
 

@@ -7,7 +7,7 @@ pub mod abi;
 mod archive;
 pub mod signature;
 
-pub use archive::{archive_kind, Archive};
+pub use archive::{archive_kind, check_archive, check_code, Archive, ArchiveError};
 pub use signature::{ArgValue, Binding, ForwardSignature, ParamValue};
 
 use std::ffi::{CStr, CString};
