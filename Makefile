@@ -90,7 +90,7 @@ bench-spark: build java ## Spark: fastpyfunc.spark_udf / spark.predict next to m
 # cargo-fuzz targets (fuzz/): one per parser of untrusted bytes. Each runs FUZZ_SECONDS; inputs
 # that once crashed a target live in fuzz/regressions/<target>/ and are replayed first.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = verify_pickle mlmodel_yaml signature_json savedmodel_signature torchscript_signature torchscript_archive arrow_input
+FUZZ_TARGETS = verify_pickle mlmodel_yaml signature_json savedmodel_signature torchscript_signature torchscript_archive torchscript_code onnx_external_data arrow_input
 fuzz: ## run every fuzz target for FUZZ_SECONDS (installs nightly and cargo-fuzz if missing)
 	rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
