@@ -4,6 +4,7 @@
 #   make wheel  build the abi3 wheel and the sdist into dist/
 #   make bench  run the benchmarks and print their tables
 #   make bench-spark  the Spark benchmark (fastpyfunc.spark_udf next to mlflow's)
+#   make bench-scanners  fastpyfunc.scan vs picklescan, modelscan, fickling on the safety corpora
 #   make lint   cargo fmt --check, clippy -D warnings, ruff
 
 SHELL  := /bin/bash
@@ -13,7 +14,7 @@ UV     := $(VENV)/bin/uv
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv build wheel test test-rust test-python lint fmt demo bench bench-spark java fuzz lock clean
+.PHONY: help venv build wheel test test-rust test-python lint fmt demo bench bench-spark bench-scanners java fuzz lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -87,6 +88,16 @@ SPARK_BENCH_ARGS ?=
 bench-spark: build java ## Spark: fastpyfunc.spark_udf / spark.predict next to mlflow.pyfunc.spark_udf and Spark's floor
 	$(PY) benches/spark_bench.py $(SPARK_BENCH_ARGS)
 
+# modelscan pins rich<15 (the lock has rich 15 for keras), so it gets a venv of its own; picklescan
+# and fickling are in requirements-dev.
+MODELSCAN_VENV = .venv-modelscan
+$(MODELSCAN_VENV)/bin/modelscan: | venv
+	$(UV) venv -q -p $(PY) $(MODELSCAN_VENV)
+	$(UV) pip install -q -p $(MODELSCAN_VENV)/bin/python modelscan==0.8.8 numpy==$$($(PY) -c "import numpy; print(numpy.__version__)")
+SCANNER_ARGS ?=
+bench-scanners: build $(MODELSCAN_VENV)/bin/modelscan ## fastpyfunc.scan vs picklescan, modelscan and fickling: attacks caught, false refusals
+	$(PY) benches/scanner_compare.py --modelscan $(MODELSCAN_VENV)/bin/modelscan $(SCANNER_ARGS)
+
 # cargo-fuzz targets (fuzz/): one per parser of untrusted bytes. Each runs FUZZ_SECONDS; inputs
 # that once crashed a target live in fuzz/regressions/<target>/ and are replayed first.
 FUZZ_SECONDS ?= 60
@@ -105,4 +116,4 @@ lock: venv ## re-pin requirements-dev.txt from requirements-dev.in
 	$(UV) pip compile -q requirements-dev.in -p $(PY) -o requirements-dev.txt
 
 clean: ## remove build outputs and .venv
-	rm -rf target $(VENV)
+	rm -rf target $(VENV) $(MODELSCAN_VENV)

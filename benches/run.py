@@ -1,6 +1,6 @@
 """fastpyfunc benchmarks, measured side by side in one run (medians of fresh processes).
 
-    make bench            # or: .venv/bin/python benches/run.py [--runs N]
+    make bench            # or: .venv/bin/python benches/run.py [--runs N] [--quick] [--only SECTION]
 
 Prints markdown tables:
   1. import time: `import fastpyfunc` vs `import mlflow.pyfunc`;
@@ -16,13 +16,17 @@ Prints markdown tables:
   5. the SavedModel engine (benches/tf_engine.py): per-call latency vs mlflow.pyfunc and the
      signature called from Python TensorFlow, and fresh-process load + first predict;
   6. the TorchScript engine (benches/torch_engine.py): the same against the module called from
-     Python torch (torch.jit.load + no_grad).
+     Python torch (torch.jit.load + no_grad);
+  7. safe loading (benches/safety_bench.py): the pickle verifier's time per MB, and scikit-learn
+     load_model without trust (verified), with trust and mlflow.pyfunc.
+`--only SECTION` (repeatable) runs just those sections, e.g. `--only safety --quick`.
 Absolute times depend on the machine and its load; compare the columns of one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -76,16 +80,22 @@ def make_models(root: Path) -> dict[str, tuple[Path, str]]:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="fewer calls (a smoke run)")
-    args = ap.parse_args()
+# section name -> module with run(quick) and print_tables(res); results go to bench-results/<json>
+SECTIONS = {
+    "predict_path": ("predict_path", "predict_path"),
+    "onnx": ("onnx_engine", "onnx"),
+    "enforce": ("enforce_bench", "enforce"),
+    "tensorflow": ("tf_engine", "tensorflow"),
+    "torch": ("torch_engine", "torch"),
+    "safety": ("safety_bench", "safety"),
+}
 
+
+def startup(runs: int, results: Path) -> None:
     rows = []
-    base = median_of(timed("pass"), args.runs)
-    fpf = median_of(timed("import fastpyfunc"), args.runs)
-    mlf = median_of(timed("import mlflow.pyfunc"), args.runs)
+    base = median_of(timed("pass"), runs)
+    fpf = median_of(timed("import fastpyfunc"), runs)
+    mlf = median_of(timed("import mlflow.pyfunc"), runs)
     rows.append(("`import`", fpf, mlf, base))
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,54 +103,52 @@ def main() -> None:
         for name, (path, data) in models.items():
             ours = median_of(
                 timed(f"import fastpyfunc\nm = fastpyfunc.load_model({str(path)!r})\nm.predict({data})"),
-                args.runs,
+                runs,
             )
             theirs = median_of(
                 timed(
                     f"import mlflow.pyfunc\nm = mlflow.pyfunc.load_model({str(path)!r})\nm.predict({data})"
                 ),
-                args.runs,
+                runs,
             )
             rows.append((f"import + load_model + first predict: {name}", ours, theirs, base))
 
     print(
-        f"\nfresh processes, median of {args.runs} runs each (python {sys.version.split()[0]}, {os.cpu_count()} cores)\n"
+        f"\nfresh processes, median of {runs} runs each (python {sys.version.split()[0]}, {os.cpu_count()} cores)\n"
     )
     print("| what | fastpyfunc | mlflow.pyfunc | mlflow / fastpyfunc |")
     print("|---|---:|---:|---:|")
     for what, ours, theirs, _ in rows:
         print(f"| {what} | {1000 * ours:.1f} ms | {1000 * theirs:.1f} ms | {theirs / ours:.1f}x |")
-    results = Path("bench-results")
-    results.mkdir(exist_ok=True)
     (results / "startup.json").write_text(
-        json.dumps({"runs": args.runs, "rows": rows, "time": time.time()}, indent=1)
+        json.dumps({"runs": runs, "rows": rows, "time": time.time()}, indent=1)
     )
 
-    import enforce_bench
-    import onnx_engine
-    import predict_path
-    import tf_engine
-    import torch_engine
 
-    res = predict_path.run(args.quick)
-    predict_path.print_tables(res)
-    (results / "predict_path.json").write_text(json.dumps(res, indent=1))
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="fewer calls (a smoke run)")
+    ap.add_argument(
+        "--only",
+        action="append",
+        choices=["startup", *SECTIONS],
+        help="run only this section (repeatable); default: all",
+    )
+    args = ap.parse_args()
+    only = set(args.only or ["startup", *SECTIONS])
 
-    res = onnx_engine.run(args.quick)
-    onnx_engine.print_tables(res)
-    (results / "onnx.json").write_text(json.dumps(res, indent=1, default=str))
-
-    res = enforce_bench.run(args.quick)
-    enforce_bench.print_tables(res)
-    (results / "enforce.json").write_text(json.dumps(res, indent=1))
-
-    res = tf_engine.run(args.quick)
-    tf_engine.print_tables(res)
-    (results / "tensorflow.json").write_text(json.dumps(res, indent=1))
-
-    res = torch_engine.run(args.quick)
-    torch_engine.print_tables(res)
-    (results / "torch.json").write_text(json.dumps(res, indent=1))
+    results = Path("bench-results")
+    results.mkdir(exist_ok=True)
+    if "startup" in only:
+        startup(args.runs, results)
+    for section, (module, out) in SECTIONS.items():
+        if section not in only:
+            continue
+        mod = importlib.import_module(module)
+        res = mod.run(args.quick)
+        mod.print_tables(res)
+        (results / f"{out}.json").write_text(json.dumps(res, indent=1, default=str))
 
 
 if __name__ == "__main__":

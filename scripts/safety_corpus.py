@@ -1,7 +1,8 @@
 """Ordinary scikit-learn models, fitted on small deterministic data.
 
 Shared by ``gen_allowlist.py`` (the globals their pickles reference feed the allow-list) and by
-``tests/test_safety_legit.py`` (each must load without trust and predict like mlflow).
+``tests/test_safety_legit.py`` (each must load without trust and predict like mlflow) and by
+``benches/scanner_compare.py`` (the legitimate corpus the scanners are compared on).
 """
 
 from __future__ import annotations
@@ -317,3 +318,22 @@ def fitted() -> list[tuple[str, Any, pd.DataFrame, str]]:
             yk = np.abs(yk) + 1.0
         out.append((name, make().fit(Xk, yk), Xk, fn))
     return out
+
+
+def save(est: Any, path: str, fmt: str, predict_fn: str) -> bool:
+    """Saves a fitted estimator with mlflow in `fmt` (pickle, cloudpickle or skops); returns whether
+    its MLmodel lists skops_trusted_types (types skops does not trust by default, which mlflow
+    needs listed to save a skops model)."""
+    import mlflow
+    import skops.io
+
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(est)) if fmt == "skops" else None
+    mlflow.sklearn.save_model(
+        est,
+        path,
+        serialization_format=fmt,
+        pyfunc_predict_fn=predict_fn,
+        skops_trusted_types=trusted or None,
+        pip_requirements=["scikit-learn"],  # skips requirement inference (a subprocess each)
+    )
+    return bool(trusted)

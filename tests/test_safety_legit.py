@@ -24,24 +24,13 @@ NAMES = [name for name, _, _, _ in safety_corpus.models()]
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """{(name, format): (model_dir, input)} saved by real mlflow."""
-    import skops.io
-
     out = {}
     for name, est, X, fn in safety_corpus.fitted():
         for fmt in FORMATS:
             d = tmp_path_factory.mktemp(f"{name}-{fmt}") / "model"
-            trusted = skops.io.get_untrusted_types(data=skops.io.dumps(est)) if fmt == "skops" else None
-            # skops: mlflow needs the types skops does not trust by default listed; fastpyfunc
-            # without trust ignores that list, so those models are checked separately below.
-            mlflow.sklearn.save_model(
-                est,
-                str(d),
-                serialization_format=fmt,
-                pyfunc_predict_fn=fn,
-                skops_trusted_types=trusted or None,
-                pip_requirements=["scikit-learn"],  # skips requirement inference (a subprocess each)
-            )
-            out[(name, fmt)] = (d, X.head(20), bool(trusted))
+            # skops: fastpyfunc without trust ignores the MLmodel's skops_trusted_types, so models
+            # that list some are checked separately below.
+            out[(name, fmt)] = (d, X.head(20), safety_corpus.save(est, str(d), fmt, fn))
     return out
 
 
