@@ -56,9 +56,16 @@ def _rewrite(src: Path, dst: Path, edit) -> Path:
 
 def _load_in_subprocess(model: Path, *extra: str) -> dict:
     """Loads in a fresh interpreter (a crash there is a failed test, not a dead test run) and
-    reports the outcome, the time it took and the peak RSS."""
+    reports the outcome, the time it took and the peak RSS of the load. The peak is VmHWM after
+    resetting it (clear_refs 5): ru_maxrss would include the forking parent's RSS, which Linux
+    carries across fork and exec (the whole suite's pytest process holds GiBs)."""
     code = f"""
-import json, resource, time, fastpyfunc
+import json, time, fastpyfunc
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+open("/proc/self/clear_refs", "w").write("5")
 t = time.perf_counter()
 try:
     fastpyfunc.load_model({str(model)!r}{"".join(", " + e for e in extra)})
@@ -66,7 +73,7 @@ try:
 except Exception as e:
     out = {{"ok": False, "cls": type(e).__name__, "msg": str(e), "key": getattr(e, "key", None)}}
 out["seconds"] = time.perf_counter() - t
-out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["maxrss_mb"] = hwm()
 print(json.dumps(out))
 """
     r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=300)
