@@ -24,7 +24,6 @@ import contextlib
 import logging
 import os
 import sys
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -517,9 +516,7 @@ def _warn_no_mlflow() -> None:
     global _warned_no_mlflow
     if not _warned_no_mlflow:
         _warned_no_mlflow = True
-        warnings.warn(
+        _logger.warning(
             "fastpyfunc: mlflow is not installed, so scipy sparse and Spark inputs (enforced by "
-            "mlflow's own function) reach the model without signature enforcement.",
-            RuntimeWarning,
-            stacklevel=3,
+            "mlflow's own function) reach the model without signature enforcement."
         )

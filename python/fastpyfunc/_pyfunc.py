@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -407,11 +406,19 @@ def _model_class() -> type[PyFuncModel]:
 def _warn_python_version(model_path: str, saved: Any) -> None:
     """mlflow's check of ``python_function.python_version`` (only made when warnings are on).
 
-    mlflow splits any string (an odd one, such as ``"banana"``, only warns) and fails with an
-    ``AttributeError`` on anything else (a YAML number such as ``3.10``): that is a malformed
-    MLmodel here, named. With ``suppress_warnings`` neither looks at it.
+    Logged at WARNING on the ``fastpyfunc`` logger with mlflow's text (mlflow logs it on
+    ``mlflow.pyfunc``): no version at all says so; any string is split and compared on
+    major.minor (an odd one, such as ``"banana"`` or ``""``, only warns); anything else (a YAML
+    number such as ``3.10``) fails in mlflow with an ``AttributeError``: a malformed MLmodel
+    here, named. With ``suppress_warnings`` neither looks at it.
     """
-    if saved is None or saved == "":
+    running = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
+    if saved is None:
+        _logger.warning(
+            "The specified model does not have a specified Python version. It may be"
+            " incompatible with the version of Python that is currently running: Python %s",
+            running,
+        )
         return
     key = "flavors.python_function.python_version"
     if not isinstance(saved, str):
@@ -422,12 +429,11 @@ def _warn_python_version(model_path: str, saved: Any) -> None:
             model_path=model_path,
             key=key,
         )
-    parts = saved.split(".")
-    if parts[:2] != [str(sys.version_info.major), str(sys.version_info.minor)]:
-        warnings.warn(
-            f"The version of Python that the model was saved in, `Python {saved:.100}`, differs from "
-            f"the version of Python that is currently running, `Python {sys.version.split()[0]}`, "
-            "and may be incompatible",
-            UserWarning,
-            stacklevel=3,
+    if saved.split(".")[:2] != running.split(".")[:2]:
+        _logger.warning(  # the saved string capped: an MLmodel can hold anything there
+            "The version of Python that the model was saved in, `Python %.100s`, differs"
+            " from the version of Python that is currently running, `Python %s`,"
+            " and may be incompatible",
+            saved,
+            running,
         )
