@@ -55,6 +55,9 @@ class PyFuncModel:
         no_params = self._enforce._params_schema is None
         self._native_predict = getattr(impl, "native_predict", None) if no_params else None
         self._native_plan = self._enforce._plan
+        # The native reader matches labels to str(name): a schema with non-str names (0, as
+        # infer_signature writes) would take label "0" for 0, so only arrays (no labels) go native.
+        self._native_arrays_only = self._enforce._odd is not None
         self._input_example: Any = _UNSET
         from ._engines import describe_route  # importlib.metadata: not at package import
 
@@ -90,7 +93,11 @@ class PyFuncModel:
         Arrow input (pyarrow, polars, any Arrow PyCapsule producer) to a native engine gives an
         Arrow result of the same family, with the columns and values a pandas input gives.
         """
-        if self._native_predict is not None and not params:
+        if (
+            self._native_predict is not None
+            and not params
+            and (not self._native_arrays_only or _is_ndarray(data))
+        ):
             result = self._native_predict(data, self._native_plan)
             if result is not None:
                 return result
@@ -401,6 +408,11 @@ def _model_class() -> type[PyFuncModel]:
             type("PyFuncModel", (PyFuncModel, base), {"__module__": __name__, "__qualname__": "PyFuncModel"})
         )
     return _MIXED[0]
+
+
+def _is_ndarray(data: Any) -> bool:
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(data, np.ndarray)
 
 
 def _warn_python_version(model_path: str, saved: Any) -> None:
