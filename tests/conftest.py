@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -94,6 +95,12 @@ def compare_predict(model_dir: Path, data: Any, params: Any = None, trust_code: 
     got = ours.predict(_copy(data), params=params)
     assert_same(got, expected)
     return got
+
+
+def logged_warnings(caplog: Any, logger: str = "fastpyfunc") -> list[str]:
+    """The WARNING messages ``logger`` logged (fastpyfunc's one warnings channel; mlflow's own
+    loggers are ``mlflow.*``) while ``caplog`` was capturing."""
+    return [r.getMessage() for r in caplog.records if r.name == logger and r.levelno == logging.WARNING]
 
 
 def _copy(x: Any) -> Any:

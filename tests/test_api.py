@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +13,7 @@ import yaml
 import fastpyfunc
 from fastpyfunc import exceptions as exc
 
-from conftest import assert_same, both, write_mlmodel
+from conftest import assert_same, both, logged_warnings, write_mlmodel
 
 
 def test_metadata_attributes(custom_model):
@@ -183,12 +184,37 @@ def test_unknown_keys_are_kept(tmp_path, sklearn_models):
     assert m.metadata.flavors["python_function"]["loader_module"] == "mlflow.sklearn"
 
 
-def test_python_version_mismatch_warns(tmp_path, sklearn_models):
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("python_version: 3.7.1", "Python 3.7.1"),
+        ("", "does not have a specified Python version"),
+        ("python_version: ''", "differs"),
+    ],
+)
+def test_python_version_mismatch_is_logged_as_mlflow_logs_it(
+    tmp_path, sklearn_models, caplog, line, expected
+):
+    """A mismatched (or missing) python_version: mlflow's message on the fastpyfunc logger, and
+    ``suppress_warnings=True`` silences it as it silences mlflow's."""
+    import logging
+    import re
     import shutil
+    import warnings
 
     d = tmp_path / "m"
     shutil.copytree(sklearn_models[("skops", "predict")], d)
-    text = (d / "MLmodel").read_text().replace("python_version: 3.11", "python_version: 3.7")
+    text = re.sub(r"python_version: 3\.\d+\.\d+", line, (d / "MLmodel").read_text())
     write_mlmodel(d, text)
-    with pytest.warns(UserWarning, match="Python 3.7"):
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings():
+        warnings.simplefilter("error")  # one channel: nothing of ours through warnings
         fastpyfunc.load_model(str(d))
+    ours = logged_warnings(caplog)
+    with caplog.at_level(logging.WARNING):
+        mlflow.pyfunc.load_model(str(d))
+    theirs = [m for m in logged_warnings(caplog, "mlflow.pyfunc") if "Python" in m]
+    assert ours == theirs and len(ours) == 1 and expected in ours[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        fastpyfunc.load_model(str(d), suppress_warnings=True)
+    assert logged_warnings(caplog) == []

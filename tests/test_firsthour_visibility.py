@@ -16,7 +16,7 @@ import yaml
 
 import fastpyfunc
 
-from conftest import assert_same, require
+from conftest import assert_same, logged_warnings, require
 
 
 def test_native_model_says_so(onnx_model, caplog):
@@ -42,7 +42,7 @@ def test_python_route_says_why(sklearn_models, caplog):
     assert record.levelno == logging.INFO and model.route_reason in record.getMessage()
 
 
-def test_torchscript_fallback_is_not_called_torchscript(tmp_path, monkeypatch):
+def test_torchscript_fallback_is_not_called_torchscript(tmp_path, monkeypatch, caplog):
     """Without the engine library, Python torch.jit runs the model: engine says python."""
     torch = require("torch")
     torch.manual_seed(0)
@@ -52,8 +52,9 @@ def test_torchscript_fallback_is_not_called_torchscript(tmp_path, monkeypatch):
     native = fastpyfunc.load_model(str(d))
     assert native.engine == "torchscript" and native.route_reason is None
     monkeypatch.setenv("FASTPYFUNC_TORCH_ENGINE", str(tmp_path / "missing-engine.so"))
-    with pytest.warns(RuntimeWarning, match="Python torch.jit"):
+    with caplog.at_level(logging.WARNING, logger="fastpyfunc"):
         model = fastpyfunc.load_model(str(d))
+    assert any("Python torch.jit" in m for m in logged_warnings(caplog))
     assert model.engine == "python"
     assert "missing-engine.so" in model.route_reason and "Python torch.jit" in model.route_reason
     x = np.ones((2, 4), dtype=np.float32)

@@ -23,7 +23,7 @@ from fastpyfunc.exceptions import (
     ModelLoadError,
 )
 
-from conftest import assert_same, both, compare_predict, require
+from conftest import assert_same, both, compare_predict, logged_warnings, require
 
 onnx = require("onnx")
 require("onnxruntime")
@@ -320,16 +320,12 @@ def test_get_raw_model_is_an_inference_session(onnx_model):
     np.testing.assert_array_equal(raw.run(None, {"X": x})[0], theirs.get_raw_model().run(None, {"X": x})[0])
 
 
-def _messages(caplog, logger):
-    return [r.getMessage() for r in caplog.records if r.name == logger and r.levelno == logging.WARNING]
-
-
 def test_default_providers_warn_as_mlflow_does(onnx_model, caplog):
     import onnxruntime
 
     with caplog.at_level(logging.WARNING):
         ours, _ = both(onnx_model)
-    ours_msgs, theirs_msgs = _messages(caplog, "fastpyfunc"), _messages(caplog, "mlflow.onnx")
+    ours_msgs, theirs_msgs = logged_warnings(caplog, "fastpyfunc"), logged_warnings(caplog, "mlflow.onnx")
     assert ours_msgs == theirs_msgs
     cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
     assert bool(ours_msgs) is not cuda
@@ -359,7 +355,7 @@ def test_declared_providers_and_session_options(tmp_path_factory, caplog, iris):
     )
     with caplog.at_level(logging.WARNING):
         ours = fastpyfunc.load_model(str(d))
-    assert _messages(caplog, "fastpyfunc") == []
+    assert logged_warnings(caplog, "fastpyfunc") == []
     assert ours._model_impl.providers == ["CPUExecutionProvider"]
     compare_predict(d, x[:4])
     assert ours.get_raw_model().get_session_options().intra_op_num_threads == 1
@@ -383,7 +379,7 @@ def test_unknown_provider_falls_back_to_cpu_with_a_warning(onnx_model, tmp_path,
     )
     with caplog.at_level(logging.WARNING):
         ours = fastpyfunc.load_model(str(d))
-    assert any("NoSuchExecutionProvider" in m for m in _messages(caplog, "fastpyfunc"))
+    assert any("NoSuchExecutionProvider" in m for m in logged_warnings(caplog, "fastpyfunc"))
     assert ours._model_impl.providers == ["CPUExecutionProvider"]
     compare_predict(d, np.ones((1, 4), dtype=np.float32))
 

@@ -3,6 +3,7 @@ mlflow.pyfunc and against the module called from Python torch."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 import fastpyfunc
 from fastpyfunc.exceptions import InvalidInputError, ModelLoadError
 
-from conftest import assert_same, both, compare_predict, require
+from conftest import assert_same, both, compare_predict, logged_warnings, require
 
 #: The params schema each model is saved with (infer_signature's types: double, long, boolean,
 #: string, and lists of long / double).
@@ -199,7 +200,7 @@ def test_tuple_output(ts_models):
     assert_same(got, expected)
 
 
-def test_params_are_keyword_arguments(ts_models):
+def test_params_are_keyword_arguments(ts_models, caplog):
     """With a params schema, mlflow calls forward(x, **params) with the schema's defaults filled
     in. The engine binds them to forward's arguments itself: same answers, no Python torch."""
     ours, theirs = both(ts_models["params"])
@@ -214,21 +215,23 @@ def test_params_are_keyword_arguments(ts_models):
         {"tags": ["x", "yz", ""], "bs": [True, False, True]},  # str and bool lists
         {"flag": True, "n": 2, "scale": -1.5, "name": ""},  # any order
     ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no fallback to Python torch, no dropped params
+    with warnings.catch_warnings(), caplog.at_level(logging.WARNING):
+        warnings.simplefilter("error")
         for params in calls:
             assert_same(ours.predict(x, params=params), theirs.predict(x, params=params))
+    assert logged_warnings(caplog) == []  # no fallback to Python torch, no dropped params
     # A param the schema does not declare (here "device") is dropped before the model sees it.
     assert_same(ours.predict(x, params={"device": "cpu"}), theirs.predict(x, params={"device": "cpu"}))
 
 
-def test_params_python_alone_converts_run_through_python_torch(ts_models):
+def test_params_python_alone_converts_run_through_python_torch(ts_models, caplog):
     """A gap before the last param with a tuple default: only Python torch converts it, so that
     call runs there, with a warning naming why, and gives mlflow's answer."""
     ours, theirs = both(ts_models["tuple_gap"])
     x = np.ones((2, 2), dtype=np.float32)
-    with pytest.warns(RuntimeWarning, match="'t' has the default"):
+    with caplog.at_level(logging.WARNING, logger="fastpyfunc"):
         got = ours.predict(x, params={"scale": 3.0})
+    assert any("'t' has the default" in m for m in logged_warnings(caplog))
     assert_same(got, theirs.predict(x, params={"scale": 3.0}))
     np.testing.assert_array_equal(got, 4.0)
 
@@ -367,12 +370,15 @@ print(sorted(k for k in ("torch", "mlflow", "pandas") if k in sys.modules))
 
 def test_without_the_engine_python_torch_runs_it_with_a_warning(ts_models):
     code = f"""
-import warnings, numpy as np, fastpyfunc
-with warnings.catch_warnings(record=True) as w:
-    warnings.simplefilter("always")
-    m = fastpyfunc.load_model({str(ts_models["scripted"])!r})
+import logging, numpy as np, fastpyfunc
+class Keep(logging.Handler):
+    def emit(self, record):
+        w.append(record.getMessage())
+w = []
+logging.getLogger("fastpyfunc").addHandler(Keep(logging.WARNING))
+m = fastpyfunc.load_model({str(ts_models["scripted"])!r})
 print(m.predict(np.ones((2, 4), dtype=np.float32)).tolist())
-print([str(x.message) for x in w if issubclass(x.category, RuntimeWarning)])
+print(w)
 """
     env = {**os.environ, "FASTPYFUNC_TORCH_ENGINE": "/nonexistent/libfastpyfunc_torch.so"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)

@@ -24,7 +24,6 @@ import contextlib
 import logging
 import os
 import sys
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,6 +67,15 @@ class Enforcer:
         columns = self._kind == "columns"
         self._col_types = list(self._plan.types) if columns else []  # type: ignore[union-attr]
         self._col_required = [c.required for c in self._input_schema] if columns else []  # type: ignore[union-attr]
+        # Names that are not all str (mlflow's infer_signature writes ``"name": 0`` for unnamed
+        # columns): the native plan compares str(name), so label "0" would pass for name 0;
+        # those labels are matched in Python by equality, as mlflow's sets do (see _odd_names).
+        names = [c.name for c in self._input_schema] if columns and self._named else []  # type: ignore[union-attr]
+        self._odd: list[tuple[Any, bool]] | None = (
+            list(zip(names, self._col_required, strict=True))
+            if any(not isinstance(n, str) for n in names)
+            else None
+        )
         # mlflow reads a dict as one row when any column is an Array or Object
         self._dict_is_row = any(
             isinstance(t, dict) and t["type"] in ("array", "object") for t in self._col_types
@@ -189,7 +197,13 @@ class Enforcer:
         df = _to_frame(pd, data, self._dict_is_row)
         columns = df.columns
         labels = columns.tolist()
-        if not columns.is_unique or (self._named and not all(type(x) is str for x in labels)):
+        if not columns.is_unique:
+            return self._delegate(df)
+        if self._odd is not None:
+            df = self._odd_names(df, labels)
+            columns = df.columns
+            labels = columns.tolist()
+        elif self._named and not all(type(x) is str for x in labels):
             return self._delegate(df)
         dtypes = df.dtypes.tolist()
         key = (tuple(labels), tuple(dtypes))
@@ -222,6 +236,28 @@ class Enforcer:
 
                 out[label] = apply(series, (action, arg, hint), decide)
         return pd.DataFrame(out, copy=False)
+
+    def _odd_names(self, df: Any, labels: list[Any]) -> Any:
+        """mlflow's check of a schema with non-str names: labels match names by Python equality
+        (0, 0.0 and np.int64(0) are name 0; "0" is not), in its words. Returns the matched
+        columns under the schema's own names and in its order, extras dropped (with mlflow's
+        warning), so the str-based plan then sees exactly the schema's names."""
+        assert self._odd is not None
+        present = set(labels)
+        missing = [n for n, required in self._odd if required and n not in present]
+        names = {n for n, _ in self._odd}
+        extras = [x for x in labels if x not in names]
+        if missing:
+            message = f"Model is missing inputs {missing}."
+            if extras:
+                message += f" Note that there were extra inputs: {extras}."
+            _fail(message, str(missing[0]))
+        _warn_extras(extras)
+        index = {x: i for i, x in enumerate(labels)}
+        taken = [(n, index[n]) for n, _ in self._odd if n in present]
+        out = df.iloc[:, [i for _, i in taken]]
+        out.columns = [n for n, _ in taken]
+        return out
 
     def _missing(self, given: list[str]) -> str | None:
         """The first required schema input that ``given`` lacks (the key of a missing-input error)."""
@@ -517,9 +553,7 @@ def _warn_no_mlflow() -> None:
     global _warned_no_mlflow
     if not _warned_no_mlflow:
         _warned_no_mlflow = True
-        warnings.warn(
+        _logger.warning(
             "fastpyfunc: mlflow is not installed, so scipy sparse and Spark inputs (enforced by "
-            "mlflow's own function) reach the model without signature enforcement.",
-            RuntimeWarning,
-            stacklevel=3,
+            "mlflow's own function) reach the model without signature enforcement."
         )

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,9 @@ class PyFuncModel:
         no_params = self._enforce._params_schema is None
         self._native_predict = getattr(impl, "native_predict", None) if no_params else None
         self._native_plan = self._enforce._plan
+        # The native reader matches labels to str(name): a schema with non-str names (0, as
+        # infer_signature writes) would take label "0" for 0, so only arrays (no labels) go native.
+        self._native_arrays_only = self._enforce._odd is not None
         self._input_example: Any = _UNSET
         from ._engines import describe_route  # importlib.metadata: not at package import
 
@@ -91,7 +93,11 @@ class PyFuncModel:
         Arrow input (pyarrow, polars, any Arrow PyCapsule producer) to a native engine gives an
         Arrow result of the same family, with the columns and values a pandas input gives.
         """
-        if self._native_predict is not None and not params:
+        if (
+            self._native_predict is not None
+            and not params
+            and (not self._native_arrays_only or _is_ndarray(data))
+        ):
             result = self._native_predict(data, self._native_plan)
             if result is not None:
                 return result
@@ -404,14 +410,27 @@ def _model_class() -> type[PyFuncModel]:
     return _MIXED[0]
 
 
+def _is_ndarray(data: Any) -> bool:
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(data, np.ndarray)
+
+
 def _warn_python_version(model_path: str, saved: Any) -> None:
     """mlflow's check of ``python_function.python_version`` (only made when warnings are on).
 
-    mlflow splits any string (an odd one, such as ``"banana"``, only warns) and fails with an
-    ``AttributeError`` on anything else (a YAML number such as ``3.10``): that is a malformed
-    MLmodel here, named. With ``suppress_warnings`` neither looks at it.
+    Logged at WARNING on the ``fastpyfunc`` logger with mlflow's text (mlflow logs it on
+    ``mlflow.pyfunc``): no version at all says so; any string is split and compared on
+    major.minor (an odd one, such as ``"banana"`` or ``""``, only warns); anything else (a YAML
+    number such as ``3.10``) fails in mlflow with an ``AttributeError``: a malformed MLmodel
+    here, named. With ``suppress_warnings`` neither looks at it.
     """
-    if saved is None or saved == "":
+    running = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
+    if saved is None:
+        _logger.warning(
+            "The specified model does not have a specified Python version. It may be"
+            " incompatible with the version of Python that is currently running: Python %s",
+            running,
+        )
         return
     key = "flavors.python_function.python_version"
     if not isinstance(saved, str):
@@ -422,12 +441,11 @@ def _warn_python_version(model_path: str, saved: Any) -> None:
             model_path=model_path,
             key=key,
         )
-    parts = saved.split(".")
-    if parts[:2] != [str(sys.version_info.major), str(sys.version_info.minor)]:
-        warnings.warn(
-            f"The version of Python that the model was saved in, `Python {saved:.100}`, differs from "
-            f"the version of Python that is currently running, `Python {sys.version.split()[0]}`, "
-            "and may be incompatible",
-            UserWarning,
-            stacklevel=3,
+    if saved.split(".")[:2] != running.split(".")[:2]:
+        _logger.warning(  # the saved string capped: an MLmodel can hold anything there
+            "The version of Python that the model was saved in, `Python %.100s`, differs"
+            " from the version of Python that is currently running, `Python %s`,"
+            " and may be incompatible",
+            saved,
+            running,
         )

@@ -16,7 +16,6 @@ says why.
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
 import numpy as np
@@ -78,11 +77,10 @@ def _python_fallback(model_path: str, plan: _native.LoadPlan, config: Any, why: 
 
     if importlib.util.find_spec("tensorflow") is None:
         raise why
-    warnings.warn(
-        f"fastpyfunc: running this TensorFlow model through Python TensorFlow, because the native "
-        f"SavedModel engine cannot: {why}",
-        RuntimeWarning,
-        stacklevel=4,
+    _logger.warning(
+        "fastpyfunc: running this TensorFlow model through Python TensorFlow, because the native "
+        "SavedModel engine cannot: %s",
+        why,
     )
     from ._fallback import _load_with_module
 

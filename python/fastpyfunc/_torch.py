@@ -19,9 +19,9 @@ not read) run through Python torch, after a warning naming the param.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +33,7 @@ from ._engines import mark_python_fallback, torchscript_engine
 
 CPU = "cpu"
 _warned: set[str] = set()
+_logger = logging.getLogger("fastpyfunc")
 
 #: (structure, [(dict key or None, ndarray), ...]) -> what predict returns for it.
 Outputs = tuple[str, list[tuple[Any, Any]]]
@@ -41,7 +42,7 @@ Outputs = tuple[str, list[tuple[Any, Any]]]
 def _warn_once(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
-        warnings.warn(message, RuntimeWarning, stacklevel=5)
+        _logger.warning(message)
 
 
 def _torch_importable() -> bool:

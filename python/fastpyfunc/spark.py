@@ -677,11 +677,9 @@ def spark_udf(
             warnings.simplefilter("ignore", UserWarning)
             udf = F.arrow_udf(_arrow_udf_fn(shipped, rtype, atype), rtype, F.ArrowUDFType.SCALAR_ITER)
     else:
-        warnings.warn(
+        _logger.warning(
             "fastpyfunc.spark_udf: this Spark has no arrow_udf (Spark >= 4.1); scoring through a "
-            "pandas_udf, which converts every batch to pandas",
-            UserWarning,
-            stacklevel=2,
+            "pandas_udf, which converts every batch to pandas"
         )
         udf = F.pandas_udf(_pandas_udf_fn(shipped, rtype, atype), rtype, F.PandasUDFType.SCALAR_ITER)
     schema = meta.get_input_schema()
