@@ -5,7 +5,6 @@ same native rules as whole columns.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -13,11 +12,9 @@ from . import _native
 from ._dependencies import numpy as np
 from ._dependencies import pandas as pd
 
-#: (kind, itemsize, str(dtype), is a numpy dtype, is pandas' StringDtype)
-DtypeInfo = tuple[str, int, str, bool, bool]
-Decision = tuple[str, Any, bool]
-
-_infos: dict[Any, DtypeInfo] = {}
+#: Asks the native rules again about a column's new dtype (after ``infer_objects()``).
+Decide = Callable[[Any, bool], _native.ColumnAction]
+_A = _native.ColumnAction
 
 
 class Failure(Exception):
@@ -37,66 +34,49 @@ def fail(message: str, key: str | None = None) -> NoReturn:
     raise Failure(message, key)
 
 
-def describe(dtype: Any) -> DtypeInfo:
-    """What the native rules need to know about a column dtype (cached per dtype)."""
-    info = _infos.get(dtype)
-    if info is None:
-        np = sys.modules["numpy"]
-        info = (
-            dtype.kind,
-            int(getattr(dtype, "itemsize", 0) or 0),
-            str(dtype),
-            isinstance(dtype, np.dtype),
-            isinstance(dtype, pd.StringDtype),
-        )
-        _infos[dtype] = info
-    return info
-
-
-def apply(series: Any, decision: Decision, decide: Callable[[DtypeInfo, bool], Decision]) -> Any:
-    """Carries out one decision on a column, as mlflow's ``_enforce_mlflow_datatype`` does;
-    ``decide`` is asked again after ``infer_objects()``."""
-    action, arg, hint = decision
-    if action == "keep":
-        return series
-    if action == "infer_objects":
-        series = series.infer_objects()
-        return apply(series, decide(describe(series.dtype), True), decide)
-    if action == "reject":
-        if hint and _native.nan_and_integers(series.to_numpy()):
-            arg += _native.nan_int_hint()
-        fail(arg)
+def apply(series: Any, action: _native.ColumnAction, decide: Decide) -> Any:
+    """Carries out one native decision on a column, as mlflow's ``_enforce_mlflow_datatype``
+    does; ``decide`` is asked again about the column's dtype after ``infer_objects()``."""
     try:
-        if action == "cast":
-            return series.astype(arg, errors="raise")
-        if action == "cast_datetime":
-            try:
-                return series.astype("datetime64[ns]")
-            except TypeError as e:
-                fail(
-                    "Please ensure that the input data of datetime column only contains "
-                    f"timezone-naive datetime objects. Error: {e}"
-                )
-        if action == "cast_object_datetime":
-            try:
-                return series.astype("datetime64[ns]", errors="raise")
-            except ValueError:
-                fail(arg)
-        if action == "to_numeric":
-            try:
-                return pd.to_numeric(series, errors="raise")
-            except ValueError:
-                fail(arg)
-        if action == "cast_if_01":
-            to, message = arg.split("\n", 1)
-            if not _native.all_zero_or_one(series.to_numpy()):
+        match action:
+            case _A.Keep():
+                return series
+            case _A.InferObjects():
+                series = series.infer_objects()
+                return apply(series, decide(series.dtype, True), decide)
+            case _A.Reject(message=message, nan_int_hint=hint):
+                if hint and _native.nan_and_integers(series.to_numpy()):
+                    message += _native.nan_int_hint()
                 fail(message)
-            return series.astype(to, errors="raise")
+            case _A.Cast(to=to):
+                return series.astype(to, errors="raise")
+            case _A.CastDatetime():
+                try:
+                    return series.astype("datetime64[ns]")
+                except TypeError as e:
+                    fail(
+                        "Please ensure that the input data of datetime column only contains "
+                        f"timezone-naive datetime objects. Error: {e}"
+                    )
+            case _A.CastObjectDatetime(message=message):
+                try:
+                    return series.astype("datetime64[ns]", errors="raise")
+                except ValueError:
+                    fail(message)
+            case _A.ToNumeric(message=message):
+                try:
+                    return pd.to_numeric(series, errors="raise")
+                except ValueError:
+                    fail(message)
+            case _A.CastIfZeroOne(to=to, message=message):
+                if not _native.all_zero_or_one(series.to_numpy()):
+                    fail(message)
+                return series.astype(to, errors="raise")
     except Failure:
         raise
     except Exception as e:  # pandas' own error (e.g. NA into int64), as mlflow reports it
         raise PandasFailure(str(e)) from e
-    raise AssertionError(f"unknown enforcement action {action!r}")
+    raise AssertionError(f"no column action {action!r} here")  # Nested is handled by the caller
 
 
 # -- nested types -----------------------------------------------------------------------------------
@@ -112,10 +92,10 @@ def _scalar_series(data: Any, type_name: str) -> Any:
     """``_enforce_mlflow_datatype("", pd.Series(data), t)`` with the native rules."""
     series = pd.Series(data)
 
-    def decide(info: DtypeInfo, inferred: bool) -> Decision:
-        return _native.scalar_action("", type_name, *info, inferred)
+    def decide(dtype: Any, inferred: bool) -> _native.ColumnAction:
+        return _native.scalar_action(type_name, dtype, inferred)
 
-    return apply(series, decide(describe(series.dtype), False), decide)
+    return apply(series, decide(series.dtype, False), decide)
 
 
 def _datatype(data: Any, name: str, required: bool) -> Any:

@@ -86,7 +86,11 @@ class _LazyModule(ModuleType):
 
     def __getattr__(self, attr: str) -> Any:
         module = require(self.__name__, self._purpose)
-        return getattr(module, attr)
+        value = getattr(module, attr)
+        # kept on this object: the next read is a plain module-dict lookup, as fast as the real
+        # module's (hot paths read np.ndarray on every predict)
+        setattr(self, attr, value)
+        return value
 
     def __repr__(self) -> str:
         return f"<lazy module {self.__name__!r}>"

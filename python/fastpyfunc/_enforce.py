@@ -23,15 +23,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 from . import _native
 from . import exceptions as exc
-from ._columns import DtypeInfo, apply, describe, enforce_type
 from ._columns import Failure as _Failure
+from ._columns import apply, enforce_type
 from ._columns import fail as _fail
+from ._dependencies import loaded, pandas, require
+from ._dependencies import numpy as np
 
 _logger = logging.getLogger("fastpyfunc")
 _warned_no_mlflow = False
@@ -191,7 +192,7 @@ class Enforcer:
     # -- column schemas ----------------------------------------------------------------------------
 
     def _columns(self, data: Any) -> Any:
-        pd = _pandas()
+        pd = pandas
         if _is_spark(data):
             return self._delegate(data)
         df = _to_frame(pd, data, self._dict_is_row)
@@ -219,10 +220,12 @@ class Enforcer:
             return df  # right columns, order and dtypes: handed on as is, no copy
         out = {}
         plan = self._plan
-        for schema_index, index, label, action, arg, hint in steps:
+        for schema_index, index, label, action in steps:
             with _keyed(label):
                 series = df.iloc[:, index]
-                if action == "nested":  # cells one by one, as mlflow's _enforce_type
+                if isinstance(
+                    action, _native.ColumnAction.Nested
+                ):  # cells one by one, as mlflow's _enforce_type
                     t, required = self._col_types[schema_index], self._col_required[schema_index]
                     out[label] = pd.Series(
                         [enforce_type(obj, t, required) for obj in series], index=series.index, name=label
@@ -230,11 +233,11 @@ class Enforcer:
                     continue
 
                 def decide(
-                    info: DtypeInfo, inferred: bool, i: int = schema_index, name: str = str(label)
-                ) -> Any:
-                    return plan.column_action(i, name, *info, inferred)  # type: ignore[union-attr]
+                    dtype: Any, inferred: bool, i: int = schema_index, name: str = str(label)
+                ) -> _native.ColumnAction:
+                    return plan.column_action(i, name, dtype, inferred)  # type: ignore[union-attr]
 
-                out[label] = apply(series, (action, arg, hint), decide)
+                out[label] = apply(series, action, decide)
         return pd.DataFrame(out, copy=False)
 
     def _odd_names(self, df: Any, labels: list[Any]) -> Any:
@@ -275,11 +278,11 @@ class Enforcer:
         steps = []
         for schema_index, index in take:
             label = labels[index]
-            info = describe(dtypes[index])
-            action, arg, hint = plan.column_action(schema_index, str(label), *info, False)
-            steps.append((schema_index, index, label, action, arg, hint))
+            action = plan.column_action(schema_index, str(label), dtypes[index], False)
+            steps.append((schema_index, index, label, action))
         # No columns taken: mlflow builds an empty frame (no rows), not the input.
-        unchanged = identity and bool(steps) and all(s[3] == "keep" for s in steps)
+        keep = _native.ColumnAction.Keep
+        unchanged = identity and bool(steps) and all(isinstance(s[3], keep) for s in steps)
         extra_set = set(extras)
         extra_labels = [x for x in labels if str(x) in extra_set]  # as found in the input
         return steps, extra_labels, unchanged
@@ -289,8 +292,8 @@ class Enforcer:
     def _tensors(self, data: Any) -> Any:
         plan = self._plan
         assert plan is not None
-        pd = sys.modules.get("pandas")
-        np = sys.modules.get("numpy")
+        pd = loaded("pandas")
+        np = loaded("numpy")
         if pd is not None and isinstance(data, pd.Series):
             data = pd.DataFrame(data)
         frame = pd is not None and isinstance(data, pd.DataFrame)
@@ -369,8 +372,6 @@ class Enforcer:
 
     def _column_to_tensor(self, index: int, name: str | None, series: Any) -> Any:
         """mlflow's ``_reshape_and_cast_pandas_column_values``: one DataFrame column as a tensor."""
-        import numpy as np
-
         _, dtype_name, spec_shape = self._plan.tensor_specs[index]  # type: ignore[union-attr]
         shape = tuple(spec_shape)
         dtype = np.dtype(dtype_name)
@@ -471,12 +472,6 @@ def _warn_extras(extras: list[Any]) -> None:
         )
 
 
-def _pandas() -> Any:
-    import pandas
-
-    return pandas
-
-
 def _is_spark(data: Any) -> bool:
     return type(data).__module__.startswith("pyspark.")
 
@@ -491,8 +486,6 @@ def _to_frame(pd: Any, data: Any, dict_is_row: bool) -> Any:
     accepted too (mlflow rejects them)."""
     if type(data) is pd.DataFrame:
         return data
-    import numpy as np
-
     if isinstance(data, pd.Series):
         return pd.DataFrame(data)
     if np.isscalar(data):
@@ -538,13 +531,9 @@ def arrow_to_pandas(data: Any) -> Any:
     if type(data).__module__.startswith("pyarrow") and hasattr(data, "to_pandas"):
         return data.to_pandas()  # Table, RecordBatch
     if hasattr(data, "__arrow_c_stream__"):  # polars, DuckDB, ...: the Arrow C stream interface
-        try:
-            import pyarrow as pa
-        except ImportError:
-            _fail(
-                f"Input of type {type(data).__name__} is read through the Arrow C stream interface, "
-                "which needs pyarrow: pip install pyarrow"
-            )
+        pa = require(
+            "pyarrow", f"Input of type {type(data).__name__} (read through the Arrow C stream interface)"
+        )
         return pa.table(data).to_pandas()
     return None
 

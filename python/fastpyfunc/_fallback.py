@@ -162,7 +162,9 @@ def load_impl(
         return _load_with_module(model_path, route.module, plan.data_path, model_config)
     if route.engine == "onnx":
         with _load_errors(model_path, "the native ONNX engine", None, " (pip install 'fastpyfunc[onnx]')"):
-            from ._onnx import OnnxModel  # needs numpy
+            import numpy  # noqa: F401  (_onnx reads it lazily; a missing one is reported here, at load)
+
+            from ._onnx import OnnxModel
         return OnnxModel(model_path, route.artifact, flavors.get("onnx"))
     if route.engine == "savedmodel":
         with _load_errors(

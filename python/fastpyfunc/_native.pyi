@@ -5,6 +5,8 @@ Checked against the built module by ``mypy.stubtest`` in ``make lint``.
 
 from typing import Any, final
 
+from typing_extensions import disjoint_base
+
 __version__: str
 __all__ = [
     "__version__",
@@ -28,6 +30,7 @@ __all__ = [
     "EnforcePlan",
     "nan_int_hint",
     "scalar_action",
+    "ColumnAction",
     "all_zero_or_one",
     "nan_and_integers",
     "verify_pickle",
@@ -157,35 +160,79 @@ class EnforcePlan:
     def tensor_specs(self) -> list[tuple[str | None, str, list[int]]]: ...
     def match_columns(self, labels: list[str]) -> tuple[list[tuple[int, int]], list[str], bool]:
         """``(take, extras, identity)``; raises ValueError with mlflow's message."""
-    def column_action(
-        self,
-        index: int,
-        label: str,
-        kind: str,
-        itemsize: int,
-        text: str,
-        numpy: bool,
-        string_dtype: bool,
-        inferred: bool,
-    ) -> tuple[str, str | None, bool]:
-        """``(action, argument, nan_int_hint)`` for schema column ``index``."""
+    def column_action(self, index: int, label: str, dtype: Any, inferred: bool) -> ColumnAction:
+        """mlflow's decision for schema column ``index`` fed a column of this numpy/pandas dtype."""
     def check_tensor(
         self, index: int, shape: list[int], dtype_name: str, native_order: bool, dtype_text: str
     ) -> str | None:
         """None when the array fits spec ``index``, else mlflow's message."""
 
 def nan_int_hint() -> str: ...
-def scalar_action(
-    label: str,
-    type_name: str,
-    kind: str,
-    itemsize: int,
-    text: str,
-    numpy: bool,
-    string_dtype: bool,
-    inferred: bool,
-) -> tuple[str, str | None, bool]:
+def scalar_action(type_name: str, dtype: Any, inferred: bool) -> ColumnAction:
     """``EnforcePlan.column_action`` for a DataType named ``type_name`` (nested cells)."""
+
+@disjoint_base
+class ColumnAction:
+    """What happens to one input column (mlflow's ``_enforce_mlflow_datatype``)."""
+
+    @final
+    class Keep(ColumnAction):
+        __match_args__ = ()
+        def __new__(cls) -> ColumnAction.Keep: ...
+
+    @final
+    class Cast(ColumnAction):
+        __match_args__ = ("to",)
+        def __new__(cls, to: str) -> ColumnAction.Cast: ...
+        @property
+        def to(self) -> str: ...
+
+    @final
+    class CastDatetime(ColumnAction):
+        __match_args__ = ()
+        def __new__(cls) -> ColumnAction.CastDatetime: ...
+
+    @final
+    class CastObjectDatetime(ColumnAction):
+        __match_args__ = ("message",)
+        def __new__(cls, message: str) -> ColumnAction.CastObjectDatetime: ...
+        @property
+        def message(self) -> str: ...
+
+    @final
+    class ToNumeric(ColumnAction):
+        __match_args__ = ("message",)
+        def __new__(cls, message: str) -> ColumnAction.ToNumeric: ...
+        @property
+        def message(self) -> str: ...
+
+    @final
+    class InferObjects(ColumnAction):
+        __match_args__ = ()
+        def __new__(cls) -> ColumnAction.InferObjects: ...
+
+    @final
+    class CastIfZeroOne(ColumnAction):
+        __match_args__ = ("to", "message")
+        def __new__(cls, to: str, message: str) -> ColumnAction.CastIfZeroOne: ...
+        @property
+        def to(self) -> str: ...
+        @property
+        def message(self) -> str: ...
+
+    @final
+    class Reject(ColumnAction):
+        __match_args__ = ("message", "nan_int_hint")
+        def __new__(cls, message: str, nan_int_hint: bool) -> ColumnAction.Reject: ...
+        @property
+        def message(self) -> str: ...
+        @property
+        def nan_int_hint(self) -> bool: ...
+
+    @final
+    class Nested(ColumnAction):
+        __match_args__ = ()
+        def __new__(cls) -> ColumnAction.Nested: ...
 
 def all_zero_or_one(values: Any) -> bool: ...
 def nan_and_integers(values: Any) -> bool: ...

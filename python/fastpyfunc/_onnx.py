@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from typing import Any
-
-import numpy as np
 
 from . import _fork, _native
 from . import exceptions as exc
+from ._dependencies import loaded
+from ._dependencies import numpy as np
 from ._engines import onnxruntime_library
 
 _logger = logging.getLogger("fastpyfunc")
@@ -64,7 +63,7 @@ class OnnxModel:
             return self._run(data)
         if isinstance(data, np.ndarray):
             return self._run({self._feed_name(): data})
-        pd = sys.modules.get("pandas")
+        pd = loaded("pandas")
         if pd is not None and isinstance(data, pd.DataFrame):
             if self._single_input is not None:
                 feeds = {self._single_input: data.values}

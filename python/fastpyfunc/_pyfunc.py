@@ -13,6 +13,7 @@ from typing import Any
 
 from . import _fork, _native, _safety
 from . import exceptions as exc
+from ._dependencies import loaded, require
 from ._enforce import Enforcer
 from ._fallback import load_impl
 from ._metadata import Model
@@ -258,15 +259,14 @@ def _arrow_origin(data: Any) -> str | None:
 def _as_arrow(result: Any, origin: str) -> Any:
     """A native engine's DataFrame result for Arrow input, as Arrow (what the native reader
     returns when it handles the input itself)."""
-    pd = sys.modules.get("pandas")
+    pd = loaded("pandas")
     if pd is None or not isinstance(result, pd.DataFrame):
         return result
-    import pyarrow as pa
+    pa = require("pyarrow", "Arrow output")
 
     table = pa.Table.from_pandas(result, preserve_index=False)
     if origin == "polars":
-        import polars as pl
-
+        pl = require("polars", "polars output")
         return pl.from_arrow(table)
     return table
 
@@ -411,7 +411,7 @@ def _model_class() -> type[PyFuncModel]:
 
 
 def _is_ndarray(data: Any) -> bool:
-    np = sys.modules.get("numpy")
+    np = loaded("numpy")
     return np is not None and isinstance(data, np.ndarray)
 
 

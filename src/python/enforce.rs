@@ -1,10 +1,11 @@
-//! `fastpyfunc._native.EnforcePlan`: the compiled input schema. Python hands it descriptions
-//! (labels, dtypes, shapes) and applies what it decides; value facts (all 0/1, NaN in integer
+//! `fastpyfunc._native.EnforcePlan`: the compiled input schema. Python hands it labels, dtypes
+//! and shapes and carries out the typed [`ColumnAction`] it decides; value facts (all 0/1, NaN in integer
 //! data) are computed here on the arrays in place.
 
 use numpy::prelude::*;
-use numpy::{PyReadonlyArrayDyn, PyUntypedArray};
+use numpy::{PyArrayDescr, PyReadonlyArrayDyn, PyUntypedArray};
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -106,22 +107,16 @@ impl EnforcePlan {
         Ok((m.take, m.extras, identity))
     }
 
-    /// mlflow's decision for schema column `index` fed a column with this dtype:
-    /// `(action, argument, nan_int_hint)`; action is keep, cast, cast_datetime,
-    /// cast_object_datetime, to_numeric, infer_objects, cast_if_01 or reject; the argument is the
-    /// target dtype or the error message.
-    #[allow(clippy::too_many_arguments)]
+    /// mlflow's decision for schema column `index` (labelled `label` in the input) fed a column
+    /// of this numpy or pandas `dtype`; `inferred` once the column went through
+    /// `infer_objects()` (see [`ColumnAction::InferObjects`]).
     fn column_action(
         &self,
         index: usize,
         label: &str,
-        kind: &str,
-        itemsize: usize,
-        text: &str,
-        numpy: bool,
-        string_dtype: bool,
+        dtype: &Bound<'_, PyAny>,
         inferred: bool,
-    ) -> PyResult<(&'static str, Option<String>, bool)> {
+    ) -> PyResult<ColumnAction> {
         let Plan::Columns(c) = &self.plan else {
             return Err(PyTypeError::new_err("not a column plan"));
         };
@@ -130,18 +125,9 @@ impl EnforcePlan {
             .get(index)
             .ok_or_else(|| PyValueError::new_err("column index out of range"))?;
         let ColType::Data(ty) = col.ty else {
-            return Ok(("nested", None, false)); // cells are checked one by one
+            return Ok(ColumnAction::Nested {}); // cells are checked one by one
         };
-        Ok(rule(
-            label,
-            ty,
-            kind,
-            itemsize,
-            text,
-            numpy,
-            string_dtype,
-            inferred,
-        ))
+        decide(label, ty, dtype, inferred)
     }
 
     /// mlflow's tensor check for spec `index`: None when the array fits, else the message.
@@ -170,69 +156,98 @@ impl EnforcePlan {
     }
 }
 
-/// The decision for one column of DataType `ty`, in the binding's tuple form.
-#[allow(clippy::too_many_arguments)]
-fn rule(
+/// What happens to one input column, as mlflow's `_enforce_mlflow_datatype` decides it from the
+/// column's dtype: the binding's form of the core's [`ColAction`]. Python matches on the variant
+/// (`case ColumnAction.Cast(to=to)`) and carries it out with pandas.
+#[pyclass(frozen, module = "fastpyfunc._native")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ColumnAction {
+    /// Handed on unchanged.
+    Keep {},
+    /// `astype(to)`, a safe upcast.
+    Cast { to: String },
+    /// `astype("datetime64[ns]")`; a TypeError (tz-aware values) is mlflow's datetime error.
+    CastDatetime {},
+    /// An object column into datetime; a ValueError becomes `message`.
+    CastObjectDatetime { message: String },
+    /// An object column into double with `pd.to_numeric`; a ValueError becomes `message`.
+    ToNumeric { message: String },
+    /// `infer_objects()`, then ask again with `inferred=True`.
+    InferObjects {},
+    /// int64 into float/double: `astype(to)` when every value is 0 or 1, else `message`.
+    CastIfZeroOne { to: String, message: String },
+    /// Refused with `message`; with `nan_int_hint`, mlflow's missing-values hint is appended
+    /// when the float64 values are integers and NaN.
+    Reject { message: String, nan_int_hint: bool },
+    /// A nested type (array/object/map/any): the cells are checked one by one.
+    Nested {},
+}
+
+impl From<ColAction> for ColumnAction {
+    fn from(a: ColAction) -> Self {
+        match a {
+            ColAction::Keep => ColumnAction::Keep {},
+            ColAction::Cast(to) => ColumnAction::Cast { to: to.into() },
+            ColAction::CastDatetime => ColumnAction::CastDatetime {},
+            ColAction::CastObjectDatetime { message } => {
+                ColumnAction::CastObjectDatetime { message }
+            }
+            ColAction::ToNumeric { message } => ColumnAction::ToNumeric { message },
+            ColAction::InferObjects => ColumnAction::InferObjects {},
+            ColAction::CastIfZeroOne { to, message } => ColumnAction::CastIfZeroOne {
+                to: to.into(),
+                message,
+            },
+            ColAction::Reject {
+                message,
+                nan_int_hint,
+            } => ColumnAction::Reject {
+                message,
+                nan_int_hint,
+            },
+        }
+    }
+}
+
+/// The decision for a column of DataType `ty` whose numpy or pandas dtype is `dtype`.
+fn decide(
     label: &str,
     ty: DataType,
-    kind: &str,
-    itemsize: usize,
-    text: &str,
-    numpy: bool,
-    string_dtype: bool,
+    dtype: &Bound<'_, PyAny>,
     inferred: bool,
-) -> (&'static str, Option<String>, bool) {
+) -> PyResult<ColumnAction> {
+    let kind: String = dtype.getattr(intern!(dtype.py(), "kind"))?.extract()?;
+    // pandas extension dtypes may lack `itemsize` or give None
+    let itemsize: usize = match dtype.getattr_opt(intern!(dtype.py(), "itemsize"))? {
+        Some(v) if !v.is_none() => v.extract().unwrap_or(0),
+        _ => 0,
+    };
+    let text = dtype.str()?.to_string();
+    let ty_obj = dtype.get_type();
+    let string_dtype = ty_obj.name()?.to_str()? == "StringDtype"
+        && ty_obj.module()?.to_str()?.starts_with("pandas");
     let info = DtypeInfo {
         kind: kind.bytes().next().unwrap_or(b'V'),
         itemsize,
-        text,
-        numpy,
+        text: &text,
+        numpy: dtype.is_instance_of::<PyArrayDescr>(),
         string_dtype,
         inferred,
     };
-    match column_action(label, &info, ty) {
-        ColAction::Keep => ("keep", None, false),
-        ColAction::Cast(to) => ("cast", Some(to.to_string()), false),
-        ColAction::CastDatetime => ("cast_datetime", None, false),
-        ColAction::CastObjectDatetime { message } => ("cast_object_datetime", Some(message), false),
-        ColAction::ToNumeric { message } => ("to_numeric", Some(message), false),
-        ColAction::InferObjects => ("infer_objects", None, false),
-        ColAction::CastIfZeroOne { to, message } => {
-            ("cast_if_01", Some(format!("{to}\n{message}")), false)
-        }
-        ColAction::Reject {
-            message,
-            nan_int_hint,
-        } => ("reject", Some(message), nan_int_hint),
-    }
+    Ok(column_action(label, &info, ty).into())
 }
 
 /// [`EnforcePlan::column_action`] for a DataType given by name: the cells of nested types
 /// (array items, object properties, map values) are decided with the same rules.
 #[pyfunction]
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn scalar_action(
-    label: &str,
     type_name: &str,
-    kind: &str,
-    itemsize: usize,
-    text: &str,
-    numpy: bool,
-    string_dtype: bool,
+    dtype: &Bound<'_, PyAny>,
     inferred: bool,
-) -> PyResult<(&'static str, Option<String>, bool)> {
+) -> PyResult<ColumnAction> {
     let ty = DataType::from_name(type_name)
         .ok_or_else(|| PyValueError::new_err(format!("unknown DataType {type_name:?}")))?;
-    Ok(rule(
-        label,
-        ty,
-        kind,
-        itemsize,
-        text,
-        numpy,
-        string_dtype,
-        inferred,
-    ))
+    decide("", ty, dtype, inferred)
 }
 
 /// mlflow's hint for float columns fed to integer columns.

@@ -35,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<torchscript::TorchScriptModel>()?;
     m.add_class::<torchscript::NeedsPython>()?;
     m.add_class::<enforce::EnforcePlan>()?;
+    m.add_class::<enforce::ColumnAction>()?;
     m.add_function(wrap_pyfunction!(enforce::nan_int_hint, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::scalar_action, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::all_zero_or_one, m)?)?;
