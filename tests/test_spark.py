@@ -42,6 +42,8 @@ def spark():
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "16")  # several batches per task
+        # Spark 4's default; Spark 3.5 would otherwise read float32 pandas columns as double
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", "1g")
         .getOrCreate()
     )
