@@ -1,5 +1,8 @@
 """Spark scoring: mlflow.pyfunc.spark_udf vs fastpyfunc.spark_udf vs fastpyfunc.spark.predict,
-next to a hand-written mapInArrow + onnxruntime and Spark's own floor (an identity mapInArrow).
+next to a hand-written mapInArrow + onnxruntime and Spark's own floors, which do everything but
+the model: "identity arrow_udf" (for spark_udf: an iterator arrow_udf over the same arguments,
+same batches, one double column returned) and "identity mapInArrow" (for spark.predict: each
+batch handed back with one double column appended).
 
     .venv/bin/python benches/spark_bench.py [--rows 1000000 5000000] [--rounds 3] [--models ...]
 
