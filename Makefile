@@ -14,7 +14,7 @@ UV     := $(VENV)/bin/uv
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv build wheel test test-rust test-python lint fmt demo bench bench-spark bench-scanners java fuzz lock clean
+.PHONY: help venv build wheel test test-rust test-python lint fmt demo bench bench-spark bench-scanners test-spark35 java fuzz lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -87,6 +87,19 @@ bench: build ## benchmarks (side by side with mlflow and the raw engines)
 SPARK_BENCH_ARGS ?=
 bench-spark: build java ## Spark: fastpyfunc.spark_udf / spark.predict next to mlflow.pyfunc.spark_udf and Spark's floor
 	$(PY) benches/spark_bench.py $(SPARK_BENCH_ARGS)
+
+# Spark 3.5 has no arrow_udf: spark_udf falls back to a pandas_udf. Its own venv (pandas 2, as
+# Spark 3.5 needs), the package from this checkout's python/ (built by `build`); not part of `test`.
+# TorchScript and SavedModel cases are left out (torch and tensorflow are not installed there).
+SPARK35_VENV = .venv-spark35
+$(SPARK35_VENV)/bin/python: | venv
+	$(UV) venv -q -p $(PY) $(SPARK35_VENV)
+	$(UV) pip install -q -p $(SPARK35_VENV)/bin/python "pyspark==3.5.*" "pandas<3" numpy pyarrow \
+		"mlflow==$$($(PY) -c 'import mlflow; print(mlflow.__version__)')" pytest hypothesis \
+		onnxruntime skl2onnx scikit-learn skops
+
+test-spark35: build java $(SPARK35_VENV)/bin/python ## tests/test_spark.py on Spark 3.5 (the pandas_udf fallback)
+	PYTHONPATH=$(CURDIR)/python $(SPARK35_VENV)/bin/python -m pytest tests/test_spark.py -k "not torchscript and not savedmodel"
 
 # modelscan pins rich<15 (the lock has rich 15 for keras), so it gets a venv of its own; picklescan
 # and fickling are in requirements-dev.

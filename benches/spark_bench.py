@@ -1,5 +1,8 @@
 """Spark scoring: mlflow.pyfunc.spark_udf vs fastpyfunc.spark_udf vs fastpyfunc.spark.predict,
-next to a hand-written mapInArrow + onnxruntime and Spark's own floor (an identity mapInArrow).
+next to a hand-written mapInArrow + onnxruntime and Spark's own floors, which do everything but
+the model: "identity arrow_udf" (for spark_udf: an iterator arrow_udf over the same arguments,
+same batches, one double column returned) and "identity mapInArrow" (for spark.predict: each
+batch handed back with one double column appended).
 
     .venv/bin/python benches/spark_bench.py [--rows 1000000 5000000] [--rounds 3] [--models ...]
 
@@ -35,7 +38,8 @@ METHODS = [
     "fastpyfunc.spark_udf",
     "fastpyfunc.spark.predict",
     "mapInArrow+ort",
-    "identity",
+    "identity arrow_udf",
+    "identity mapInArrow",
 ]
 
 
@@ -155,12 +159,26 @@ def _ort_map(path: str) -> Callable[..., Any]:
     return score
 
 
-def _identity(batches):
+def _identity_udf(batches):
+    """Spark's floor for spark_udf: an iterator arrow_udf over the same arguments (the same
+    columns read, the same batches) returning one double column, with no model."""
+    import numpy as np
+    import pyarrow as pa
+
+    for args in batches:
+        first = args[0] if isinstance(args, tuple) else args
+        yield pa.array(np.zeros(len(first)))
+
+
+def _identity_map(batches):
+    """Spark's floor for spark.predict: a mapInArrow appending one double column to each batch."""
     import numpy as np
     import pyarrow as pa
 
     for b in batches:
-        yield pa.RecordBatch.from_arrays([pa.array(np.zeros(b.num_rows))], names=["p"])
+        yield pa.RecordBatch.from_arrays(
+            [*b.columns, pa.array(np.zeros(b.num_rows))], names=[*b.schema.names, "p"]
+        )
 
 
 def scorer(method: str, spark: Any, df: Any, spec: dict[str, Any], result_type: str) -> Any:
@@ -182,7 +200,13 @@ def scorer(method: str, spark: Any, df: Any, spec: dict[str, Any], result_type: 
         )
     if method == "mapInArrow+ort":
         return df.mapInArrow(_ort_map(spec["path"]), "p double")
-    return df.mapInArrow(_identity, "p double")
+    if method == "identity arrow_udf":
+        udf = F.arrow_udf(_identity_udf, "double", F.ArrowUDFType.SCALAR_ITER)
+        return df.select(udf(*args).alias("p"))
+    from pyspark.sql.types import DoubleType, StructField, StructType
+
+    schema = StructType([*df.schema.fields, StructField("p", DoubleType())])
+    return df.mapInArrow(_identity_map, schema).select("p")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -42,6 +42,8 @@ def spark():
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "16")  # several batches per task
+        # Spark 4's default; Spark 3.5 would otherwise read float32 pandas columns as double
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", "1g")
         .getOrCreate()
     )
@@ -324,6 +326,22 @@ def test_custom_python_model_with_params_and_struct_results(spark, custom_model)
     assert rows[1][1] != rows[1][0] and isinstance(rows[0][2], dict)  # params and the struct took effect
 
 
+def test_params_are_validated_on_the_driver(spark, custom_model, caplog):
+    """A param of the wrong type fails at spark_udf() time, before any job, naming the param (as
+    mlflow's spark_udf validates); an unknown param is dropped with mlflow's warning."""
+    bad = {"k": "three"}
+    with pytest.raises(Exception, match="k") as theirs:
+        mlflow.pyfunc.spark_udf(spark, str(custom_model), env_manager="local", params=bad)
+    with pytest.raises(fastpyfunc.exceptions.SchemaEnforcementError) as ours:
+        fastpyfunc.spark_udf(spark, str(custom_model), params=bad, trust_code=True)
+    assert ours.value.key == "k" and str(custom_model) in str(ours.value)
+    assert "three" in str(ours.value) and "three" in str(theirs.value)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="fastpyfunc"):
+        fastpyfunc.spark_udf(spark, str(custom_model), params={"nope": 1}, trust_code=True)
+    assert "nope" in caplog.text
+
+
 def test_struct_result_from_a_native_engine(spark, onnx_cols):
     sdf = spark.createDataFrame(_frame())
     rows = compare_udfs(
@@ -442,3 +460,30 @@ def test_import_fastpyfunc_does_not_import_pyspark():
     code = "import sys, fastpyfunc; print('pyspark' in sys.modules, 'fastpyfunc.spark' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"a": [1.0, 2.5], "b": [3.0, -4.0], "c": [0.0, 1e300]},  # one block path
+        {"a": np.array([1, 2], np.int32), "b": np.array([3, 4], np.int32)},
+        {"a": np.array([1, 2], np.float32), "b": np.array([3, 4], np.float32)},
+        {"a": [1.0, None], "b": [3.0, 4.0]},  # nulls: to_pandas
+        {"a": [1, 2], "b": [3.0, 4.0]},  # mixed types: to_pandas
+        {"a": [1.0, 2.0]},
+        {"a": [True, False], "b": [False, False]},
+    ],
+)
+def test_pandas_input_is_pyarrows_to_pandas(columns):
+    """Python-route models get the DataFrame ``to_pandas()`` gives, also from the one-block path."""
+    import pyarrow as pa
+
+    from fastpyfunc.spark import _to_pandas
+
+    batch = pa.RecordBatch.from_pydict(columns)
+    ours, theirs = _to_pandas(batch), batch.to_pandas()
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=True)
+    assert ours.columns.dtype == theirs.columns.dtype
+    ours.iloc[0, 0] = ours.iloc[1, 0]  # writable, as to_pandas's frames are
+    dup = pa.RecordBatch.from_arrays([pa.array([1.0]), pa.array([2.0])], names=["a", "a"])
+    pd.testing.assert_frame_equal(_to_pandas(dup), dup.to_pandas())
