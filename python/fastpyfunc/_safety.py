@@ -356,12 +356,21 @@ def find_allowed(model_path: str, key: str, module: str, name: str) -> Any:
         module, name = _compat_pickle.NAME_MAPPING[(module, name)]
     elif module in _compat_pickle.IMPORT_MAPPING:
         module = _compat_pickle.IMPORT_MAPPING[module]
-    if (module, name) not in allowed():
+    pair = (module, name)
+    obj = _RESOLVED.get(pair)
+    if obj is not None:
+        return obj
+    if pair not in allowed():
         raise refuse(model_path, key, f"{key} references {module}.{name}, not on the allow-list")
-    obj: Any = importlib.import_module(module)
+    obj = importlib.import_module(module)
     for part in name.split("."):
         obj = getattr(obj, part)
+    _RESOLVED[pair] = obj
     return obj
+
+
+# Allow-listed globals already imported (only allow-listed pairs are ever stored).
+_RESOLVED: dict[tuple[str, str], Any] = {}
 
 
 class RestrictedUnpickler(pickle.Unpickler):
