@@ -12,7 +12,9 @@ Sources, all from the installed libraries:
   ``safety_corpus.py``, numpy arrays/dtypes/random states, scipy.sparse matrices and arrays,
   pandas frames, series, indexes, categoricals, timestamps; with pickle protocols 2-5 and
   cloudpickle;
-- builtins containers and the callables pickle itself uses (``copyreg``, ``_codecs.encode``).
+- builtins containers and the callables pickle itself uses (``copyreg``, ``_codecs.encode``);
+- when installed, xgboost's and lightgbm's model classes (``BOOSTING``) and every global their
+  fitted models reference when pickled (their boosters pickle as model bytes, which are data).
 
 Names only, never module prefixes. Anything that executes, imports, reads or writes files is
 refused by ``DENIED`` / ``DENIED_MODULES`` below: the script fails if one slips in.
@@ -68,6 +70,26 @@ SKIPPED_SKLEARN = (
     "__check_build", "_min_dependencies", "_distributor_init", "experimental", "_show_versions",
     "estimator_checks", "_test_common", "_config", "parallel",
 )  # fmt: skip
+# xgboost's and lightgbm's pickleable model classes (named exactly; their other modules start
+# trackers, collectives, callbacks: never allowed by prefix).
+BOOSTING = {
+    "xgboost": [
+        ("xgboost.core", "Booster"),
+        ("xgboost.sklearn", "XGBModel"),
+        ("xgboost.sklearn", "XGBClassifier"),
+        ("xgboost.sklearn", "XGBRegressor"),
+        ("xgboost.sklearn", "XGBRanker"),
+        ("xgboost.sklearn", "XGBRFClassifier"),
+        ("xgboost.sklearn", "XGBRFRegressor"),
+    ],
+    "lightgbm": [
+        ("lightgbm.basic", "Booster"),
+        ("lightgbm.sklearn", "LGBMModel"),
+        ("lightgbm.sklearn", "LGBMClassifier"),
+        ("lightgbm.sklearn", "LGBMRegressor"),
+        ("lightgbm.sklearn", "LGBMRanker"),
+    ],
+}
 # Never allowed, whatever the corpus says: these execute code, import, or touch files.
 DENIED_MODULES = {
     "os", "posix", "nt", "subprocess", "sys", "importlib", "runpy", "pkgutil", "pickle", "_pickle",
@@ -154,6 +176,52 @@ class _Recorder(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+def installed(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def boosting_names() -> set[tuple[str, str]]:
+    """``BOOSTING``'s classes of the installed libraries (each must exist there)."""
+    out: set[tuple[str, str]] = set()
+    for lib, names in BOOSTING.items():
+        if installed(lib):
+            for m, n in names:
+                getattr(importlib.import_module(m), n)  # fails loudly if a name disappears
+                out.add((m, n))
+    return out
+
+
+def boosting_objects() -> list[Any]:
+    """Fitted xgboost/lightgbm models (sklearn API and boosters) of the installed libraries."""
+    sys.path.insert(0, str(HERE))
+    import safety_corpus
+
+    X, y, _ = safety_corpus.numeric_data()
+    objs: list[Any] = []
+    if installed("xgboost"):
+        import xgboost as xgb
+
+        objs += [
+            xgb.XGBClassifier(n_estimators=3).fit(X, y),
+            xgb.XGBRegressor(n_estimators=3).fit(X, y),
+            xgb.XGBRFClassifier(n_estimators=3).fit(X, y),
+            xgb.train({}, xgb.DMatrix(X, label=y), 2),
+        ]
+    if installed("lightgbm"):
+        import lightgbm as lgb
+
+        objs += [
+            lgb.LGBMClassifier(n_estimators=3, verbose=-1).fit(X, y),
+            lgb.LGBMRegressor(n_estimators=3, verbose=-1).fit(X, y),
+            lgb.train({"verbose": -1}, lgb.Dataset(X, label=y), 2),
+        ]
+    return objs
+
+
 def corpus_objects() -> list[Any]:
     import numpy as np
     import pandas as pd
@@ -194,7 +262,7 @@ def corpus_names() -> set[tuple[str, str]]:
     import cloudpickle
 
     seen: set[tuple[str, str]] = set()
-    for obj in corpus_objects():
+    for obj in corpus_objects() + boosting_objects():
         blobs = [pickle.dumps(obj, protocol=p) for p in (2, 3, 4, 5)] + [cloudpickle.dumps(obj)]
         for blob in blobs:
             r = _Recorder(io.BytesIO(blob))
@@ -206,7 +274,7 @@ def corpus_names() -> set[tuple[str, str]]:
 def generate() -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        names = sklearn_names() | numpy_names() | corpus_names()
+        names = sklearn_names() | numpy_names() | boosting_names() | corpus_names()
     names |= {("builtins", n) for n in BUILTINS} | set(STDLIB)
     # numpy 1.x pickles name numpy.core.*, numpy 2 numpy._core.*; both must load.
     for m, n in list(names):

@@ -313,7 +313,7 @@ def test_dynamic_classes_refused(base_models, tmp_path, case):
     e = assert_refused(root, marker)
     report = fastpyfunc.scan(str(root))
     assert not report.safe
-    kinds = {c["kind"] for f in report.files for c in f.code_objects}
+    kinds = {c.kind for f in report.files for c in f.code_objects}
     assert kinds & {"class", "function", "code object", "code"}, (kinds, str(e))
 
 
@@ -391,7 +391,7 @@ def test_python_model_refused(tmp_path, compression):
     assert f.verdict == "unsafe"
     if compression:
         assert "+" in f.format, f.format
-    names = {c["name"] for c in f.code_objects}
+    names = {c.name for c in f.code_objects}
     assert "predict" in names or "Evil" in names, f.code_objects
 
 

@@ -76,8 +76,8 @@ def test_arrays_read_as_joblib_reads_them(tmp_path):
     arrays = _arrays()
     data = _dump(arrays)
     report = _safety.verify(data)
-    assert report["verdict"] == "safe", report
-    assert len(report["joblib_arrays"]) == len(arrays)
+    assert report.verdict == "safe", report
+    assert len(report.joblib_arrays) == len(arrays)
     ours = _load_bytes(tmp_path, data)
     theirs = _joblib_load(data)
     assert ours.keys() == theirs.keys()
@@ -123,7 +123,7 @@ def test_joblib_model_loads_without_trust_and_matches_mlflow(joblib_models, name
     """mlflow's sklearn flavor unpickles with pickle.load, which cannot read joblib's arrays; the
     same estimator saved by mlflow (pickle format) is the reference."""
     d, ref, X = joblib_models[name]
-    assert _safety.verify((d / "model.pkl").read_bytes())["joblib_arrays"]
+    assert _safety.verify((d / "model.pkl").read_bytes()).joblib_arrays
     report = fastpyfunc.scan(str(d))
     assert report.safe, repr(report)
     expected = mlflow.pyfunc.load_model(str(ref)).predict(X.copy())
@@ -199,8 +199,8 @@ def test_code_inside_an_object_array_is_found(joblib_models, tmp_path):
     data = _dump({"classes": np.array([_touch(marker), "b"], dtype=object)})
     assert _live_under_joblib(data, marker)
     report = _safety.verify(data)
-    assert report["verdict"] == "unsafe"
-    assert any(g["name"] == "system" and not g["allowed"] for g in report["globals"])
+    assert report.verdict == "unsafe"
+    assert any(g.name == "system" and not g.allowed for g in report.globals)
     _refused(_model_with(d, tmp_path / "m", data), marker)
 
 
@@ -217,7 +217,7 @@ def test_code_hidden_as_array_bytes_behind_a_lying_shape(joblib_models, tmp_path
     hostile = data.replace(shape, b"\x8c\x05shape\x94K\x00")
     assert _live_under_joblib(hostile, marker)
     report = _safety.verify(hostile)
-    assert report["verdict"] == "unsafe", report
+    assert report.verdict == "unsafe", report
     _refused(_model_with(d, tmp_path / "m", hostile), marker)
 
 
@@ -231,6 +231,6 @@ def test_wrapper_state_that_cannot_be_read_statically_is_refused(joblib_models, 
     computed = b"\x8c\x05shape\x94\x8c\x08builtins\x8c\x05tuple\x93]K\x04a\x85R"
     hostile = _replace_in_frame(data, shape, computed)
     assert _joblib_load(hostile).tolist() == [0.0, 1.0, 2.0, 3.0]
-    assert _safety.verify(hostile)["verdict"] == "malformed"
+    assert _safety.verify(hostile).verdict == "malformed"
     marker = tmp_path / "never"
     _refused(_model_with(d, tmp_path / "m", hostile), marker, ModelLoadError, "shape")

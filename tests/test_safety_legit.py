@@ -65,7 +65,7 @@ def test_scan_report_is_readable(corpus):
     assert "verdict: safe" in text
     assert "sklearn.pipeline.Pipeline" in text and "at byte" in text
     (f,) = report.files
-    assert f.verdict == "safe" and all(g["allowed"] for g in f.globals)
+    assert f.verdict == "safe" and all(g.allowed for g in f.globals)
 
 
 # -- legitimate models that carry code ----------------------------------------------------------

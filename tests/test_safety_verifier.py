@@ -54,7 +54,7 @@ def test_ordinary_objects_pass_both_layers(objects, proto):
         except (TypeError, pickle.PicklingError):
             continue  # some objects need protocol 2+
         report = _safety.verify(blob)
-        assert report["verdict"] == "safe", (type(obj), report["findings"])
+        assert report.verdict == "safe", (type(obj), report.findings)
         back = _safety.RestrictedUnpickler(io.BytesIO(blob), "m", "f").load()
         assert type(back) is type(obj)
         if isinstance(obj, np.ndarray) and obj.dtype != object:
@@ -66,7 +66,7 @@ def test_cloudpickle_of_ordinary_objects(objects):
 
     for obj in objects:
         blob = cloudpickle.dumps(obj)
-        assert _safety.verify(blob)["verdict"] == "safe", type(obj)
+        assert _safety.verify(blob).verdict == "safe", type(obj)
 
 
 class _Reduce:
@@ -82,9 +82,9 @@ def test_payloads_refused_by_both_layers(proto):
     for payload in (_Reduce(os.system, "true"), _Reduce(eval, "1"), _Reduce(getattr, 1, "real")):
         blob = pickle.dumps(payload, protocol=proto)
         report = _safety.verify(blob)
-        assert report["verdict"] == "unsafe"
-        (g,) = [g for g in report["globals"] if not g["allowed"]]
-        assert blob[g["offset"]] in b"c\x93", "the offset points at the opcode naming the global"
+        assert report.verdict == "unsafe"
+        (g,) = [g for g in report.globals if not g.allowed]
+        assert blob[g.offset] in b"c\x93", "the offset points at the opcode naming the global"
         with pytest.raises(UnsafeModelError):
             _safety.RestrictedUnpickler(io.BytesIO(blob), "m", "f").load()
 
@@ -97,6 +97,6 @@ def test_compressed_and_truncated():
     blob = pickle.dumps(_Reduce(os.system, "true"), protocol=5)
     for comp, name in ((lzma.compress, "xz"), (gzip.compress, "gzip"), (bz2.compress, "bzip2")):
         report = _safety.verify(comp(blob))
-        assert report["compression"] == name and report["verdict"] == "unsafe"
+        assert report.compression == name and report.verdict == "unsafe"
     for cut in range(1, len(blob) - 1, 7):
-        assert _safety.verify(blob[:cut])["verdict"] in ("malformed", "unsafe")
+        assert _safety.verify(blob[:cut]).verdict in ("malformed", "unsafe")

@@ -22,6 +22,8 @@ from . import exceptions as exc
 
 # Loader modules whose _load_pyfunc deserializes pickled Python objects.
 _PICKLING_LOADERS = _safety.PICKLING_LOADERS | {"mlflow.sklearn"}
+# xz, gzip, bzip2, zlib (joblib's compressors; the verifier decompresses the same ones).
+_COMPRESSED_MAGIC = (b"\xfd7zXZ\x00", b"\x1f\x8b", b"BZh", b"\x78")
 
 
 def _allow_pickle() -> bool:
@@ -66,24 +68,26 @@ def deserialize(
             return _safety.load_skops(model_path, path, trusted, trust)
         if not trust:
             return _safety.load_verified(model_path, path, fmt)
+        import pickle
+
         with open(path, "rb") as f:
-            if fmt == "pickle":
-                import pickle
-
-                try:
+            try:
+                if fmt == "pickle":
                     return pickle.load(f)
-                except pickle.UnpicklingError:
-                    # joblib.dump's file (arrays as raw bytes after each wrapper): mlflow's
-                    # pickle.load cannot read it; joblib can, as the verified path does.
-                    f.seek(0)
-                    if b"NumpyArrayWrapper" not in f.read():
-                        raise
-                import joblib
+                import cloudpickle
 
-                return joblib.load(path)
-            import cloudpickle
+                return cloudpickle.load(f)
+            except pickle.UnpicklingError:
+                # joblib.dump's file (arrays as raw bytes after each wrapper) or a compressed
+                # pickle: mlflow's pickle.load cannot read them; joblib can, as the verified
+                # path does (which loads them without trust).
+                f.seek(0)
+                data = f.read()
+                if b"NumpyArrayWrapper" not in data and not data.startswith(_COMPRESSED_MAGIC):
+                    raise
+        import joblib
 
-            return cloudpickle.load(f)
+        return joblib.load(path)
 
 
 @contextlib.contextmanager
@@ -152,13 +156,15 @@ def load_impl(
         check_deserialization_allowed(model_path, route.model_file, route.format)
     elif isinstance(route, _native.LoaderModuleRoute) and route.module in _PICKLING_LOADERS:
         check_deserialization_allowed(model_path, plan.data_path, route.module)
-    _safety.check_code(model_path, plan, pyfunc_conf, trust)
+    _safety.check_code(model_path, plan, pyfunc_conf, flavors, trust)
     add_code_path(plan.code_path)
     if isinstance(route, _native.SklearnRoute):
         return SklearnModel(
             deserialize(model_path, route.model_file, route.format, route.trusted_types, trust)
         )
     if isinstance(route, _native.LoaderModuleRoute):
+        if route.module == "mlflow.lightgbm":
+            return _load_lightgbm(model_path, plan.data_path, flavors, model_config, trust)
         return _load_with_module(model_path, route.module, plan.data_path, model_config)
     if route.engine == "onnx":
         with _load_errors(model_path, "the native ONNX engine", None, " (pip install 'fastpyfunc[onnx]')"):
@@ -185,11 +191,28 @@ def load_impl(
     )
 
 
-def _load_with_module(
-    model_path: str, module_name: str, data_path: str, model_config: dict[str, Any] | None
+def _load_lightgbm(
+    model_path: str, data_path: str, flavors: dict[str, Any], model_config: dict[str, Any] | None, trust: bool
 ) -> Any:
-    if module_name in _PICKLING_LOADERS:
-        check_deserialization_allowed(model_path, data_path, module_name)
+    """mlflow.lightgbm: a booster (text, data) through mlflow's loader; the scikit-learn API's
+    pickle or skops file, gated as mlflow gates it and, without trust, verified and unpickled by
+    fastpyfunc, then wrapped by mlflow's own ``_LGBModelWrapper``."""
+    if trust:
+        conf = flavors.get("lightgbm")
+        if (
+            not isinstance(conf, dict)
+            or conf.get("model_class", _safety.LIGHTGBM_BOOSTER) != _safety.LIGHTGBM_BOOSTER
+        ):
+            check_deserialization_allowed(model_path, data_path, "mlflow.lightgbm")
+        return _load_with_module(model_path, "mlflow.lightgbm", data_path, model_config)
+    spec = _safety.boosting_file(model_path, "mlflow.lightgbm", data_path, flavors)
+    if spec.format == "lightgbm":
+        return _load_with_module(model_path, "mlflow.lightgbm", data_path, model_config)
+    module = _import_loader(model_path, "mlflow.lightgbm")
+    return module._LGBModelWrapper(deserialize(model_path, spec.path, spec.format, spec.trusted_types, trust))
+
+
+def _import_loader(model_path: str, module_name: str) -> Any:
     try:
         import mlflow  # noqa: F401  (the loader modules live in mlflow)
     except ImportError as e:
@@ -201,7 +224,7 @@ def _load_with_module(
             key="flavors.python_function.loader_module",
         ) from e
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ImportError as e:
         raise exc.make(
             exc.EngineUnavailableError,
@@ -209,6 +232,14 @@ def _load_with_module(
             model_path=model_path,
             key="flavors.python_function.loader_module",
         ) from e
+
+
+def _load_with_module(
+    model_path: str, module_name: str, data_path: str, model_config: dict[str, Any] | None
+) -> Any:
+    if module_name in _PICKLING_LOADERS:
+        check_deserialization_allowed(model_path, data_path, module_name)
+    module = _import_loader(model_path, module_name)
     with _load_errors(
         model_path, f"loading the model with {module_name}", "flavors.python_function.loader_module"
     ):

@@ -34,6 +34,10 @@ __all__ = [
     "all_zero_or_one",
     "nan_and_integers",
     "verify_pickle",
+    "PickleReport",
+    "PickleGlobal",
+    "PickleCode",
+    "PickleFinding",
     "onnx_external_data",
     "safety_allowlist",
 ]
@@ -285,8 +289,79 @@ def onnx_external_data(model_file: str) -> list[tuple[str, str]] | None:
     """``(tensor, location)`` for every external-data file the ONNX model names; None when the
     file is not readable as ONNX."""
 
-def verify_pickle(data: bytes) -> str:
-    """Verifies pickle bytes (xz/gzip/bzip2/zlib-compressed or not) without running them; JSON report."""
+@final
+class PickleGlobal:
+    """One global a pickle references (its first occurrence; ``count`` in all)."""
+
+    @property
+    def module(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def offset(self) -> int:
+        """Byte offset of the first opcode naming it (into the decompressed stream)."""
+    @property
+    def count(self) -> int: ...
+    @property
+    def allowed(self) -> bool: ...
+
+@final
+class PickleCode:
+    """Code a pickle would build at load time."""
+
+    @property
+    def kind(self) -> str:
+        """``"code"``, ``"function"`` or ``"class"``."""
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def origin(self) -> str:
+        """Its file name (code objects) or the global that builds it."""
+    @property
+    def offset(self) -> int: ...
+
+@final
+class PickleFinding:
+    """Why a pickle is refused or cannot be read, and where."""
+
+    def __new__(cls, offset: int, message: str) -> PickleFinding: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def message(self) -> str: ...
+
+@final
+class PickleReport:
+    """What the verifier found in one pickle stream."""
+
+    @property
+    def verdict(self) -> str:
+        """``"safe"``, ``"unsafe"`` or ``"malformed"``."""
+    @property
+    def protocol(self) -> int: ...
+    @property
+    def compression(self) -> str | None:
+        """``"xz"``, ``"gzip"``, ``"bzip2"`` or ``"zlib"`` when the file was compressed."""
+    @property
+    def plain(self) -> bytes | None:
+        """The decompressed stream that was verified; None when the file was not compressed."""
+    @property
+    def globals(self) -> list[PickleGlobal]: ...
+    @property
+    def code_objects(self) -> list[PickleCode]: ...
+    @property
+    def findings(self) -> list[PickleFinding]: ...
+    @property
+    def malformed(self) -> PickleFinding | None: ...
+    @property
+    def end(self) -> int:
+        """Offset just past STOP."""
+    @property
+    def joblib_arrays(self) -> list[tuple[int, bool, int]]:
+        """``(offset, object, bytes)`` of every joblib array, in file order."""
+
+def verify_pickle(data: bytes) -> PickleReport:
+    """Verifies pickle bytes (xz/gzip/bzip2/zlib-compressed or not) without running them."""
 
 def safety_allowlist() -> list[tuple[str, str]]:
     """The exact (module, name) pairs a verified pickle may reference."""

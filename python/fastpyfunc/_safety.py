@@ -15,7 +15,6 @@ import dataclasses
 import functools
 import importlib
 import io
-import json
 import os
 import pickle
 from typing import Any
@@ -31,8 +30,6 @@ PICKLING_LOADERS = frozenset(
     {
         "mlflow.pyfunc.model",
         "mlflow.pytorch",
-        "mlflow.xgboost",
-        "mlflow.lightgbm",
         "mlflow.catboost",
         "mlflow.statsmodels",
         "mlflow.prophet",
@@ -41,6 +38,21 @@ PICKLING_LOADERS = frozenset(
         "mlflow.h2o",
     }
 )
+# mlflow's boosting flavors: their models are data (xgboost's UBJ/JSON, lightgbm's text), or for
+# lightgbm's scikit-learn API a pickle or skops file that fastpyfunc verifies and loads itself.
+BOOSTING_LOADERS = {"mlflow.xgboost": "xgboost", "mlflow.lightgbm": "lightgbm"}
+# mlflow.xgboost imports and instantiates the MLmodel's model_class: only these are loaded.
+XGBOOST_CLASSES = frozenset(
+    {
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+        "xgboost.sklearn.XGBRanker",
+        "xgboost.sklearn.XGBRFClassifier",
+        "xgboost.sklearn.XGBRFRegressor",
+    }
+)
+LIGHTGBM_BOOSTER = "lightgbm.basic.Booster"
 # At most this many directory entries are checked for confinement (SavedModel variables/...).
 _MAX_WALK = 100_000
 
@@ -158,8 +170,77 @@ def confine_plan(model_path: str, plan: _native.LoadPlan, pyfunc_conf: dict[str,
 # -- what carries code --------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class BoostingFile:
+    """The model file of an xgboost or lightgbm flavor, as its MLmodel names it."""
+
+    path: str
+    model_class: str
+    #: ``"xgboost"`` (UBJ/JSON, data), ``"lightgbm"`` (a booster's text, data), or the pickle
+    #: (``"pickle"``, ``"cloudpickle"``) or ``"skops"`` file of lightgbm's scikit-learn API.
+    format: str
+    trusted_types: list[str] | None
+
+
+def boosting_file(model_path: str, module: str, data_path: str, flavors: dict[str, Any]) -> BoostingFile:
+    """What mlflow's xgboost/lightgbm loader would read, resolved inside the model directory;
+    ``UnsafeModelError`` when it would import a class outside the exact list, or read an MLmodel
+    other than this one."""
+    found = _boosting(model_path, module, data_path, flavors)
+    if isinstance(found, tuple):
+        key, reason = found
+        raise refuse(model_path, key, f"loading it would run code ({key}): {reason}")
+    return found
+
+
+def _boosting(
+    model_path: str, module: str, data_path: str, flavors: dict[str, Any]
+) -> BoostingFile | tuple[str, str]:
+    """:func:`boosting_file`, or ``(key, reason)`` when loading would run code."""
+    flavor = BOOSTING_LOADERS[module]
+    conf = flavors.get(flavor)
+    key = f"flavors.{flavor}"
+    if not isinstance(conf, dict) or not isinstance(conf.get("data"), str) or not conf["data"]:
+        raise exc.make(
+            exc.MalformedModelError,
+            f"{model_path}: the MLmodel's {key} has no 'data' file, which {module} loads",
+            model_path=model_path,
+            key=f"{key}.data",
+        )
+    # mlflow reads the MLmodel next to python_function.data: it must be this one.
+    model_dir = os.path.dirname(data_path) if os.path.isfile(data_path) else data_path
+    if os.path.realpath(model_dir) != os.path.realpath(model_path):
+        return (
+            "flavors.python_function.data",
+            f"{module} would read the MLmodel of {os.path.relpath(model_dir, model_path)}, not this one",
+        )
+    path = confine(model_path, os.path.join(model_path, conf["data"]), f"{key}.data")
+    if flavor == "xgboost":
+        model_class = str(conf.get("model_class", "xgboost.core.Booster"))
+        if model_class not in XGBOOST_CLASSES:
+            return (
+                f"{key}.model_class",
+                f"{module} would import and instantiate its model_class {model_class!r}, which is not "
+                f"one of xgboost's model classes ({', '.join(sorted(XGBOOST_CLASSES))})",
+            )
+        return BoostingFile(path, model_class, "xgboost", None)
+    model_class = str(conf.get("model_class", LIGHTGBM_BOOSTER))
+    if model_class == LIGHTGBM_BOOSTER:
+        return BoostingFile(path, model_class, "lightgbm", None)
+    fmt = str(conf.get("serialization_format", "cloudpickle"))
+    if fmt not in ("pickle", "cloudpickle", "skops"):
+        raise exc.make(
+            exc.MalformedModelError,
+            f"{model_path}: {key}.serialization_format is {fmt!r}; expected pickle, cloudpickle or skops",
+            model_path=model_path,
+            key=f"{key}.serialization_format",
+        )
+    trusted_types = conf.get("skops_trusted_types")
+    return BoostingFile(path, model_class, fmt, trusted_types if isinstance(trusted_types, list) else None)
+
+
 def code_reasons(
-    model_path: str, plan: _native.LoadPlan, pyfunc_conf: dict[str, Any]
+    model_path: str, plan: _native.LoadPlan, pyfunc_conf: dict[str, Any], flavors: dict[str, Any]
 ) -> list[tuple[str, str]]:
     """(key, reason) for every part of the model that would run code from the model directory,
     judged from the MLmodel alone (pickled files are verified where they are read)."""
@@ -196,6 +277,10 @@ def code_reasons(
                     f"its loader_module {module!r} is not one of mlflow's built-in data flavors; importing it runs code",
                 )
             )
+        elif module in BOOSTING_LOADERS:
+            found = _boosting(model_path, module, plan.data_path, flavors)
+            if isinstance(found, tuple):
+                reasons.append(found)
         elif module in PICKLING_LOADERS:
             reasons.append(
                 (
@@ -207,51 +292,60 @@ def code_reasons(
     return reasons
 
 
-def check_code(model_path: str, plan: _native.LoadPlan, pyfunc_conf: dict[str, Any], trust: bool) -> None:
+def check_code(
+    model_path: str, plan: _native.LoadPlan, pyfunc_conf: dict[str, Any], flavors: dict[str, Any], trust: bool
+) -> None:
     """Without trust, refuses the first part of the model that would run code."""
     if trust:
         return
-    for key, reason in code_reasons(model_path, plan, pyfunc_conf):
+    for key, reason in code_reasons(model_path, plan, pyfunc_conf, flavors):
         raise refuse(model_path, key, f"loading it would run code ({key}): {reason}")
 
 
 # -- pickles ----------------------------------------------------------------------------------
 
 
-def verify(data: bytes) -> dict[str, Any]:
-    """The Rust verifier's report on pickle bytes."""
-    report: dict[str, Any] = json.loads(_native.verify_pickle(data))
-    return report
+def verify(data: bytes) -> _native.PickleReport:
+    """The Rust verifier's report on pickle bytes (decompressed first when compressed)."""
+    return _native.verify_pickle(data)
 
 
-def describe_findings(report: dict[str, Any], limit: int = 3) -> str:
-    parts = [f"{f['message']} (byte {f['offset']})" for f in report["findings"][:limit]]
-    more = len(report["findings"]) - limit
+def describe_findings(findings: list[_native.PickleFinding], limit: int = 3) -> str:
+    parts = [f"{f.message} (byte {f.offset})" for f in findings[:limit]]
+    more = len(findings) - limit
     if more > 0:
         parts.append(f"and {more} more")
     return "; ".join(parts)
 
 
 def load_verified(model_path: str, path: str, fmt: str) -> Any:
-    """Reads a pickle once, verifies those bytes, then unpickles them with the allow-list."""
+    """Reads a pickle once, verifies those bytes, then unpickles them with the allow-list. A
+    compressed file is decompressed once, by the verifier, and the stream it verified is the one
+    unpickled."""
     key = os.path.relpath(path, model_path)
     with open(path, "rb") as f:
         data = f.read()
     report = verify(data)
-    if report["verdict"] == "unsafe":
+    verdict = report.verdict
+    if verdict == "unsafe":
         raise refuse(
-            model_path, key, f"{key} ({fmt}) would run code when loaded: {describe_findings(report)}"
+            model_path, key, f"{key} ({fmt}) would run code when loaded: {describe_findings(report.findings)}"
         )
-    if report["verdict"] == "malformed":
-        m = report["malformed"]
+    if verdict == "malformed":
+        m = report.malformed
+        assert m is not None
         raise exc.make(
             exc.ModelLoadError,
-            f"{model_path}: loading {key} ({fmt}) failed: not a readable pickle: {m['message']} (byte {m['offset']})",
+            f"{model_path}: loading {key} ({fmt}) failed: not a readable pickle: {m.message} (byte {m.offset})",
             model_path=model_path,
             key=key,
         )
-    if report.get("joblib_arrays"):
-        return JoblibUnpickler(io.BytesIO(data), model_path, key, report["joblib_arrays"]).load()
+    plain = report.plain
+    if plain is not None:
+        data = plain
+    arrays = report.joblib_arrays
+    if arrays:
+        return JoblibUnpickler(io.BytesIO(data), model_path, key, arrays).load()
     return RestrictedUnpickler(io.BytesIO(data), model_path, key).load()
 
 
@@ -262,12 +356,21 @@ def find_allowed(model_path: str, key: str, module: str, name: str) -> Any:
         module, name = _compat_pickle.NAME_MAPPING[(module, name)]
     elif module in _compat_pickle.IMPORT_MAPPING:
         module = _compat_pickle.IMPORT_MAPPING[module]
-    if (module, name) not in allowed():
+    pair = (module, name)
+    obj = _RESOLVED.get(pair)
+    if obj is not None:
+        return obj
+    if pair not in allowed():
         raise refuse(model_path, key, f"{key} references {module}.{name}, not on the allow-list")
-    obj: Any = importlib.import_module(module)
+    obj = importlib.import_module(module)
     for part in name.split("."):
         obj = getattr(obj, part)
+    _RESOLVED[pair] = obj
     return obj
+
+
+# Allow-listed globals already imported (only allow-listed pairs are ever stored).
+_RESOLVED: dict[tuple[str, str], Any] = {}
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -342,7 +445,12 @@ class JoblibUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
     dispatch = pickle._Unpickler.dispatch.copy()  # type: ignore[attr-defined]
 
     def __init__(
-        self, file: Any, model_path: str, key: str, arrays: list[dict[str, Any]], nested: bool = False
+        self,
+        file: Any,
+        model_path: str,
+        key: str,
+        arrays: list[tuple[int, bool, int]],
+        nested: bool = False,
     ) -> None:
         super().__init__(file)
         self.file, self.model_path, self.key, self.nested = file, model_path, key, nested
@@ -351,7 +459,7 @@ class JoblibUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
     def expect(self, obj: bool, nbytes: int) -> None:
         """The next array must be where, and as large as, the verifier read it: if the two ever
         read the layout differently, loading stops instead of trusting either."""
-        seen = {"offset": self.file.tell(), "object": obj, "bytes": nbytes}
+        seen = (self.file.tell(), obj, nbytes)
         if next(self._arrays, None) != seen:
             raise self.malformed(f"a joblib array is not where the verifier read it ({seen})")
 
@@ -426,9 +534,9 @@ class FileReport:
     path: str
     format: str
     verdict: str
-    globals: list[dict[str, Any]]
-    code_objects: list[dict[str, Any]]
-    findings: list[dict[str, Any]]
+    globals: list[_native.PickleGlobal]
+    code_objects: list[_native.PickleCode]
+    findings: list[_native.PickleFinding]
 
 
 @dataclasses.dataclass
@@ -463,10 +571,10 @@ class ScanReport:
         for f in self.files:
             lines.append(f"  file {f.path} ({f.format}): {f.verdict}")
             for g in f.globals:
-                flag = "" if g["allowed"] else "   <- not allow-listed"
-                lines.append(f"    global {g['module']}.{g['name']} at byte {g['offset']}{flag}")
+                flag = "" if g.allowed else "   <- not allow-listed"
+                lines.append(f"    global {g.module}.{g.name} at byte {g.offset}{flag}")
             for c in f.code_objects:
-                lines.append(f"    {c['kind']} {c['name'] or '?'} at byte {c['offset']}: {c['origin']}")
+                lines.append(f"    {c.kind} {c.name or '?'} at byte {c.offset}: {c.origin}")
         for name in self.code_files:
             lines.append(f"  code file {name}")
         return "\n".join(lines)
@@ -475,16 +583,35 @@ class ScanReport:
 def _scan_pickle(model_path: str, path: str, fmt: str) -> FileReport:
     with open(path, "rb") as f:
         report = verify(f.read())
-    if report.get("compression"):
-        fmt = f"{fmt}+{report['compression']}"
+    if report.compression:
+        fmt = f"{fmt}+{report.compression}"
+    malformed = report.malformed
     return FileReport(
         os.path.relpath(path, model_path),
         fmt,
-        report["verdict"],
-        report["globals"],
-        report["code_objects"],
-        report["findings"] + ([report["malformed"]] if report["malformed"] else []),
+        report.verdict,
+        report.globals,
+        report.code_objects,
+        report.findings + ([malformed] if malformed else []),
     )
+
+
+def _scan_model_file(
+    model_path: str, path: str, fmt: str, files: list[FileReport], reasons: list[str]
+) -> None:
+    """Adds a skops or pickle model file's report (and why it needs trust, if it does)."""
+    if fmt == "skops":
+        _, refused = skops_untrusted(path)
+        rel = os.path.relpath(path, model_path)
+        findings = [_native.PickleFinding(0, f"type {t} is not trusted") for t in refused]
+        files.append(FileReport(rel, "skops", "unsafe" if refused else "safe", [], [], findings))
+        if refused:
+            reasons.append(f"{rel} (skops) holds types that are not trusted: {', '.join(refused)}")
+        return
+    fr = _scan_pickle(model_path, path, fmt)
+    files.append(fr)
+    if fr.verdict != "safe":
+        reasons.append(f"{fr.path} ({fr.format}) is {fr.verdict}: {describe_findings(fr.findings)}")
 
 
 def _code_files(model_path: str, top: str) -> list[str]:
@@ -510,29 +637,30 @@ def scan(model_uri: str | os.PathLike[str]) -> ScanReport:
         confine_plan(model_path, plan, pyfunc_conf)
     except exc.FastPyFuncError as e:
         reasons.append(str(e))
-    reasons += [reason for _, reason in code_reasons(model_path, plan, pyfunc_conf)]
+    flavors = info.mlmodel["flavors"]
+    try:
+        reasons += [reason for _, reason in code_reasons(model_path, plan, pyfunc_conf, flavors)]
+    except exc.FastPyFuncError as e:  # a boosting flavor's file outside the directory, or absent
+        reasons.append(str(e))
     route = plan.route
     formats: list[str] = []
     files: list[FileReport] = []
     if isinstance(route, _native.NativeRoute):
         formats.append(route.engine)
     elif isinstance(route, _native.SklearnRoute):
-        fmt = route.format
-        formats.append(f"sklearn/{fmt}")
-        if fmt == "skops":
-            _, refused = skops_untrusted(route.model_file)
-            rel = os.path.relpath(route.model_file, model_path)
-            findings = [{"offset": 0, "message": f"type {t} is not trusted"} for t in refused]
-            files.append(FileReport(rel, "skops", "unsafe" if refused else "safe", [], [], findings))
-            if refused:
-                reasons.append(f"{rel} (skops) holds types that are not trusted: {', '.join(refused)}")
-        else:
-            fr = _scan_pickle(model_path, route.model_file, fmt)
-            files.append(fr)
-            if fr.verdict != "safe":
-                reasons.append(
-                    f"{fr.path} ({fr.format}) is {fr.verdict}: {describe_findings({'findings': fr.findings})}"
-                )
+        formats.append(f"sklearn/{route.format}")
+        _scan_model_file(model_path, route.model_file, route.format, files, reasons)
+    elif route.module in BOOSTING_LOADERS:
+        flavor = BOOSTING_LOADERS[route.module]
+        try:
+            found: BoostingFile | tuple[str, str] = _boosting(
+                model_path, route.module, plan.data_path, flavors
+            )
+        except exc.FastPyFuncError:  # already a reason
+            found = ("", "")
+        formats.append(f"{flavor}/{found.format}" if isinstance(found, BoostingFile) else route.module)
+        if isinstance(found, BoostingFile) and found.format not in ("xgboost", "lightgbm"):
+            _scan_model_file(model_path, found.path, found.format, files, reasons)
     else:
         formats.append(route.module)
     if isinstance(pyfunc_conf.get("python_model"), str):

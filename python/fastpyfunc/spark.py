@@ -187,7 +187,7 @@ def _prepare(
     meta = Model(info.root, info.mlmodel, info.signature)
     pyfunc_conf = meta.flavors["python_function"]
     _safety.confine_plan(local_path, info.plan, pyfunc_conf)
-    _safety.check_code(local_path, info.plan, pyfunc_conf, trust)
+    _safety.check_code(local_path, info.plan, pyfunc_conf, meta.flavors, trust)
     config = _read_model_config(model_config)
     master = spark.sparkContext.master or ""
     if master.startswith("local"):

@@ -41,6 +41,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(enforce::all_zero_or_one, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::nan_and_integers, m)?)?;
     m.add_function(wrap_pyfunction!(safety::verify_pickle, m)?)?;
+    m.add_class::<safety::PickleReport>()?;
+    m.add_class::<safety::PickleGlobal>()?;
+    m.add_class::<safety::PickleCode>()?;
+    m.add_class::<safety::PickleFinding>()?;
     m.add_function(wrap_pyfunction!(onnx::onnx_external_data, m)?)?;
     m.add_function(wrap_pyfunction!(safety::safety_allowlist, m)?)?;
     Ok(())

@@ -33,6 +33,11 @@ pub static ALLOWED: &[(&str, &str)] = &[
     ("datetime", "timedelta"),
     ("datetime", "timezone"),
     ("decimal", "Decimal"),
+    ("lightgbm.basic", "Booster"),
+    ("lightgbm.sklearn", "LGBMClassifier"),
+    ("lightgbm.sklearn", "LGBMModel"),
+    ("lightgbm.sklearn", "LGBMRanker"),
+    ("lightgbm.sklearn", "LGBMRegressor"),
     ("numpy", "abs"),
     ("numpy", "absolute"),
     ("numpy", "acos"),
@@ -942,6 +947,13 @@ pub static ALLOWED: &[(&str, &str)] = &[
     ("sklearn.utils._weight_vector", "WeightVector64"),
     ("sklearn.utils.deprecation", "deprecated"),
     ("sklearn.utils.metaestimators", "_BaseComposition"),
+    ("xgboost.core", "Booster"),
+    ("xgboost.sklearn", "XGBClassifier"),
+    ("xgboost.sklearn", "XGBModel"),
+    ("xgboost.sklearn", "XGBRFClassifier"),
+    ("xgboost.sklearn", "XGBRFRegressor"),
+    ("xgboost.sklearn", "XGBRanker"),
+    ("xgboost.sklearn", "XGBRegressor"),
 ];
 
 #[rustfmt::skip]

@@ -12,8 +12,6 @@ mod pickle;
 
 use std::path::Path;
 
-use serde_json::{json, Value};
-
 use crate::error::{Error, Result};
 
 pub use compress::{decompress, Compression, MAX_DECOMPRESSED};
@@ -108,42 +106,28 @@ impl Report {
             Verdict::Safe
         }
     }
-
-    pub fn to_json(&self) -> Value {
-        let finding = |f: &Finding| json!({"offset": f.offset, "message": f.message});
-        json!({
-            "verdict": self.verdict().name(),
-            "protocol": self.protocol,
-            "compression": self.compression.map(|c| c.name()),
-            "globals": self.globals.iter().map(|g| json!({
-                "module": g.module, "name": g.name, "offset": g.offset, "count": g.count,
-                "allowed": g.allowed,
-            })).collect::<Vec<_>>(),
-            "code_objects": self.code_objects.iter().map(|c| json!({
-                "kind": c.kind, "name": c.name, "origin": c.origin, "offset": c.offset,
-            })).collect::<Vec<_>>(),
-            "findings": self.findings.iter().map(finding).collect::<Vec<_>>(),
-            "malformed": self.malformed.as_ref().map(finding),
-            "end": self.end,
-            "joblib_arrays": self.joblib_arrays.iter().map(|a| json!({
-                "offset": a.offset, "object": a.object, "bytes": a.bytes,
-            })).collect::<Vec<_>>(),
-        })
-    }
 }
 
 /// Verifies a file's bytes: decompresses xz/lzma, gzip, bzip2 and zlib wrappers (bounded), then
 /// reads the pickle. Offsets are into the decompressed stream.
 pub fn verify_data(data: &[u8]) -> Report {
-    match compress::detect(data) {
-        None => verify_bytes(data, &Limits::default()),
-        Some(c) => match decompress(c, data, MAX_DECOMPRESSED) {
-            Ok(plain) => {
-                let mut r = verify_bytes(&plain, &Limits::default());
-                r.compression = Some(c);
-                r
-            }
-            Err(why) => Report {
+    verify_data_plain(data).0
+}
+
+/// [`verify_data`], also handing back the decompressed stream it verified (None when `data` was
+/// not compressed): the caller unpickles exactly those bytes, decompressed once.
+pub fn verify_data_plain(data: &[u8]) -> (Report, Option<Vec<u8>>) {
+    let Some(c) = compress::detect(data) else {
+        return (verify_bytes(data, &Limits::default()), None);
+    };
+    match decompress(c, data, MAX_DECOMPRESSED) {
+        Ok(plain) => {
+            let mut r = verify_bytes(&plain, &Limits::default());
+            r.compression = Some(c);
+            (r, Some(plain))
+        }
+        Err(why) => (
+            Report {
                 malformed: Some(Finding {
                     offset: 0,
                     message: format!("cannot decompress ({}): {why}", c.name()),
@@ -151,7 +135,8 @@ pub fn verify_data(data: &[u8]) -> Report {
                 compression: Some(c),
                 ..Report::default()
             },
-        },
+            None,
+        ),
     }
 }
 

@@ -274,7 +274,8 @@ impl<'a> Memo<'a> {
             Ok(i) if i < self.dense.len() => self.dense[i].replace(v).is_none(),
             Ok(i) if i == self.dense.len() => {
                 self.dense.push(Some(v));
-                self.sparse.remove(&idx).is_none()
+                // (no hashing in the usual case: picklers number entries 0, 1, 2...)
+                self.sparse.is_empty() || self.sparse.remove(&idx).is_none()
             }
             _ => self.sparse.insert(idx, v).is_none(),
         };
@@ -311,6 +312,9 @@ struct Machine<'a> {
     frame_end: Option<usize>,
     report: Report,
     seen: HashMap<(String, String), usize>,
+    /// Emptied stacks of finished marks, reused by the next MARK (one allocation per nesting
+    /// level instead of one per MARK).
+    spare: Vec<Vec<Value<'a>>>,
     /// Whether joblib's array wrappers are read (not inside the nested pickle of one).
     joblib: bool,
 }
@@ -335,6 +339,7 @@ fn verify_stream(data: &[u8], limits: &Limits, joblib: bool) -> Report {
         frame_end: None,
         report: Report::default(),
         seen: HashMap::new(),
+        spare: Vec::new(),
         joblib,
     };
     match m.run() {
@@ -463,9 +468,24 @@ impl<'a> Machine<'a> {
         if self.metastack.len() >= self.limits.max_marks {
             return self.fail(format!("more than {} nested marks", self.limits.max_marks));
         }
-        let items = std::mem::take(&mut self.stack);
+        let fresh = self.spare.pop().unwrap_or_default();
+        let items = std::mem::replace(&mut self.stack, fresh);
         self.metastack.push(items);
         Ok(())
+    }
+
+    /// Pops to the last MARK, dropping the items and keeping their vector for reuse.
+    fn drop_mark(&mut self) -> Step<()> {
+        let items = self.pop_mark()?;
+        self.recycle(items);
+        Ok(())
+    }
+
+    fn recycle(&mut self, mut items: Vec<Value<'a>>) {
+        if self.spare.len() < 64 {
+            items.clear();
+            self.spare.push(items);
+        }
     }
 
     fn pop_mark(&mut self) -> Step<Vec<Value<'a>>> {
@@ -667,9 +687,9 @@ impl<'a> Machine<'a> {
     }
 
     /// SETITEM(S) on a tracked dict: (key, value) pairs, kept while the keys are literal strings.
-    fn set_items(d: &RefCell<Dict<'a>>, items: Vec<Value<'a>>) {
+    fn set_items(d: &RefCell<Dict<'a>>, items: &mut Vec<Value<'a>>) {
         let mut d = d.borrow_mut();
-        let mut it = items.into_iter();
+        let mut it = items.drain(..);
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
             match k {
                 Value::Str(k) if d.exact && d.items.len() < MAX_DICT_ITEMS => {
@@ -847,13 +867,13 @@ impl<'a> Machine<'a> {
                 b'0' => {
                     // POP: the top item, or the mark when the current segment is empty.
                     if self.stack.is_empty() {
-                        self.pop_mark()?;
+                        self.drop_mark()?;
                     } else {
                         self.pop()?;
                     }
                 }
                 b'1' => {
-                    self.pop_mark()?;
+                    self.drop_mark()?;
                 }
                 b'2' => {
                     let v = self.top()?.clone();
@@ -988,16 +1008,17 @@ impl<'a> Machine<'a> {
                     self.push(Value::tuple(items))?;
                 }
                 b'd' => {
-                    let items = self.pop_mark()?;
+                    let mut items = self.pop_mark()?;
                     let d = Rc::new(RefCell::new(Dict {
                         items: Vec::new(),
                         exact: true,
                     }));
-                    Self::set_items(&d, items);
+                    Self::set_items(&d, &mut items);
+                    self.recycle(items);
                     self.push(Value::Dict(d))?;
                 }
                 b'l' | 0x91 => {
-                    self.pop_mark()?;
+                    self.drop_mark()?;
                     self.push(Value::Other)?;
                 }
                 b'a' => {
@@ -1005,7 +1026,7 @@ impl<'a> Machine<'a> {
                     self.check_target("APPEND")?;
                 }
                 b'e' => {
-                    self.pop_mark()?;
+                    self.drop_mark()?;
                     self.check_target("APPENDS")?;
                 }
                 b's' => {
@@ -1013,18 +1034,19 @@ impl<'a> Machine<'a> {
                     let k = self.pop()?;
                     self.check_target("SETITEM")?;
                     if let Value::Dict(d) = self.top()? {
-                        Self::set_items(d, vec![k, v]);
+                        Self::set_items(d, &mut vec![k, v]);
                     }
                 }
                 b'u' => {
-                    let items = self.pop_mark()?;
+                    let mut items = self.pop_mark()?;
                     self.check_target("SETITEMS")?;
                     if let Value::Dict(d) = self.top()? {
-                        Self::set_items(d, items);
+                        Self::set_items(d, &mut items);
                     }
+                    self.recycle(items);
                 }
                 0x90 => {
-                    self.pop_mark()?;
+                    self.drop_mark()?;
                     self.check_target("ADDITEMS")?;
                 }
                 b'b' => {
@@ -1136,6 +1158,7 @@ impl<'a> Machine<'a> {
                     let cls = self.pop()?;
                     let args = self.pop_mark()?;
                     let r = self.call(&cls, &args);
+                    self.recycle(args);
                     self.push(r)?;
                 }
                 b'o' => {
