@@ -5,6 +5,7 @@
 #   make bench  run the benchmarks and print their tables
 #   make bench-spark  the Spark benchmark (fastpyfunc.spark_udf next to mlflow's)
 #   make bench-scanners  fastpyfunc.scan vs picklescan, modelscan, fickling on the safety corpora
+#   make mlflow-tests  mlflow's own model-export test files, plain vs fastpyfunc.install() (MLFLOW_TESTS_DIR)
 #   make lint   cargo fmt --check, clippy -D warnings, ruff
 
 SHELL  := /bin/bash
@@ -14,7 +15,7 @@ UV     := $(VENV)/bin/uv
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv build wheel test test-rust test-python lint fmt demo bench bench-spark bench-scanners java fuzz lock clean
+.PHONY: help venv build wheel test test-rust test-python lint fmt demo bench bench-spark bench-scanners mlflow-tests java fuzz lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -87,6 +88,12 @@ bench: build ## benchmarks (side by side with mlflow and the raw engines)
 SPARK_BENCH_ARGS ?=
 bench-spark: build java ## Spark: fastpyfunc.spark_udf / spark.predict next to mlflow.pyfunc.spark_udf and Spark's floor
 	$(PY) benches/spark_bench.py $(SPARK_BENCH_ARGS)
+
+# mlflow's test files are not in this repository: see notes/README-mlflow-tests.md for getting them.
+MLFLOW_TESTS_DIR ?= /work/mlflow-tests
+MLFLOW_TESTS_ARGS ?=
+mlflow-tests: build ## mlflow's own model-export/schema test files: plain mlflow vs fastpyfunc.install(), per-file table
+	$(PY) tools/mlflow_tests.py --dir $(MLFLOW_TESTS_DIR) $(MLFLOW_TESTS_ARGS)
 
 # modelscan pins rich<15 (the lock has rich 15 for keras), so it gets a venv of its own; picklescan
 # and fickling are in requirements-dev.
