@@ -63,3 +63,23 @@ def test_signature_and_schemas_compare_equal_to_mlflows(tmp_path):
     assert ours.metadata.get_input_schema().inputs[0] == MlflowColSpec("string")
     assert ours.metadata.signature != MlflowSignature(MlflowSchema([MlflowColSpec("long")]))
     assert ours.metadata.get_input_schema() != MlflowSchema([MlflowColSpec("long")])
+
+
+def test_feature_store_model_is_refused_with_mlflows_note(tmp_path):
+    from mlflow.exceptions import MlflowException
+    from mlflow.models.model import _DATABRICKS_FS_LOADER_MODULE
+
+    data = tmp_path / "feature_store"
+    data.mkdir()
+    (data / "feature_spec.yaml").write_text("contents")
+    d = tmp_path / "model"
+    mlflow.pyfunc.save_model(str(d), data_path=str(data), loader_module=_DATABRICKS_FS_LOADER_MODULE)
+    note = "Note: mlflow.pyfunc.load_model is not supported for Feature Store models"
+    with pytest.raises(MlflowException, match=note):
+        mlflow.pyfunc.load_model(str(d))
+    import fastpyfunc
+
+    with pytest.raises(fastpyfunc.exceptions.EngineUnavailableError, match=note) as e:
+        fastpyfunc.load_model(str(d), trust_code=True)
+    assert isinstance(e.value, MlflowException)
+    assert str(d) in str(e.value) and e.value.key == "flavors.python_function.loader_module"
