@@ -58,6 +58,9 @@ def run(tests_dir: Path, file: str, out: Path, install: bool, timeout: int) -> P
     tag = "install" if install else "plain"
     junit = out / f"{file.replace('/', '__')}.{tag}.xml"
     env = dict(os.environ, FASTPYFUNC_TRUST_CODE="1")
+    # `mlflow models serve` execs uvicorn by name: the interpreter's bin dir must be on PATH, as
+    # in an activated virtualenv
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     path = [str(tests_dir)] + ([str(TOOLS)] if install else [])
     env["PYTHONPATH"] = os.pathsep.join(path + [p for p in [env.get("PYTHONPATH")] if p])
     cmd = [sys.executable, "-m", "pytest", file, "-q", "-p", "no:cacheprovider", "--junitxml", str(junit)]
