@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -54,7 +55,7 @@ def outcomes(junit: Path) -> dict[str, tuple[str, str]]:
     return result
 
 
-def run(tests_dir: Path, file: str, out: Path, install: bool, timeout: int) -> Path:
+def run(tests_dir: Path, file: str, out: Path, install: bool, timeout: int, extra: list[str]) -> Path:
     tag = "install" if install else "plain"
     junit = out / f"{file.replace('/', '__')}.{tag}.xml"
     env = dict(os.environ, FASTPYFUNC_TRUST_CODE="1")
@@ -66,6 +67,7 @@ def run(tests_dir: Path, file: str, out: Path, install: bool, timeout: int) -> P
     cmd = [sys.executable, "-m", "pytest", file, "-q", "-p", "no:cacheprovider", "--junitxml", str(junit)]
     cmd += ["--timeout", str(timeout)] if timeout else []
     cmd += ["-p", "fastpyfunc_install_plugin"] if install else []
+    cmd += extra
     log = junit.with_suffix(".log")
     with log.open("w") as fh:
         subprocess.run(cmd, cwd=tests_dir, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False)
@@ -80,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("target/mlflow-tests"))
     parser.add_argument("--timeout", type=int, default=300, help="per-test timeout (pytest-timeout), 0: none")
+    parser.add_argument(
+        "--pytest-args", default="", help="more pytest arguments for both runs, e.g. \"-k 'not serv'\""
+    )
     parser.add_argument("--reuse-plain", action="store_true", help="keep existing plain-mlflow results")
     args = parser.parse_args(argv)
     args.out = args.out.resolve()
@@ -92,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         plain_xml = args.out / f"{file.replace('/', '__')}.plain.xml"
         if not (args.reuse_plain and plain_xml.exists()):
-            plain_xml = run(args.dir, file, args.out, False, args.timeout)
+            plain_xml = run(args.dir, file, args.out, False, args.timeout, shlex.split(args.pytest_args))
         plain = outcomes(plain_xml)
-        ours = outcomes(run(args.dir, file, args.out, True, args.timeout))
+        ours = outcomes(run(args.dir, file, args.out, True, args.timeout, shlex.split(args.pytest_args)))
         broken = {
             t: ours.get(t, ("missing", ""))[1]
             for t, (o, _) in plain.items()
