@@ -5,6 +5,7 @@
 #   make bench  run the benchmarks and print their tables
 #   make bench-spark  the Spark benchmark (fastpyfunc.spark_udf next to mlflow's)
 #   make bench-scanners  fastpyfunc.scan vs picklescan, modelscan, fickling on the safety corpora
+#   make mlflow-tests  mlflow's own model-export test files, plain vs fastpyfunc.install() (MLFLOW_TESTS_DIR)
 #   make lint   cargo fmt --check, clippy -D warnings, ruff
 
 SHELL  := /bin/bash
@@ -14,7 +15,7 @@ UV     := $(VENV)/bin/uv
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help venv build wheel test test-rust test-python lint fmt demo bench bench-spark bench-scanners test-spark35 java fuzz lock clean
+.PHONY: help venv build wheel test test-rust test-python lint fmt demo bench bench-spark bench-scanners test-spark35 mlflow-tests java fuzz lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -100,6 +101,12 @@ $(SPARK35_VENV)/bin/python: | venv
 
 test-spark35: build java $(SPARK35_VENV)/bin/python ## tests/test_spark.py on Spark 3.5 (the pandas_udf fallback)
 	PYTHONPATH=$(CURDIR)/python $(SPARK35_VENV)/bin/python -m pytest tests/test_spark.py -k "not torchscript and not savedmodel"
+
+# mlflow's test files are not in this repository: see notes/README-mlflow-tests.md for getting them.
+MLFLOW_TESTS_DIR ?= /work/mlflow-tests
+MLFLOW_TESTS_ARGS ?=
+mlflow-tests: build ## mlflow's own model-export/schema test files: plain mlflow vs fastpyfunc.install(), per-file table
+	$(PY) tools/mlflow_tests.py --dir $(MLFLOW_TESTS_DIR) $(MLFLOW_TESTS_ARGS)
 
 # modelscan pins rich<15 (the lock has rich 15 for keras), so it gets a venv of its own; picklescan
 # and fickling are in requirements-dev.

@@ -26,6 +26,9 @@ _PICKLING_LOADERS = _safety.PICKLING_LOADERS | {"mlflow.sklearn"}
 _COMPRESSED_MAGIC = (b"\xfd7zXZ\x00", b"\x1f\x8b", b"BZh", b"\x78")
 
 
+_FEATURE_STORE_LOADER = "databricks.feature_store.mlflow_model"
+
+
 def _allow_pickle() -> bool:
     raw = os.environ.get("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true").strip().lower()
     if raw in ("true", "1"):
@@ -226,9 +229,17 @@ def _import_loader(model_path: str, module_name: str) -> Any:
     try:
         return importlib.import_module(module_name)
     except ImportError as e:
+        # mlflow's note for Databricks Feature Store models (which code matches on)
+        note = (
+            "; Note: mlflow.pyfunc.load_model is not supported for Feature Store models. "
+            "spark_udf() and predict() will not work as expected. Use score_batch for offline "
+            "predictions."
+            if module_name == _FEATURE_STORE_LOADER and (e.name or "").startswith("databricks")
+            else ""
+        )
         raise exc.make(
             exc.EngineUnavailableError,
-            f"{model_path}: cannot import the model's loader_module {module_name!r}: {e}",
+            f"{model_path}: cannot import the model's loader_module {module_name!r}: {e}{note}",
             model_path=model_path,
             key="flavors.python_function.loader_module",
         ) from e

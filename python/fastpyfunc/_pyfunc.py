@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import logging
@@ -109,10 +110,11 @@ class PyFuncModel:
         if not self._predict_takes_params:
             _warn_params_dropped(params)
         try:
-            if self._predict_takes_params:
-                result = self._predict_fn(data, params=params)
-            else:
-                result = self._predict_fn(data)
+            with self._prediction_context():
+                if self._predict_takes_params:
+                    result = self._predict_fn(data, params=params)
+                else:
+                    result = self._predict_fn(data)
         except exc.FastPyFuncError:
             raise
         except Exception as e:  # the model's own error: one class whatever the engine
@@ -143,9 +145,39 @@ class PyFuncModel:
                 )
             data = data[0]
         if self._stream_takes_params:
-            return self._predict_stream_fn(data, params=params)
-        _warn_params_dropped(params)
-        return self._predict_stream_fn(data)
+            stream = self._predict_stream_fn(data, params=params)
+        else:
+            _warn_params_dropped(params)
+            stream = self._predict_stream_fn(data)
+        if "mlflow" not in sys.modules:
+            return stream  # type: ignore[no-any-return]
+        context = self._prediction_context()  # built now, applied while the stream is consumed
+
+        def _with_context() -> Iterator[Any]:
+            with context:
+                yield from stream
+
+        return _with_context()
+
+    def _prediction_context(self) -> contextlib.AbstractContextManager[Any]:
+        """mlflow's prediction context around Python code (the model's own predict), as
+        mlflow's ``PyFuncModel.predict`` sets it: traces the model emits carry its ``model_id``
+        and dependencies schemas. Only where mlflow is already imported (no user code can
+        trace otherwise), and never on the native path (no Python runs there)."""
+        if "mlflow" not in sys.modules:
+            return contextlib.nullcontext()
+        try:
+            from mlflow.pyfunc.context import Context, set_prediction_context
+            from mlflow.tracing.utils import _try_get_prediction_context
+        except ImportError:  # mlflow-skinny without pyfunc: nothing to set
+            return contextlib.nullcontext()
+        context = _try_get_prediction_context() or Context()
+        schemas = (self._model_meta.metadata or {}).get("dependencies_schemas")
+        if schemas:
+            context.update(dependencies_schemas={k: json.dumps(v) for k, v in schemas.items()})
+        if self.model_id:
+            context.update(model_id=self.model_id)
+        return set_prediction_context(context)  # type: ignore[no-any-return]
 
     # -- attributes -------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Types are reported as mlflow's JSON names (``"double"``, ``{"type": "array", ...}``) and tensor
 dtypes as numpy dtype names, so no numpy or mlflow import is needed. ``as_mlflow()`` converts to
-mlflow's own classes when mlflow is installed.
+mlflow's own classes when mlflow is installed; each object also compares equal to mlflow's equivalent.
 """
 
 from __future__ import annotations
@@ -10,6 +10,29 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+
+
+def _same(ours: Any, other: object, cls: type) -> bool:
+    """``ours == other`` for one of our classes, also against mlflow's class of the same name
+    (compared in the JSON form both write), so a loaded model's signature equals the one mlflow
+    builds. mlflow is never imported here: its objects are recognised by module and name."""
+    if isinstance(other, cls):
+        return bool(ours.to_dict() == other.to_dict())  # type: ignore[attr-defined]
+    kind = type(other)
+    if kind.__name__ != cls.__name__ or not kind.__module__.startswith("mlflow."):
+        return False
+    return bool(_json_form(ours.to_dict()) == _json_form(other.to_dict()))  # type: ignore[attr-defined]
+
+
+def _json_form(value: Any) -> Any:
+    """JSON strings (a signature's parts) parsed, tuples as lists: the form both sides share."""
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        return json.loads(value)
+    if isinstance(value, dict):
+        return {k: _json_form(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_form(v) for v in value]
+    return value
 
 
 class ColSpec:
@@ -32,7 +55,7 @@ class ColSpec:
         return dict(self._spec)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ColSpec) and self._spec == other._spec
+        return _same(self, other, ColSpec)
 
     def __repr__(self) -> str:  # mlflow's ColSpec repr, which enforcement errors quote
         req = "required" if self.required else "optional"
@@ -81,7 +104,7 @@ class TensorSpec:
         return dict(self._spec)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, TensorSpec) and self._spec == other._spec
+        return _same(self, other, TensorSpec)
 
     def __repr__(self) -> str:
         tensor = f"Tensor({self.type!r}, {self.shape!r})"
@@ -137,7 +160,7 @@ class Schema:
         return MlflowSchema.from_json(self.to_json())
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Schema) and self.to_dict() == other.to_dict()
+        return _same(self, other, Schema)
 
     def __repr__(self) -> str:
         return "[" + ", ".join(repr(s) for s in self.inputs) + "]"
@@ -155,7 +178,7 @@ class ParamSpec:
         return dict(self._spec)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ParamSpec) and self._spec == other._spec
+        return _same(self, other, ParamSpec)
 
     def __repr__(self) -> str:
         return f"{self.name!r}: {self.type!r} (default: {self.default!r}, shape: {self.shape!r})"
@@ -183,7 +206,7 @@ class ParamSchema:
         return MlflowParamSchema.from_json(self.to_json())
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ParamSchema) and self.to_dict() == other.to_dict()
+        return _same(self, other, ParamSchema)
 
     def __repr__(self) -> str:
         return "[" + ", ".join(repr(p) for p in self.params) + "]"
@@ -211,7 +234,7 @@ class ModelSignature:
         return MlflowSignature.from_dict(self.to_dict())
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ModelSignature) and self.to_dict() == other.to_dict()
+        return _same(self, other, ModelSignature)
 
     def __repr__(self) -> str:
         return f"inputs:\n  {self.inputs!r}\noutputs:\n  {self.outputs!r}\nparams:\n  {self.params!r}\n"
