@@ -48,7 +48,11 @@ def test_schemas_match_mlflow(custom_model, sklearn_models, onnx_model):
             assert (a is None) == (b is None), getter
             if b is not None:
                 assert a.to_dict() == json.loads(json.dumps(b.to_dict())), getter
-                assert a.as_mlflow() == b
+                # mlflow is imported here, so metadata is mlflow's own Model: its types and ==
+                assert type(a) is type(b) and a == b and b == a, getter
+                # fastpyfunc's own (what metadata is without mlflow) converts to the same
+                own = getattr(ours._model_meta, getter)()
+                assert own.as_mlflow() == b and own == b, getter
         sig = ours.metadata.signature
         assert (sig is None) == (theirs.metadata.signature is None)
         if sig is None:
@@ -218,3 +222,38 @@ def test_python_version_mismatch_is_logged_as_mlflow_logs_it(
     with caplog.at_level(logging.WARNING):
         fastpyfunc.load_model(str(d), suppress_warnings=True)
     assert logged_warnings(caplog) == []
+
+
+def test_metadata_is_mlflows_model_once_mlflow_is_imported(sklearn_models):
+    """Code that hands ``metadata`` (or its schemas) to mlflow gets mlflow's own types."""
+    d = sklearn_models[("skops", "predict")]
+    ours, theirs = both(d)
+    meta = ours.metadata
+    assert isinstance(meta, mlflow.models.Model)
+    assert meta.signature == theirs.metadata.signature
+    assert meta.get_input_schema().input_types() == theirs.metadata.get_input_schema().input_types()
+    info, their_info = meta.get_model_info(), theirs.metadata.get_model_info()
+    assert (info.signature, info.flavors, info.model_uuid) == (
+        their_info.signature,
+        their_info.flavors,
+        their_info.model_uuid,
+    )
+    assert ours._model_meta.get_model_info().signature == their_info.signature
+
+
+def test_metadata_without_mlflow_imported_is_fastpyfuncs(sklearn_models):
+    """Reading metadata never imports mlflow; without it, the class is fastpyfunc's."""
+    import subprocess
+    import sys
+
+    d = sklearn_models[("skops", "predict")]
+    code = (
+        "import sys, fastpyfunc\n"
+        f"m = fastpyfunc.load_model({str(d)!r})\n"
+        "meta = m.metadata\n"
+        "print(type(meta).__module__, meta.get_input_schema().input_names(), 'mlflow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    names = mlflow.pyfunc.load_model(str(d)).metadata.get_input_schema().input_names()
+    assert out.split(" ", 1)[0] == "fastpyfunc._metadata"
+    assert out.strip().endswith("False") and repr(names)[1:-1] in out

@@ -90,6 +90,13 @@ class Model:
 
         return yaml.safe_dump(self.to_dict(), default_flow_style=False)
 
+    def get_model_info(self) -> Any:
+        """mlflow's ``ModelInfo`` for this model (needs mlflow, as the class is mlflow's)."""
+        from ._dependencies import require
+
+        require("mlflow", "Model.get_model_info", model_path=self._root)
+        return self.as_mlflow().get_model_info()
+
     def as_mlflow(self) -> Any:
         """This metadata as ``mlflow.models.Model`` (needs mlflow)."""
         from mlflow.models import Model as MlflowModel

@@ -40,6 +40,7 @@ class PyFuncModel:
     ) -> None:
         self._model_path = model_path
         self._model_meta = metadata
+        self._mlflow_meta: Any = None  # mlflow's Model, made on first use (see metadata)
         self._impl = impl
         self._plan = plan
         self._predict_fn = self._method(plan.predict_fn, "predict_fn")
@@ -182,8 +183,18 @@ class PyFuncModel:
     # -- attributes -------------------------------------------------------------------------
 
     @property
-    def metadata(self) -> Model:
-        """The model's MLmodel (mlflow ``Model`` interface)."""
+    def metadata(self) -> Any:
+        """The model's MLmodel. Once mlflow is imported, mlflow's own ``mlflow.models.Model``
+        (so its schemas, ``DataType``s and ``==`` are mlflow's, for code that hands them to
+        mlflow); otherwise fastpyfunc's :class:`~fastpyfunc._metadata.Model`, which has the
+        same attributes and methods and ``as_mlflow()``. mlflow is never imported for it."""
+        if "mlflow" in sys.modules:
+            if self._mlflow_meta is None:
+                try:
+                    self._mlflow_meta = self._model_meta.as_mlflow()
+                except Exception:  # noqa: BLE001 - a broken mlflow install: ours still works
+                    return self._model_meta
+            return self._mlflow_meta
         return self._model_meta
 
     @property

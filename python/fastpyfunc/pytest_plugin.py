@@ -199,7 +199,7 @@ class ModelCheck(pytest.Item):
         example = model.input_example
         if example is None:
             return "skip", "the model has no saved input example: nothing to predict"
-        params = model.metadata.load_input_example_params(model._model_path)
+        params = model._model_meta.load_input_example_params(model._model_path)
         if self.check == "input_example":
             return testing._predict_check(model, example, params)
         theirs = self._mlflow_model(model._model_path)

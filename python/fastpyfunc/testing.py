@@ -355,7 +355,7 @@ def assert_signature_enforced(model_uri: Any, bad_input: Any, params: dict[str, 
     """
     model = _load(model_uri)
     where = _model_dir(model)
-    if model.metadata.signature is None:
+    if _meta(model).signature is None:
         raise AssertionError(f"{where}: the model has no signature, so no input is checked before predict")
     try:
         result = model.predict(bad_input, params=params)
@@ -543,7 +543,7 @@ def validate(
     if example is None:
         runner.skip("input_example", "the model has no saved input example")
     else:
-        example_params = model.metadata.load_input_example_params(_model_dir(model))
+        example_params = _meta(model).load_input_example_params(_model_dir(model))
         cases.append(("input_example", example, example_params))
     if input is not None:
         cases.append(("input", input, params))
@@ -603,8 +603,13 @@ def scan_verdict(result: Any) -> bool | None:
     return None
 
 
+def _meta(model: Any) -> Any:
+    """fastpyfunc's own metadata (``model.metadata`` is mlflow's Model once mlflow is imported)."""
+    return getattr(model, "_model_meta", None) or model.metadata
+
+
 def _mlmodel_check(model: Any) -> tuple[str, str]:
-    meta = model.metadata
+    meta = _meta(model)
     root = _model_dir(model)
     pf = meta.flavors.get("python_function") or {}
     problems = []
@@ -626,7 +631,7 @@ def _mlmodel_check(model: Any) -> tuple[str, str]:
 
 
 def _signature_check(model: Any, require: bool) -> tuple[str, str]:
-    sig = model.metadata.signature
+    sig = _meta(model).signature
     if sig is None or sig.inputs is None:
         message = "the model has no input signature: inputs are not checked before predict"
         return ("fail" if require else "pass"), message
@@ -642,7 +647,8 @@ def _signature_check(model: Any, require: bool) -> tuple[str, str]:
 
 def _predict_check(model: Any, data: Any, params: dict[str, Any] | None) -> tuple[str, str]:
     result = model.predict(_copy(data), params=params)
-    outputs = model.metadata.signature.outputs if model.metadata.signature is not None else None
+    sig = _meta(model).signature
+    outputs = sig.outputs if sig is not None else None
     problem = output_schema_problem(result, outputs)
     if problem:
         return "fail", f"predicted {_describe(result)}, which does not fit the output schema: {problem}"
