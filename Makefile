@@ -118,16 +118,20 @@ SCANNER_ARGS ?=
 bench-scanners: build $(MODELSCAN_VENV)/bin/modelscan ## fastpyfunc.scan vs picklescan, modelscan and fickling: attacks caught, false refusals
 	$(PY) benches/scanner_compare.py --modelscan $(MODELSCAN_VENV)/bin/modelscan $(SCANNER_ARGS)
 
-# cargo-fuzz targets (fuzz/): one per parser of untrusted bytes. Each runs FUZZ_SECONDS; inputs
-# that once crashed a target live in fuzz/regressions/<target>/ and are replayed first.
+# cargo-fuzz targets (fuzz/): one per parser of untrusted bytes. Each runs FUZZ_SECONDS (or
+# FUZZ_LIMIT, e.g. FUZZ_LIMIT=-runs=10000000) from the seeds in fuzz/corpus/<target>, growing a
+# working corpus in fuzz/target/corpus/<target>; inputs that once crashed a target live in
+# fuzz/regressions/<target>/ and are replayed first.
 FUZZ_SECONDS ?= 60
+FUZZ_LIMIT ?= -max_total_time=$(FUZZ_SECONDS)
 FUZZ_TARGETS = verify_pickle mlmodel_yaml signature_json savedmodel_signature torchscript_signature torchscript_archive torchscript_code onnx_external_data arrow_input
 fuzz: ## run every fuzz target for FUZZ_SECONDS (installs nightly and cargo-fuzz if missing)
 	rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
 	  if [ -d regressions/$$t ]; then cargo +nightly fuzz run $$t regressions/$$t -- -runs=0 || exit 1; fi; \
-	  cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 \
+	  mkdir -p target/corpus/$$t; \
+	  cargo +nightly fuzz run $$t target/corpus/$$t corpus/$$t -- $(FUZZ_LIMIT) -print_final_stats=1 2>&1 \
 	    | grep -E "stat::number_of_executed_units|ERROR|panicked" ; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done

@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
-
 from . import _fork, _native
 from . import exceptions as exc
+from ._dependencies import available, loaded, require
+from ._dependencies import numpy as np
 from ._engines import mark_python_fallback, tensorflow_library_dir
 
 _logger = logging.getLogger("fastpyfunc")
@@ -73,9 +73,7 @@ def load(
 
 
 def _python_fallback(model_path: str, plan: _native.LoadPlan, config: Any, why: Exception) -> Any:
-    import importlib.util
-
-    if importlib.util.find_spec("tensorflow") is None:
+    if not available("tensorflow"):
         raise why
     _logger.warning(
         "fastpyfunc: running this TensorFlow model through Python TensorFlow, because the native "
@@ -123,8 +121,7 @@ class TF2ModuleModel(_Native):
     def get_raw_model(self) -> Any:
         """The module loaded by Python TensorFlow (what mlflow returns), loaded on first call."""
         if self._raw is None:
-            import tensorflow as tf
-
+            tf = require("tensorflow", "get_raw_model", model_path=self._model_path)
             self._raw = tf.saved_model.load(self._dir)
         return self._raw
 
@@ -140,9 +137,7 @@ class KerasExportModel(_Native):
         self._raw: Any = None
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        import sys
-
-        pd = sys.modules.get("pandas")
+        pd = loaded("pandas")
         if pd is not None and isinstance(data, pd.DataFrame):
             return pd.DataFrame(self._call(data.values), index=data.index)
         if not isinstance(data, (np.ndarray, list, tuple)):
@@ -160,8 +155,7 @@ class KerasExportModel(_Native):
     def get_raw_model(self) -> Any:
         """The exported model loaded by Python TensorFlow (what mlflow returns)."""
         if self._raw is None:
-            import tensorflow as tf
-
+            tf = require("tensorflow", "get_raw_model", model_path=self._model_path)
             self._raw = tf.saved_model.load(self._dir)
         return self._raw
 
@@ -180,9 +174,7 @@ class SignatureModel(_Native):
         self._raw: Any = None
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        import sys
-
-        pd = sys.modules.get("pandas")
+        pd = loaded("pandas")
         if isinstance(data, dict):
             feeds = {k: _like_constant(v) for k, v in data.items()}
         elif pd is not None and isinstance(data, pd.DataFrame):
@@ -216,8 +208,7 @@ class SignatureModel(_Native):
     def get_raw_model(self) -> Any:
         """The SavedModel loaded by Python TensorFlow with its tags (what mlflow returns)."""
         if self._raw is None:
-            import tensorflow as tf
-
+            tf = require("tensorflow", "get_raw_model", model_path=self._model_path)
             self._raw = tf.saved_model.load(self._dir, tags=self._tags)
         return self._raw
 

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from . import _fork, _native
 from . import exceptions as exc
+from ._dependencies import REQUIREMENTS, available, loaded, require
+from ._dependencies import numpy as np
 from ._engines import mark_python_fallback, torchscript_engine
 
 CPU = "cpu"
@@ -43,12 +42,6 @@ def _warn_once(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
         _logger.warning(message)
-
-
-def _torch_importable() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("torch") is not None
 
 
 def load(model_path: str, archive: str, config: dict[str, Any] | None) -> TorchScriptModel:
@@ -68,7 +61,7 @@ def load(model_path: str, archive: str, config: dict[str, Any] | None) -> TorchS
             )
         native = _native.load_torchscript(archive, str(device), engine, torch_lib)
     except exc.EngineUnavailableError as why:
-        if not _torch_importable():
+        if not available("torch"):
             raise
         _warn_once(
             f"fastpyfunc: running TorchScript models through Python torch.jit, because the native "
@@ -121,7 +114,7 @@ class TorchScriptModel:
                 "`mlflow.pyfunc.load_model(model_uri, model_config={'device': 'cuda'})`.",
                 "device",
             )
-        pd = sys.modules.get("pandas")
+        pd = loaded("pandas")
         frame = pd is not None and isinstance(data, pd.DataFrame)
         if frame:
             arrays = [data.to_numpy(dtype=np.float32)]
@@ -166,10 +159,11 @@ class TorchScriptModel:
     def _python_runner(self, why: str | None = None) -> Callable[[list[Any], dict[str, Any]], Outputs]:
         """Python torch's call; ``why`` is the engine's reason when the native module is loaded."""
         if why is not None:
-            if not _torch_importable():
+            if not available("torch"):
+                # The same install hint as require()'s, on the params at fault.
                 raise self._invalid(
                     f"the native TorchScript engine cannot pass this call's params ({why}); it needs "
-                    f"Python torch ({exc.install_hint('torch>=2.13,<2.14')})",
+                    f"Python torch ({exc.install_hint(REQUIREMENTS['torch'])})",
                     "params",
                 )
             _warn_once(
@@ -180,15 +174,13 @@ class TorchScriptModel:
         return self._python
 
     def _default_device(self) -> str:
-        import torch
-
+        torch = require("torch", "choosing the device", model_path=self._model_path)
         return "cuda" if torch.cuda.is_available() else CPU
 
     def get_raw_model(self) -> Any:
         """The module loaded by ``torch.jit.load`` (what mlflow returns), loaded on first call."""
         if self._raw is None:
-            import torch
-
+            torch = require("torch", "torch.jit.load", model_path=self._model_path)
             device = self._device or self._default_device()
             try:
                 self._raw = torch.jit.load(self._archive, map_location=device).eval()
@@ -203,7 +195,7 @@ class TorchScriptModel:
 
 def _python_runner(module: Any, device: str) -> Callable[[list[Any], dict[str, Any]], Outputs]:
     """The same call through Python torch: ``module(*tensors, **params)`` under no_grad."""
-    import torch
+    torch = require("torch", "running a TorchScript model through Python")
 
     def run(arrays: list[Any], params: dict[str, Any]) -> Outputs:
         with torch.no_grad():

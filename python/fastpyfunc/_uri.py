@@ -6,6 +6,7 @@ import os
 
 from . import _native
 from . import exceptions as exc
+from ._dependencies import require
 
 #: Schemes resolved through mlflow's tracking server or model registry (not plain storage).
 _TRACKING_SCHEMES = {"models", "runs"}
@@ -18,19 +19,17 @@ def resolve(model_uri: str | os.PathLike[str], dst_path: str | None) -> str:
     if kind == "local":
         return value
     try:
-        from mlflow.tracking.artifact_utils import _download_artifact_from_uri
-    except ImportError as e:
-        raise exc.make(
-            exc.InvalidUriError,
-            f"model URI '{uri}': '{value}:' URIs are resolved by mlflow (its artifact repositories "
-            f"and model registry), which is not installed: {exc.install_hint('fastpyfunc[mlflow]')}",
-            model_path=uri,
-            key=value,
-        ) from e
+        # mlflow's artifact repositories and model registry resolve every other scheme.
+        artifact_utils = require(
+            "mlflow.tracking.artifact_utils", f"model URI '{uri}': resolving '{value}:' URIs"
+        )
+    except exc.EngineUnavailableError as e:
+        # A URI this installation cannot resolve: the URI is at fault, keyed by its scheme.
+        raise exc.make(exc.InvalidUriError, e.message, model_path=uri, key=value) from e
     from mlflow.exceptions import MlflowException
 
     try:
-        return _download_artifact_from_uri(artifact_uri=uri, output_path=dst_path)
+        return artifact_utils._download_artifact_from_uri(artifact_uri=uri, output_path=dst_path)
     except MlflowException as e:
         unset = _unconfigured(value)
         raise exc.make(

@@ -3,7 +3,7 @@
 //! `data/model.pth` with identical MLmodel files; only the archive tells them apart.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,9 +21,14 @@ pub enum Archive {
 /// Reads the zip directory of `path`. A file that cannot be opened is an error; one that is not
 /// a zip is [`Archive::Other`].
 pub fn archive_kind(path: &Path) -> std::io::Result<Archive> {
-    let file = File::open(path)?;
-    let Ok(zip) = zip::ZipArchive::new(file) else {
-        return Ok(Archive::Other);
+    Ok(archive_kind_of(File::open(path)?))
+}
+
+/// [`archive_kind`] of an archive read from memory (or any seekable reader): what the fuzz
+/// target calls, with no file per input.
+pub fn archive_kind_of<R: Read + Seek>(reader: R) -> Archive {
+    let Ok(zip) = zip::ZipArchive::new(reader) else {
+        return Archive::Other;
     };
     let (mut constants, mut code, mut data, mut pt2) = (false, false, false, false);
     for name in zip.file_names() {
@@ -36,7 +41,7 @@ pub fn archive_kind(path: &Path) -> std::io::Result<Archive> {
         data |= rest == "data.pkl";
         pt2 |= rest == "archive_format";
     }
-    Ok(if constants && code {
+    if constants && code {
         Archive::TorchScript
     } else if pt2 {
         Archive::Pt2
@@ -44,7 +49,7 @@ pub fn archive_kind(path: &Path) -> std::io::Result<Archive> {
         Archive::TorchSave
     } else {
         Archive::Other
-    })
+    }
 }
 
 /// A compressed entry may declare (and inflate to) at most this much: libtorch allocates an
@@ -74,14 +79,24 @@ pub struct ArchiveError {
 /// through a bound, so a bomb costs at most [`MAX_INFLATED_ENTRY`] of CPU and no memory), and
 /// every printed code file is small and shallow enough for libtorch's parser.
 pub fn check_archive(path: &Path) -> Result<(), ArchiveError> {
-    let whole = |reason: String| ArchiveError {
+    let file = File::open(path).map_err(|e| whole(e.to_string()))?;
+    check_archive_of(file)
+}
+
+fn whole(reason: String) -> ArchiveError {
+    ArchiveError {
         entry: String::new(),
         reason,
-    };
-    let file = File::open(path).map_err(|e| whole(e.to_string()))?;
-    let file_len = file.metadata().map_err(|e| whole(e.to_string()))?.len();
+    }
+}
+
+/// [`check_archive`] of an archive read from memory (or any seekable reader).
+pub fn check_archive_of<R: Read + Seek>(mut reader: R) -> Result<(), ArchiveError> {
+    let file_len = reader
+        .seek(SeekFrom::End(0))
+        .map_err(|e| whole(e.to_string()))?;
     let mut zip =
-        zip::ZipArchive::new(file).map_err(|e| whole(format!("not a readable zip: {e}")))?;
+        zip::ZipArchive::new(reader).map_err(|e| whole(format!("not a readable zip: {e}")))?;
     if zip.len() > MAX_ENTRIES {
         return Err(whole(format!(
             "{} entries, more than {MAX_ENTRIES}",
@@ -381,6 +396,35 @@ mod tests {
         std::fs::write(&not_zip, b"junk").unwrap();
         assert!(check_archive(&not_zip).unwrap_err().entry.is_empty());
         let _ = [ok, not_zip].map(std::fs::remove_file);
+    }
+
+    #[test]
+    fn memory_and_file_readers_agree() {
+        use zip::CompressionMethod::Deflated;
+        let deep = format!(
+            "x = {}1{}\n",
+            "[".repeat(MAX_NESTING + 1),
+            "]".repeat(MAX_NESTING + 1)
+        );
+        let archives = [
+            zip_with(&["m/data.pkl", "m/constants.pkl", "m/code/__torch__/M.py"]),
+            zip_with(&["model/archive_format"]),
+            write_zip(
+                "deep",
+                &[("m/code/__torch__/M.py", deep.as_bytes(), Deflated)],
+            ),
+        ];
+        for path in &archives {
+            let bytes = std::fs::read(path).unwrap();
+            let memory = std::io::Cursor::new(&bytes[..]);
+            assert_eq!(archive_kind(path).unwrap(), archive_kind_of(memory.clone()));
+            assert_eq!(check_archive(path), check_archive_of(memory));
+        }
+        assert!(check_archive(&archives[2])
+            .unwrap_err()
+            .reason
+            .contains("nest"));
+        let _ = archives.map(std::fs::remove_file);
     }
 
     #[test]

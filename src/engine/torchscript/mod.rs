@@ -7,7 +7,10 @@ pub mod abi;
 mod archive;
 pub mod signature;
 
-pub use archive::{archive_kind, check_archive, check_code, Archive, ArchiveError};
+pub use archive::{
+    archive_kind, archive_kind_of, check_archive, check_archive_of, check_code, Archive,
+    ArchiveError,
+};
 pub use signature::{ArgValue, Binding, ForwardSignature, ParamValue};
 
 use std::ffi::{CStr, CString};

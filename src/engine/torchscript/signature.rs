@@ -10,7 +10,7 @@
 //! never differ.
 
 use std::fmt;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 /// The most printed code read for one class (real modules print kilobytes).
@@ -157,8 +157,12 @@ impl ForwardSignature {
     /// Reads the root module's forward from a TorchScript archive: `data.pkl` names the root
     /// class (its first pickle GLOBAL), and `code/<module path>.py` holds its printed methods.
     pub fn read(archive: &Path) -> Result<Self, String> {
-        let file = std::fs::File::open(archive).map_err(|e| e.to_string())?;
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| e.to_string())?;
+        Self::read_from(std::fs::File::open(archive).map_err(|e| e.to_string())?)
+    }
+
+    /// [`ForwardSignature::read`] of an archive read from memory (or any seekable reader).
+    pub fn read_from<R: Read + Seek>(archive: R) -> Result<Self, String> {
+        let mut zip = zip::ZipArchive::new(archive).map_err(|e| e.to_string())?;
         let top = zip
             .file_names()
             .find_map(|n| n.strip_suffix("/data.pkl"))
