@@ -34,8 +34,11 @@ def test_metadata_attributes(custom_model):
         "auth_policy",
         "model_id",
     ):
-        assert getattr(ours.metadata, attr) == getattr(theirs.metadata, attr), attr
-    assert ours.metadata.to_dict() == yaml.safe_load((custom_model / "MLmodel").read_text())
+        # ours.metadata is mlflow's Model here (mlflow is imported); ours._model_meta is the
+        # fastpyfunc Model that metadata is without mlflow
+        for meta in (ours.metadata, ours._model_meta):
+            assert getattr(meta, attr) == getattr(theirs.metadata, attr), attr
+    assert ours._model_meta.to_dict() == yaml.safe_load((custom_model / "MLmodel").read_text())
     assert ours.loader_module == theirs.loader_module == "mlflow.pyfunc.model"
     assert ours.model_id == theirs.model_id
 
@@ -47,18 +50,19 @@ def test_schemas_match_mlflow(custom_model, sklearn_models, onnx_model):
             a, b = getattr(ours.metadata, getter)(), getattr(theirs.metadata, getter)()
             assert (a is None) == (b is None), getter
             if b is not None:
-                assert a.to_dict() == json.loads(json.dumps(b.to_dict())), getter
                 # mlflow is imported here, so metadata is mlflow's own Model: its types and ==
                 assert type(a) is type(b) and a == b and b == a, getter
-                # fastpyfunc's own (what metadata is without mlflow) converts to the same
+                # fastpyfunc's own (what metadata is without mlflow): the same JSON form, and it
+                # converts to (and compares equal with) mlflow's
                 own = getattr(ours._model_meta, getter)()
+                assert own.to_dict() == json.loads(json.dumps(b.to_dict())), getter
                 assert own.as_mlflow() == b and own == b, getter
-        sig = ours.metadata.signature
+        sig = ours._model_meta.signature  # fastpyfunc's own (ours.metadata is mlflow's here)
         assert (sig is None) == (theirs.metadata.signature is None)
         if sig is None:
             continue
         assert sig.to_dict() == theirs.metadata.signature.to_dict()
-        inputs, their_inputs = ours.metadata.get_input_schema(), theirs.metadata.get_input_schema()
+        inputs, their_inputs = ours._model_meta.get_input_schema(), theirs.metadata.get_input_schema()
         assert inputs.input_names() == their_inputs.input_names()
         assert inputs.has_input_names() == their_inputs.has_input_names()
         assert inputs.is_tensor_spec() == their_inputs.is_tensor_spec()
@@ -70,7 +74,8 @@ def test_input_example(custom_model, sklearn_models, onnx_model, torch_pt2_model
     for d in (custom_model, sklearn_models[("pickle", "predict")], onnx_model, torch_pt2_model):
         ours, theirs = both(d, trust_code=d in (custom_model, torch_pt2_model))
         assert_same(ours.input_example, theirs.input_example)
-        assert_same(ours.metadata.load_input_example(str(d)), theirs.metadata.load_input_example(str(d)))
+        for meta in (ours.metadata, ours._model_meta):
+            assert_same(meta.load_input_example(str(d)), theirs.metadata.load_input_example(str(d)))
 
 
 def test_model_config_and_unwrap(custom_model):
@@ -181,11 +186,11 @@ def test_unknown_keys_are_kept(tmp_path, sklearn_models):
     with open(d / "MLmodel", "a") as f:
         f.write("future_key: {a: 1}\n_raw: clobber\n")
     m = fastpyfunc.load_model(str(d))
-    assert m.metadata.future_key == {"a": 1}
-    assert m.metadata.to_dict()["future_key"] == {"a": 1}
+    assert m._model_meta.future_key == {"a": 1}
+    assert m._model_meta.to_dict()["future_key"] == {"a": 1}
     # a key that names internal state does not overwrite it
-    assert m.metadata.to_dict()["_raw"] == "clobber"
-    assert m.metadata.flavors["python_function"]["loader_module"] == "mlflow.sklearn"
+    assert m._model_meta.to_dict()["_raw"] == "clobber"
+    assert m._model_meta.flavors["python_function"]["loader_module"] == "mlflow.sklearn"
 
 
 @pytest.mark.parametrize(

@@ -179,6 +179,8 @@ def scalar_action(type_name: str, dtype: Any, inferred: bool) -> ColumnAction:
 class ColumnAction:
     """What happens to one input column (mlflow's ``_enforce_mlflow_datatype``)."""
 
+    def __repr__(self) -> str: ...
+
     @final
     class Keep(ColumnAction):
         __match_args__ = ()

@@ -125,10 +125,22 @@ class TorchScriptModel:
         elif isinstance(data, (list, dict)):
             raise self._invalid(
                 "The PyTorch flavor does not support List or Dict input types. Please use a pandas.DataFrame "
-                "or a numpy.ndarray (or, with fastpyfunc, a list of ndarrays for several inputs)"
+                "or a numpy.ndarray (or, with fastpyfunc, a list of ndarrays for several inputs)",
+                cls=exc.InvalidInputTypeError,
             )
         else:
-            raise self._invalid("Input data should be pandas.DataFrame or numpy.ndarray")
+            raise self._invalid(
+                "Input data should be pandas.DataFrame or numpy.ndarray", cls=exc.InvalidInputTypeError
+            )
+        for i, a in enumerate(arrays):
+            if a.dtype.kind in "OUSVMm":  # torch.from_numpy's TypeError in mlflow
+                raise self._invalid(
+                    f"can't convert np.ndarray of type {a.dtype.type.__module__}.{a.dtype.type.__name__}. "
+                    "The only supported types are: float64, float32, float16, complex64, complex128, "
+                    "int64, int32, int16, int8, uint64, uint32, uint16, uint8, and bool.",
+                    f"input {i}",
+                    cls=exc.InvalidInputTypeError,
+                )
         if self._native is None:
             structure, items = self._python_runner()(arrays, params or {})
         else:
@@ -151,10 +163,10 @@ class TorchScriptModel:
         """Why this model cannot run in a forked child (see ``_fork``), or None."""
         return _fork.hazard(_fork.TORCHSCRIPT) if self._native is not None else None
 
-    def _invalid(self, message: str, key: str | None = None) -> exc.FastPyFuncError:
-        return exc.make(
-            exc.InvalidInputError, f"{self._model_path}: {message}", model_path=self._model_path, key=key
-        )
+    def _invalid(
+        self, message: str, key: str | None = None, cls: type[exc.FastPyFuncError] = exc.InvalidInputError
+    ) -> exc.FastPyFuncError:
+        return exc.make(cls, f"{self._model_path}: {message}", model_path=self._model_path, key=key)
 
     def _python_runner(self, why: str | None = None) -> Callable[[list[Any], dict[str, Any]], Outputs]:
         """Python torch's call; ``why`` is the engine's reason when the native module is loaded."""

@@ -25,6 +25,7 @@ __all__ = [
     "SchemaEnforcementError",
     "InvalidModelConfigError",
     "InvalidInputError",
+    "InvalidInputTypeError",
     "PredictionError",
 ]
 
@@ -132,6 +133,12 @@ class InvalidInputError(FastPyFuncError):
     """The data given to ``predict`` does not fit the model's inputs (names, types, shapes)."""
 
     default_error_code = "INVALID_PARAMETER_VALUE"
+
+
+class InvalidInputTypeError(InvalidInputError, TypeError):
+    """An input of a Python type the flavor does not take, where mlflow raises ``TypeError``
+    (a list or dict given to a PyTorch model): ``except TypeError`` written for mlflow still
+    catches it."""
 
 
 class PredictionError(FastPyFuncError):

@@ -183,6 +183,13 @@ pub(crate) enum ColumnAction {
     Nested {},
 }
 
+#[pymethods]
+impl ColumnAction {
+    fn __repr__(&self) -> String {
+        format!("ColumnAction.{self:?}")
+    }
+}
+
 impl From<ColAction> for ColumnAction {
     fn from(a: ColAction) -> Self {
         match a {
