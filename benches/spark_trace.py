@@ -168,6 +168,11 @@ def main() -> None:
         nargs="+",
         default=["mlflow.spark_udf", "fastpyfunc.spark_udf", "identity arrow_udf"],
     )
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="spark.python.worker.reuse=false: every task starts a fresh Python worker",
+    )
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     from pyspark.sql import SparkSession
@@ -178,6 +183,7 @@ def main() -> None:
         .config("spark.ui.enabled", "false")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
         .config("spark.driver.memory", "4g")
+        .config("spark.python.worker.reuse", "false" if args.cold else "true")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
