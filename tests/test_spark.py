@@ -487,3 +487,24 @@ def test_pandas_input_is_pyarrows_to_pandas(columns):
     ours.iloc[0, 0] = ours.iloc[1, 0]  # writable, as to_pandas's frames are
     dup = pa.RecordBatch.from_arrays([pa.array([1.0]), pa.array([2.0])], names=["a", "a"])
     pd.testing.assert_frame_equal(_to_pandas(dup), dup.to_pandas())
+
+
+def test_executor_skops_import_skips_torch_and_pytest_with_the_same_trusted_types():
+    """A cold worker imports skops.io without torch and pytest (unused by its trusted-type
+    list), and gets the same list as a plain import; nothing is left refusing imports."""
+    require("skops")
+    listing = "from skops.io import _trusted_types as t; print(sorted(t.SKLEARN_ESTIMATOR_TYPE_NAMES))"
+    ours = (
+        "import sys; from fastpyfunc.spark import _import_skops; _import_skops(); "
+        "print('torch' in sys.modules, 'pytest' in sys.modules, "
+        "any(type(f).__name__ == '_Refuse' for f in sys.meta_path)); " + listing
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    got = subprocess.run([sys.executable, "-c", ours], capture_output=True, text=True, check=True, env=env)
+    plain = subprocess.run(
+        [sys.executable, "-c", listing], capture_output=True, text=True, check=True, env=env
+    )
+    flags, names = got.stdout.split("\n", 1)
+    assert flags.split() == ["False", "False", "False"]
+    assert names.strip() == plain.stdout.strip()
+    assert "LinearRegression" in names

@@ -80,6 +80,7 @@ class _Shipped:
     required: int  # how many of them are required
     params: dict[str, Any] | None
     extra_env: dict[str, str] = field(default_factory=dict)
+    skops: bool = False  # a skops model file: import skops.io without its unused imports
 
     @property
     def key(self) -> tuple[str, str, bool]:
@@ -98,12 +99,53 @@ def _worker_model(shipped: _Shipped) -> Any:
         from ._pyfunc import load_model
 
         path = _extract(shipped.model_path) if shipped.archived else shipped.model_path
+        if shipped.skops:
+            _import_skops()
         with _environ(shipped.extra_env):
             model = load_model(
                 path, suppress_warnings=True, model_config=shipped.model_config, trust_code=shipped.trust
             )
         _WORKER_MODELS[shipped.key] = model
     return model
+
+
+# Top-level packages that ``import skops.io`` pulls in without using them (see _import_skops).
+_UNUSED_BY_SKOPS = ("torch", "pytest")
+
+
+def _import_skops() -> None:
+    """``import skops.io``, cheaper in a cold worker: skops builds its trusted-type list with
+    scikit-learn's ``all_estimators()``, which imports every scikit-learn package, among them
+    ``externals.array_api_compat.torch`` (torch) and test helpers (pytest); neither adds a type
+    to the list (208 scikit-learn types either way) and they are about half of the import (7 of
+    14 s cold on the benchmark machine). While skops imports, this thread's imports of them are
+    refused (ImportError, which the package walk skips); other threads, and packages already
+    imported, are untouched. The model itself is loaded afterwards, with nothing refused."""
+    if "skops.io" in sys.modules:
+        return
+    import threading
+
+    owner = threading.get_ident()
+
+    class _Refuse:
+        def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+            top = name.partition(".")[0]
+            if top in _UNUSED_BY_SKOPS and top not in sys.modules and threading.get_ident() == owner:
+                raise ImportError(f"{name} is not needed to import skops.io")
+            return None
+
+    finder = _Refuse()
+    sys.meta_path.insert(0, finder)
+    try:
+        import skops.io  # noqa: F401
+    except ImportError:
+        pass  # loading the model reports a missing skops with its own message
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def _uses_skops(flavors: dict[str, Any]) -> bool:
+    return any(isinstance(c, dict) and c.get("serialization_format") == "skops" for c in flavors.values())
 
 
 def _extract(name: str) -> str:
@@ -203,7 +245,17 @@ def _prepare(
     names = [str(n) for n in schema.input_names()] if schema is not None else None
     required = len(schema.required_input_names()) if schema is not None else 0
     checked = _validate_params(local_path, meta, pyfunc_conf, params)
-    shipped = _Shipped(location, archived, config, trust, names, required, checked, dict(extra_env or {}))
+    shipped = _Shipped(
+        location,
+        archived,
+        config,
+        trust,
+        names,
+        required,
+        checked,
+        dict(extra_env or {}),
+        _uses_skops(meta.flavors),
+    )
     return _Prepared(local_path, meta, shipped)
 
 
@@ -826,6 +878,7 @@ def predict(
         0,
         shipped.params,
         shipped.extra_env,
+        shipped.skops,
     )
     return df.mapInArrow(
         _map_fn(named, columns, rtype, _arrow_type(rtype), [f.name for f in out_fields]), out_schema
