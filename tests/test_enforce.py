@@ -12,7 +12,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from mlflow.models.utils import _enforce_schema
 from mlflow.types import Schema as MlflowSchema
@@ -44,10 +44,27 @@ class _Meta:
         return False
 
 
+def as_kind(frame: pd.DataFrame, kind: str):
+    """The frame as the input kind under test: itself, or a pyarrow Table (None where pyarrow
+    cannot hold its columns, e.g. mixed-type object columns)."""
+    if kind == "pandas":
+        return frame
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+
+
 def run_both(specs: list[dict], data):
-    """(ours, theirs): each the enforced data, or the inner error message."""
+    """(ours, theirs): each the enforced data, or the inner error message. Arrow input is
+    compared with mlflow on its pandas conversion (``to_pandas()``), which mlflow would need."""
     enforcer = Enforcer("m", _Meta(specs), None)
-    copy = data.copy() if hasattr(data, "copy") else data
+    if type(data).__module__.startswith("pyarrow"):
+        copy = data.to_pandas()
+    else:
+        copy = data.copy() if hasattr(data, "copy") else data
     try:
         ours = enforcer(data, None)[0]
     except SchemaEnforcementError as e:
@@ -183,18 +200,24 @@ def unnamed_cases(draw):
     return specs, frame
 
 
+@pytest.mark.parametrize("kind", ["pandas", "arrow"])
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(named_cases())
-def test_named_columns_accept_and_convert_exactly_as_mlflow(case):
+@given(case=named_cases())
+def test_named_columns_accept_and_convert_exactly_as_mlflow(kind, case):
     specs, frame = case
-    assert_parity(specs, frame)
+    data = as_kind(frame, kind)
+    assume(data is not None)
+    assert_parity(specs, data)
 
 
+@pytest.mark.parametrize("kind", ["pandas", "arrow"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(unnamed_cases())
-def test_unnamed_columns_accept_and_convert_exactly_as_mlflow(case):
+@given(case=unnamed_cases())
+def test_unnamed_columns_accept_and_convert_exactly_as_mlflow(kind, case):
     specs, frame = case
-    assert_parity(specs, frame)
+    data = as_kind(frame, kind)
+    assume(data is not None)
+    assert_parity(specs, data)
 
 
 TENSOR_DTYPES = ["float32", "float64", "int32", "int64", "bool", "object", "str", "uint8"]
@@ -370,11 +393,14 @@ def nested_cases(draw):
     return specs, frame
 
 
+@pytest.mark.parametrize("kind", ["pandas", "arrow"])
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(nested_cases())
-def test_nested_types_are_enforced_like_mlflow(case):
+@given(case=nested_cases())
+def test_nested_types_are_enforced_like_mlflow(kind, case):
     specs, frame = case
-    assert_parity(specs, frame)
+    data = as_kind(frame, kind)  # list/struct Arrow columns where the cells allow one
+    assume(data is not None)
+    assert_parity(specs, data)
 
 
 def test_nested_types_named_cases():
@@ -499,11 +525,14 @@ def frame_tensor_cases(draw):
     return [spec], frame
 
 
+@pytest.mark.parametrize("kind", ["pandas", "arrow"])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frame_tensor_cases())
-def test_dataframes_for_tensor_schemas_like_mlflow(case):
+@given(case=frame_tensor_cases())
+def test_dataframes_for_tensor_schemas_like_mlflow(kind, case):
     specs, frame = case
-    ours, theirs = run_both(specs, frame)
+    data = as_kind(frame, kind)
+    assume(data is not None)
+    ours, theirs = run_both(specs, data)
     if isinstance(theirs, str):
         assert isinstance(ours, str) and ours == theirs
     else:

@@ -294,6 +294,12 @@ class Enforcer:
         assert plan is not None
         pd = loaded("pandas")
         np = loaded("numpy")
+        if not (pd is not None and isinstance(data, pd.DataFrame)):
+            # Arrow (pyarrow, polars, any Arrow C stream): the DataFrame to_pandas() gives, as
+            # for column schemas (a DataFrame also exports an Arrow stream: checked first)
+            frame = arrow_to_pandas(data)
+            if frame is not None:
+                data, pd = frame, loaded("pandas")
         if pd is not None and isinstance(data, pd.Series):
             data = pd.DataFrame(data)
         frame = pd is not None and isinstance(data, pd.DataFrame)
