@@ -180,7 +180,7 @@ impl Kind {
 }
 
 /// The value of `key` in a frozen dict's items (the last one set, as in Python).
-fn lookup<'v, 'a>(items: &'v [(&'a str, Value)], key: &str) -> Option<&'v Value> {
+fn lookup<'v>(items: &'v [(&str, Value)], key: &str) -> Option<&'v Value> {
     items.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
