@@ -1,11 +1,10 @@
 //! The opcode reader: runs the pickle machine (protocols 0-5) on symbolic values instead of
 //! objects. Strings and tuples are tracked exactly (STACK_GLOBAL's arguments, code objects'
 //! names); everything else is opaque. Whatever cannot be resolved statically is refused.
-//! Bounded in stack, memo and nesting; every read is checked, so it never panics.
+//! Bounded in stack, memo and nesting; every read is checked, so it never panics. Values are
+//! `Copy` (no allocation per value): strings borrow the input, compound values index tables.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use super::allowlist::{IMPORT_MAPPING, NAME_MAPPING};
 use super::{is_allowed, CodeObject, Finding, GlobalRef, JoblibArray, Report};
@@ -31,14 +30,14 @@ impl Default for Limits {
 }
 
 /// Tuples nested deeper than this are opaque (keeps drops shallow; nothing needs more).
-const MAX_TUPLE_DEPTH: u16 = 32;
+const MAX_TUPLE_DEPTH: u8 = 32;
 /// A dict's items are tracked up to this many (joblib's array wrapper state has six).
 const MAX_DICT_ITEMS: usize = 32;
 /// joblib's placeholder for an array whose raw bytes follow it in the file.
 const JOBLIB_WRAPPER: (&str, &str) = ("joblib.numpy_pickle", "NumpyArrayWrapper");
 
 /// A `numpy.dtype(str, ...)` built at load time: what the byte size of its items is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Dtype {
     /// Bytes per item; None when it cannot be known statically (structured, unknown kinds).
     itemsize: Option<u64>,
@@ -82,194 +81,121 @@ impl Dtype {
             },
         }
     }
-
-    /// `dtype.__setstate__((version, endian, subarray, names, fields, elsize, ...))`. The size
-    /// is kept only when elsize agrees with the type string; a subarray or structured dtype
-    /// holds objects when its base or any field does. Anything else: unknown.
-    fn set_state(&mut self, state: &Value<'_>) {
-        let known = match state {
-            Value::Tuple(items, _) if (8..=9).contains(&items.len()) => {
-                let elsize = match &items[5] {
-                    Value::Int(n) => Some(*n),
-                    _ => None,
-                };
-                let size_ok = match (elsize, self.itemsize) {
-                    (Some(-1), _) => !self.flexible,
-                    (Some(n), Some(size)) => self.flexible && u64::try_from(n) == Ok(size),
-                    _ => false,
-                };
-                // (base dtype, shape) for a subarray dtype.
-                let sub = match &items[2] {
-                    Value::None => Some(false),
-                    Value::Tuple(t, _) => match t.first() {
-                        Some(Value::Dtype(base)) => {
-                            let b = base.try_borrow().ok();
-                            b.filter(|b| b.object || b.itemsize.is_some())
-                                .map(|b| b.object)
-                        }
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                // {name: (dtype, offset[, title])} for a structured dtype.
-                let fields = match (&items[3], &items[4]) {
-                    (Value::None, Value::None) => Some(false),
-                    (Value::Tuple(names, _), Value::Frozen(fields, _)) => {
-                        let mut object = Some(false);
-                        for name in names.iter() {
-                            let field = name.as_str().and_then(|n| lookup(fields, n));
-                            let dtype = match field {
-                                Some(Value::Tuple(t, _)) => match t.first() {
-                                    Some(Value::Dtype(d)) => d.try_borrow().ok().map(|d| d.clone()),
-                                    _ => None,
-                                },
-                                _ => None,
-                            };
-                            object = match (object, dtype) {
-                                (Some(o), Some(d)) if d.object || d.itemsize.is_some() => {
-                                    Some(o || d.object)
-                                }
-                                _ => None,
-                            };
-                        }
-                        object
-                    }
-                    _ => None,
-                };
-                match (size_ok, sub, fields) {
-                    (true, Some(a), Some(b)) => {
-                        self.object |= a || b;
-                        true
-                    }
-                    _ => false,
-                }
-            }
-            _ => false,
-        };
-        if !known {
-            self.itemsize = None;
-            self.object = false;
-        }
-    }
 }
 
 /// A dict built at load time, with its literal-string-keyed items in order (shared through the
-/// memo, as the dict object is). `exact` is false once an item was not tracked.
+/// memo by index, as the dict object is). `exact` is false once an item was not tracked.
 #[derive(Debug, Default)]
 struct Dict<'a> {
-    items: Vec<(&'a str, Value<'a>)>,
+    items: Vec<(&'a str, Value)>,
     exact: bool,
+    /// The snapshot taken when it was last put in a tuple or dict, while it has not changed
+    /// since (one copy per version of the dict, however often it is nested).
+    frozen: Option<Value>,
 }
 
-#[derive(Debug, Clone)]
-enum Value<'a> {
-    /// A string, borrowed from the pickle bytes (no allocation per string).
-    Str(&'a str),
+/// A symbolic value. `Copy`, with no heap allocation of its own: strings borrow the pickle bytes,
+/// everything with parts is an index into one of the machine's tables (which only grow while
+/// one stream is read, and are freed together at its end).
+// (Every payload is one word: a value is a tag and a word, copied in two moves; wider payloads
+// made the compiler copy it in overlapping pieces, which stalls store forwarding.)
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    /// A string, borrowed from the pickle bytes: its index in `Machine::strs`.
+    Str(usize),
     Bytes,
-    /// A global as imported (after protocol < 3 name mapping).
-    Global(Rc<(String, String)>),
-    Tuple(Rc<Vec<Value<'a>>>, u16),
+    /// A global as imported (after protocol < 3 name mapping): its index in `Machine::keys` (and
+    /// in the report's globals).
+    Global(usize),
+    /// A tuple: its `Span` of `Machine::items`, in `Machine::spans`.
+    Tuple(usize),
     /// What `_builtin_type('CodeType')` / `_builtin_type('FunctionType')` return.
     CodeType,
     FunctionType,
-    /// A code object built at load time: (name, file).
-    Code(Rc<(Option<String>, Option<String>)>),
+    /// A code object built at load time: its (name, file) in `Machine::codes`.
+    Code(usize),
     None,
     /// An integer small enough for an i64.
     Int(i64),
-    Dict(Rc<RefCell<Dict<'a>>>),
-    /// A dict as it was when put in a tuple or another dict (its items, nesting depth).
-    Frozen(Rc<Vec<(&'a str, Value<'a>)>>, u16),
-    Dtype(Rc<RefCell<Dtype>>),
+    /// A dict being built (mutable, shared through the memo): its index in `Machine::dicts`.
+    Dict(usize),
+    /// A dict as it was when put in a tuple or another dict: its `Span` of `Machine::pairs`,
+    /// in `Machine::spans`.
+    Frozen(usize),
+    /// A `numpy.dtype` built at load time (mutable through BUILD): its index in `Machine::dtypes`.
+    Dtype(usize),
     /// joblib's `NumpyArrayWrapper()`: its BUILD is followed by the array's raw bytes.
     Wrapper,
     Other,
 }
 
-impl<'a> Value<'a> {
-    fn tuple(mut items: Vec<Value<'a>>) -> Value<'a> {
-        // A (mutable) dict inside a tuple is frozen: nesting is then fixed when it is built, and
-        // bounded, so drops stay shallow.
-        for v in items.iter_mut() {
-            if let Value::Dict(d) = v {
-                *v = Dict::freeze(d);
-            }
-        }
-        let depth = items.iter().map(Value::depth).max().unwrap_or(0) + 1;
-        if depth > MAX_TUPLE_DEPTH {
-            Value::Other
-        } else {
-            Value::Tuple(Rc::new(items), depth)
-        }
-    }
-
-    fn depth(&self) -> u16 {
-        match self {
-            Value::Tuple(_, d) | Value::Frozen(_, d) => *d,
-            _ => 0,
-        }
-    }
-
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Value::Global(g) => format!("{}.{}", g.0, g.1),
-            Value::Str(_) => "a string".into(),
-            Value::Bytes => "a bytes object".into(),
-            Value::Tuple(..) => "a tuple".into(),
-            Value::CodeType => "the code type".into(),
-            Value::FunctionType => "the function type".into(),
-            Value::Code(_) => "a code object".into(),
-            Value::None => "None".into(),
-            Value::Int(_) => "an integer".into(),
-            Value::Dict(_) | Value::Frozen(..) => "a dict".into(),
-            Value::Dtype(_) => "a numpy dtype".into(),
-            Value::Wrapper => "a joblib array wrapper".into(),
-            Value::Other => "an object built at load time".into(),
-        }
-    }
+/// Where a tuple's items (or a frozen dict's) are, and how deeply it nests.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    len: usize,
+    depth: u8,
 }
 
-impl<'a> Dict<'a> {
-    /// The items, when every one was tracked.
-    fn clone_items(&self) -> Option<Vec<(&'a str, Value<'a>)>> {
-        self.exact.then(|| self.items.clone())
-    }
+/// What calling a global does, decided once when the global is first seen (so that REDUCE does
+/// not compare names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    /// joblib's `NumpyArrayWrapper` (only where joblib arrays are read).
+    Wrapper,
+    NumpyDtype,
+    /// cloudpickle's `_builtin_type`.
+    BuiltinType,
+    /// `types.CodeType`.
+    CodeType,
+    /// `types.FunctionType` / `types.LambdaType`.
+    FunctionType,
+    /// cloudpickle's `_make_function`.
+    MakeFunction,
+    /// cloudpickle's `_make_skeleton_class` / `_make_skeleton_enum`.
+    Skeleton,
+    /// `builtins.type`.
+    Type,
+    /// `builtins.eval/exec/compile`, `marshal.loads`.
+    Source,
+}
 
-    fn freeze(d: &RefCell<Dict<'a>>) -> Value<'a> {
-        let Some(items) = d.borrow().clone_items() else {
-            return Value::Other;
-        };
-        let depth = items.iter().map(|(_, v)| v.depth()).max().unwrap_or(0) + 1;
-        if depth > MAX_TUPLE_DEPTH {
-            Value::Other
-        } else {
-            Value::Frozen(Rc::new(items), depth)
+impl Kind {
+    fn of(module: &str, name: &str, joblib: bool) -> Kind {
+        let cloudpickle = module.ends_with("cloudpickle") || module.ends_with("cloudpickle_fast");
+        match (module, name) {
+            w if w == JOBLIB_WRAPPER && joblib => Kind::Wrapper,
+            ("numpy", "dtype") => Kind::NumpyDtype,
+            (_, "_builtin_type") if cloudpickle => Kind::BuiltinType,
+            ("types", "CodeType") => Kind::CodeType,
+            ("types", "FunctionType" | "LambdaType") => Kind::FunctionType,
+            (_, "_make_function") if cloudpickle => Kind::MakeFunction,
+            (_, "_make_skeleton_class" | "_make_skeleton_enum") if cloudpickle => Kind::Skeleton,
+            ("builtins", "type") => Kind::Type,
+            ("builtins", "eval" | "exec" | "compile") | ("marshal", "loads") => Kind::Source,
+            _ => Kind::Plain,
         }
     }
 }
 
 /// The value of `key` in a frozen dict's items (the last one set, as in Python).
-fn lookup<'v, 'a>(items: &'v [(&'a str, Value<'a>)], key: &str) -> Option<&'v Value<'a>> {
+fn lookup<'v>(items: &'v [(&str, Value)], key: &str) -> Option<&'v Value> {
     items.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
 /// The memo: picklers number entries 0, 1, 2...; those live in a vector, any others in a map.
 #[derive(Default)]
-struct Memo<'a> {
-    dense: Vec<Option<Value<'a>>>,
-    sparse: HashMap<u64, Value<'a>>,
+struct Memo {
+    dense: Vec<Option<Value>>,
+    /// (SipHash: the indices are the attacker's choice.)
+    sparse: HashMap<u64, Value>,
     len: usize,
 }
 
-impl<'a> Memo<'a> {
-    fn insert(&mut self, idx: u64, v: Value<'a>) {
+impl Memo {
+    #[inline]
+    fn insert(&mut self, idx: u64, v: Value) {
         let fresh = match usize::try_from(idx) {
             Ok(i) if i < self.dense.len() => self.dense[i].replace(v).is_none(),
             Ok(i) if i == self.dense.len() => {
@@ -282,20 +208,33 @@ impl<'a> Memo<'a> {
         self.len += usize::from(fresh);
     }
 
-    fn get(&self, idx: u64) -> Option<&Value<'a>> {
+    #[inline]
+    fn get(&self, idx: u64) -> Option<Value> {
         match usize::try_from(idx) {
-            Ok(i) if i < self.dense.len() => self.dense[i].as_ref(),
-            _ => self.sparse.get(&idx),
+            Ok(i) if i < self.dense.len() => self.dense[i],
+            _ => self.sparse.get(&idx).copied(),
         }
-    }
-
-    fn contains(&self, idx: u64) -> bool {
-        self.get(idx).is_some()
     }
 }
 
+/// The arguments of a call: `len` values from the stack or from the tuple items, at `start`.
+#[derive(Debug, Clone, Copy)]
+struct Args {
+    in_stack: bool,
+    start: usize,
+    len: usize,
+}
+
+impl Args {
+    const NONE: Args = Args {
+        in_stack: false,
+        start: 0,
+        len: 0,
+    };
+}
+
 /// Stops the machine: the stream is unreadable at `offset`.
-struct Stop(Finding);
+struct Stop(Box<Finding>);
 
 type Step<T> = std::result::Result<T, Stop>;
 
@@ -304,17 +243,31 @@ struct Machine<'a> {
     pos: usize,
     op_start: usize,
     limits: &'a Limits,
-    stack: Vec<Value<'a>>,
-    metastack: Vec<Vec<Value<'a>>>,
-    depth: usize,
-    memo: Memo<'a>,
+    /// One stack for all MARK segments: `base` is where the current one begins, `marks` where
+    /// the enclosing ones do.
+    stack: Vec<Value>,
+    base: usize,
+    marks: Vec<usize>,
+    max_stack: usize,
+    /// Every string value.
+    strs: Vec<&'a str>,
+    memo: Memo,
+    /// The items of every tuple built (tuples are immutable: slices of this, never copied again).
+    items: Vec<Value>,
+    /// The items of every frozen dict.
+    pairs: Vec<(&'a str, Value)>,
+    /// Where each tuple's and frozen dict's items are.
+    spans: Vec<Span>,
+    dicts: Vec<Dict<'a>>,
+    dtypes: Vec<Dtype>,
+    /// (name, file) of each code object built.
+    codes: Vec<(Option<&'a str>, Option<&'a str>)>,
+    /// (module, name, kind) of each global, parallel to `report.globals`.
+    keys: Vec<(&'a str, &'a str, Kind)>,
+    seen: HashMap<(&'a str, &'a str), usize>,
     proto: u8,
     frame_end: Option<usize>,
     report: Report,
-    seen: HashMap<(String, String), usize>,
-    /// Emptied stacks of finished marks, reused by the next MARK (one allocation per nesting
-    /// level instead of one per MARK).
-    spare: Vec<Vec<Value<'a>>>,
     /// Whether joblib's array wrappers are read (not inside the nested pickle of one).
     joblib: bool,
 }
@@ -322,44 +275,64 @@ struct Machine<'a> {
 /// Reads one pickle stream (up to its STOP) and reports what loading it would import and call.
 /// joblib's arrays (raw bytes after each `NumpyArrayWrapper`) are read as joblib reads them.
 pub fn verify_bytes(data: &[u8], limits: &Limits) -> Report {
-    verify_stream(data, limits, true)
+    verify_stream(data, limits, true).0
 }
 
-fn verify_stream(data: &[u8], limits: &Limits, joblib: bool) -> Report {
+/// The report, and the (module, name) of each of its globals borrowed from `data`.
+fn verify_stream<'a>(
+    data: &'a [u8],
+    limits: &'a Limits,
+    joblib: bool,
+) -> (Report, Vec<(&'a str, &'a str, Kind)>) {
+    // Sizes from the stream's length (model pickles: about one memo entry per 64 bytes, one
+    // tuple item per 32), bounded: large files are mostly raw array bytes.
+    let guess = (data.len() / 64).min(1 << 16);
     let mut m = Machine {
         data,
         pos: 0,
         op_start: 0,
         limits,
-        stack: Vec::new(),
-        metastack: Vec::new(),
-        depth: 0,
-        memo: Memo::default(),
+        stack: Vec::with_capacity(64),
+        base: 0,
+        marks: Vec::with_capacity(16),
+        max_stack: limits.max_stack,
+        strs: Vec::new(),
+        memo: Memo {
+            dense: Vec::with_capacity(guess),
+            ..Memo::default()
+        },
+        items: Vec::with_capacity(2 * guess),
+        pairs: Vec::new(),
+        spans: Vec::with_capacity(guess),
+        dicts: Vec::new(),
+        dtypes: Vec::new(),
+        codes: Vec::new(),
+        keys: Vec::new(),
+        seen: HashMap::new(),
         proto: 0,
         frame_end: None,
         report: Report::default(),
-        seen: HashMap::new(),
-        spare: Vec::new(),
         joblib,
     };
     match m.run() {
         Ok(()) => m.report.end = m.pos,
-        Err(Stop(f)) => m.report.malformed = Some(f),
+        Err(Stop(f)) => m.report.malformed = Some(*f),
     }
     let mut report = std::mem::take(&mut m.report);
     report.protocol = m.proto.max(report.protocol);
-    // Drop deep structures iteratively is not needed: tuple depth is capped.
-    report
+    (report, m.keys)
 }
 
 impl<'a> Machine<'a> {
+    #[cold]
     fn fail<T>(&self, msg: impl Into<String>) -> Step<T> {
-        Err(Stop(Finding {
+        Err(Stop(Box::new(Finding {
             offset: self.op_start,
             message: msg.into(),
-        }))
+        })))
     }
 
+    #[cold]
     fn finding(&mut self, msg: String) {
         if self.report.findings.len() < self.limits.max_findings {
             self.report.findings.push(Finding {
@@ -371,6 +344,7 @@ impl<'a> Machine<'a> {
 
     // -- reading -------------------------------------------------------------------------------
 
+    #[inline]
     fn take(&mut self, n: usize) -> Step<&'a [u8]> {
         let data: &'a [u8] = self.data;
         match self.pos.checked_add(n) {
@@ -379,17 +353,30 @@ impl<'a> Machine<'a> {
                 self.pos = end;
                 Ok(s)
             }
-            _ => self.fail(format!(
-                "truncated: needs {n} bytes, {} left",
-                data.len().saturating_sub(self.pos)
-            )),
+            _ => self.truncated(n),
         }
     }
 
-    fn u8(&mut self) -> Step<u8> {
-        Ok(self.take(1)?[0])
+    #[cold]
+    fn truncated<T>(&self, n: usize) -> Step<T> {
+        self.fail(format!(
+            "truncated: needs {n} bytes, {} left",
+            self.data.len().saturating_sub(self.pos)
+        ))
     }
 
+    #[inline]
+    fn u8(&mut self) -> Step<u8> {
+        match self.data.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => self.truncated(1),
+        }
+    }
+
+    #[inline]
     fn le(&mut self, n: usize) -> Step<u64> {
         let b = self.take(n)?;
         Ok(b.iter()
@@ -397,6 +384,7 @@ impl<'a> Machine<'a> {
             .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
     }
 
+    #[inline]
     fn len(&mut self, n: usize) -> Step<usize> {
         let v = self.le(n)?;
         usize::try_from(v).or_else(|_| self.fail("length does not fit in memory"))
@@ -415,10 +403,10 @@ impl<'a> Machine<'a> {
         }
     }
 
-    fn utf8_line(&mut self) -> Step<String> {
+    fn utf8_line(&mut self) -> Step<&'a str> {
         let l = self.line()?;
         match std::str::from_utf8(l) {
-            Ok(s) => Ok(s.to_owned()),
+            Ok(s) => Ok(s),
             Err(_) => self.fail("module or name is not valid UTF-8"),
         }
     }
@@ -438,117 +426,384 @@ impl<'a> Machine<'a> {
 
     // -- the stack -----------------------------------------------------------------------------
 
-    fn push(&mut self, v: Value<'a>) -> Step<()> {
-        if self.depth >= self.limits.max_stack {
+    /// Where the current MARK segment begins.
+    #[inline]
+    fn base(&self) -> usize {
+        self.base
+    }
+
+    #[inline(always)]
+    fn push(&mut self, v: Value) -> Step<()> {
+        if self.stack.len() >= self.max_stack {
             return self.fail(format!("stack exceeds {} items", self.limits.max_stack));
         }
-        self.depth += 1;
         self.stack.push(v);
         Ok(())
     }
 
-    fn pop(&mut self) -> Step<Value<'a>> {
-        match self.stack.pop() {
-            Some(v) => {
-                self.depth -= 1;
-                Ok(v)
+    #[inline(always)]
+    fn pop(&mut self) -> Step<Value> {
+        if self.stack.len() > self.base() {
+            if let Some(v) = self.stack.pop() {
+                return Ok(v);
             }
-            None => self.fail("stack underflow"),
         }
+        self.underflow()
     }
 
-    fn top(&self) -> Step<&Value<'a>> {
-        match self.stack.last() {
-            Some(v) => Ok(v),
-            None => self.fail("stack underflow"),
+    #[cold]
+    fn underflow<T>(&self) -> Step<T> {
+        self.fail("stack underflow")
+    }
+
+    #[inline(always)]
+    fn top(&self) -> Step<Value> {
+        if self.stack.len() > self.base() {
+            if let Some(&v) = self.stack.last() {
+                return Ok(v);
+            }
         }
+        self.underflow()
     }
 
     fn mark(&mut self) -> Step<()> {
-        if self.metastack.len() >= self.limits.max_marks {
+        if self.marks.len() >= self.limits.max_marks {
             return self.fail(format!("more than {} nested marks", self.limits.max_marks));
         }
-        let fresh = self.spare.pop().unwrap_or_default();
-        let items = std::mem::replace(&mut self.stack, fresh);
-        self.metastack.push(items);
+        self.marks.push(self.base);
+        self.base = self.stack.len();
         Ok(())
     }
 
-    /// Pops to the last MARK, dropping the items and keeping their vector for reuse.
-    fn drop_mark(&mut self) -> Step<()> {
-        let items = self.pop_mark()?;
-        self.recycle(items);
-        Ok(())
-    }
-
-    fn recycle(&mut self, mut items: Vec<Value<'a>>) {
-        if self.spare.len() < 64 {
-            items.clear();
-            self.spare.push(items);
-        }
-    }
-
-    fn pop_mark(&mut self) -> Step<Vec<Value<'a>>> {
-        match self.metastack.pop() {
-            Some(prev) => {
-                let items = std::mem::replace(&mut self.stack, prev);
-                self.depth -= items.len();
-                Ok(items)
-            }
+    /// Closes the current MARK segment: its items stay at `stack[start..]` until the caller
+    /// truncates the stack to `start`.
+    fn pop_mark(&mut self) -> Step<usize> {
+        match self.marks.pop() {
+            Some(outer) => Ok(std::mem::replace(&mut self.base, outer)),
             None => self.fail("no MARK to pop to"),
         }
     }
 
+    /// Pops to the last MARK, dropping the items.
+    fn drop_mark(&mut self) -> Step<()> {
+        let start = self.pop_mark()?;
+        self.stack.truncate(start);
+        Ok(())
+    }
+
+    /// The item just under a closed segment at `start` (the object SETITEMS and such modify).
+    fn below(&self, start: usize) -> Step<Value> {
+        if start > self.base() {
+            Ok(self.stack[start - 1])
+        } else {
+            self.underflow()
+        }
+    }
+
+    #[inline(always)]
     fn memo_put(&mut self, idx: u64) -> Step<()> {
-        let v = self.top()?.clone();
-        if !self.memo.contains(idx) && self.memo.len >= self.limits.max_memo {
+        let v = self.top()?;
+        if self.memo.len >= self.limits.max_memo && self.memo.get(idx).is_none() {
             return self.fail(format!("memo exceeds {} entries", self.limits.max_memo));
         }
         self.memo.insert(idx, v);
         Ok(())
     }
 
+    #[inline(always)]
     fn memo_get(&mut self, idx: u64) -> Step<()> {
         match self.memo.get(idx) {
-            Some(v) => {
-                let v = v.clone();
-                self.push(v)
-            }
+            Some(v) => self.push(v),
             None => self.fail(format!("memo index {idx} was never stored")),
         }
     }
 
+    // -- values --------------------------------------------------------------------------------
+
+    /// A tuple of `stack[from..]` (the caller truncates the stack). A (mutable) dict inside a
+    /// tuple is frozen, as it is when the tuple is built; nesting deeper than the cap is opaque.
+    fn tuple(&mut self, from: usize) -> Value {
+        let start = self.items.len();
+        self.items.extend_from_slice(&self.stack[from..]);
+        let mut depth = 0;
+        for i in start..self.items.len() {
+            let v = self.items[i];
+            let v = match v {
+                Value::Dict(d) => {
+                    let f = self.freeze(d);
+                    self.items[i] = f;
+                    f
+                }
+                v => v,
+            };
+            depth = depth.max(self.depth(v));
+        }
+        let depth = depth + 1;
+        if depth > MAX_TUPLE_DEPTH {
+            self.items.truncate(start);
+            return Value::Other;
+        }
+        self.spans.push(Span {
+            start,
+            len: self.items.len() - start,
+            depth,
+        });
+        Value::Tuple(self.spans.len() - 1)
+    }
+
+    #[inline]
+    fn depth(&self, v: Value) -> u8 {
+        match v {
+            Value::Tuple(i) | Value::Frozen(i) => self.spans[i].depth,
+            _ => 0,
+        }
+    }
+
+    /// `v`, or the snapshot of it when it is a dict.
+    #[inline]
+    fn frozen(&mut self, v: Value) -> Value {
+        match v {
+            Value::Dict(d) => self.freeze(d),
+            v => v,
+        }
+    }
+
+    fn freeze(&mut self, d: usize) -> Value {
+        let dict = &self.dicts[d];
+        if let Some(f) = dict.frozen {
+            return f;
+        }
+        let f = if !dict.exact {
+            Value::Other
+        } else {
+            let depth = dict
+                .items
+                .iter()
+                .map(|&(_, v)| self.depth(v))
+                .max()
+                .unwrap_or(0)
+                + 1;
+            if depth > MAX_TUPLE_DEPTH {
+                Value::Other
+            } else {
+                let start = self.pairs.len();
+                self.pairs.extend_from_slice(&dict.items);
+                self.spans.push(Span {
+                    start,
+                    len: dict.items.len(),
+                    depth,
+                });
+                Value::Frozen(self.spans.len() - 1)
+            }
+        };
+        self.dicts[d].frozen = Some(f);
+        f
+    }
+
+    fn new_dict(&mut self) -> Value {
+        self.dicts.push(Dict {
+            items: Vec::new(),
+            exact: true,
+            frozen: None,
+        });
+        Value::Dict(self.dicts.len() - 1)
+    }
+
+    /// SETITEM(S) on a tracked dict: `stack[from..to]` as (key, value) pairs, kept while the
+    /// keys are literal strings.
+    fn set_items(&mut self, d: usize, from: usize, to: usize) {
+        let dict = &mut self.dicts[d];
+        dict.frozen = None;
+        if dict.exact {
+            // (one allocation for a dict set in one SETITEMS, as picklers write them)
+            let room = MAX_DICT_ITEMS.saturating_sub(dict.items.len());
+            dict.items.reserve(room.min((to - from) / 2));
+        }
+        let mut i = from;
+        while i + 1 < to {
+            let (k, v) = (self.stack[i], self.stack[i + 1]);
+            i += 2;
+            let dict = &self.dicts[d];
+            match k {
+                Value::Str(k) if dict.exact && dict.items.len() < MAX_DICT_ITEMS => {
+                    let k = self.strs[k];
+                    // A dict inside a dict is frozen, as in a tuple.
+                    let v = self.frozen(v);
+                    let dict = &mut self.dicts[d];
+                    dict.items.push((k, v));
+                    dict.frozen = None;
+                }
+                _ => self.dicts[d].exact = false,
+            }
+        }
+    }
+
+    fn tuple_items(&self, v: Value) -> &[Value] {
+        match v {
+            Value::Tuple(i) => {
+                let s = self.spans[i];
+                &self.items[s.start..s.start + s.len]
+            }
+            _ => &[],
+        }
+    }
+
+    fn frozen_items(&self, v: Value) -> Option<&[(&'a str, Value)]> {
+        match v {
+            Value::Frozen(i) => {
+                let s = self.spans[i];
+                Some(&self.pairs[s.start..s.start + s.len])
+            }
+            _ => None,
+        }
+    }
+
+    fn args(&self, a: Args) -> &[Value] {
+        let from = if a.in_stack { &self.stack } else { &self.items };
+        &from[a.start..a.start + a.len]
+    }
+
+    fn arg_str(&self, a: Args, i: usize) -> Option<&'a str> {
+        self.args(a).get(i).and_then(|&v| self.str_of(v))
+    }
+
+    #[inline]
+    fn str_of(&self, v: Value) -> Option<&'a str> {
+        match v {
+            Value::Str(i) => Some(self.strs[i]),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn str_value(&mut self, s: &'a str) -> Value {
+        self.strs.push(s);
+        Value::Str(self.strs.len() - 1)
+    }
+
+    fn describe(&self, v: Value) -> String {
+        match v {
+            Value::Global(g) => format!("{}.{}", self.keys[g].0, self.keys[g].1),
+            Value::Str(_) => "a string".into(),
+            Value::Bytes => "a bytes object".into(),
+            Value::Tuple(_) => "a tuple".into(),
+            Value::CodeType => "the code type".into(),
+            Value::FunctionType => "the function type".into(),
+            Value::Code(_) => "a code object".into(),
+            Value::None => "None".into(),
+            Value::Int(_) => "an integer".into(),
+            Value::Dict(_) | Value::Frozen(_) => "a dict".into(),
+            Value::Dtype(_) => "a numpy dtype".into(),
+            Value::Wrapper => "a joblib array wrapper".into(),
+            Value::Other => "an object built at load time".into(),
+        }
+    }
+
+    /// `dtype.__setstate__((version, endian, subarray, names, fields, elsize, ...))`. The size
+    /// is kept only when elsize agrees with the type string; a subarray or structured dtype
+    /// holds objects when its base or any field does. Anything else: unknown.
+    fn dtype_set_state(&mut self, d: usize, state: Value) {
+        let mut dtype = self.dtypes[d];
+        let items = self.tuple_items(state);
+        let known = (8..=9).contains(&items.len()) && {
+            let elsize = match items[5] {
+                Value::Int(n) => Some(n),
+                _ => None,
+            };
+            let size_ok = match (elsize, dtype.itemsize) {
+                (Some(-1), _) => !dtype.flexible,
+                (Some(n), Some(size)) => dtype.flexible && u64::try_from(n) == Ok(size),
+                _ => false,
+            };
+            // (base dtype, shape) for a subarray dtype.
+            let sub = match items[2] {
+                Value::None => Some(false),
+                t @ Value::Tuple(_) => match self.tuple_items(t).first() {
+                    Some(&Value::Dtype(base)) if base != d => {
+                        let b = self.dtypes[base];
+                        (b.object || b.itemsize.is_some()).then_some(b.object)
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            // {name: (dtype, offset[, title])} for a structured dtype.
+            let fields = match (items[3], items[4]) {
+                (Value::None, Value::None) => Some(false),
+                (names @ Value::Tuple(_), fields @ Value::Frozen(_)) => {
+                    let fields = self.frozen_items(fields).unwrap_or_default();
+                    let mut object = Some(false);
+                    for name in self.tuple_items(names) {
+                        let field = self.str_of(*name).and_then(|n| lookup(fields, n));
+                        let dtype = match field {
+                            Some(&t @ Value::Tuple(_)) => match self.tuple_items(t).first() {
+                                // (a dtype that contains itself is unknown)
+                                Some(&Value::Dtype(f)) if f != d => Some(self.dtypes[f]),
+                                _ => None,
+                            },
+                            _ => None,
+                        };
+                        object = match (object, dtype) {
+                            (Some(o), Some(d)) if d.object || d.itemsize.is_some() => {
+                                Some(o || d.object)
+                            }
+                            _ => None,
+                        };
+                    }
+                    object
+                }
+                _ => None,
+            };
+            match (size_ok, sub, fields) {
+                (true, Some(a), Some(b)) => {
+                    dtype.object |= a || b;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if !known {
+            dtype.itemsize = None;
+            dtype.object = false;
+        }
+        self.dtypes[d] = dtype;
+    }
+
     // -- globals and calls ---------------------------------------------------------------------
 
-    fn global(&mut self, module: String, name: String) -> Step<()> {
+    fn global(&mut self, module: &'a str, name: &'a str) -> Step<()> {
         let (module, name) = compat_map(self.proto, module, name);
-        let allowed = is_allowed(&module, &name)
-            || (self.joblib && (module.as_str(), name.as_str()) == JOBLIB_WRAPPER);
-        let key = (module, name);
-        match self.seen.get(&key) {
-            Some(&i) => self.report.globals[i].count += 1,
+        let i = match self.seen.get(&(module, name)) {
+            Some(&i) => {
+                self.report.globals[i].count += 1;
+                i
+            }
             None => {
-                self.seen.insert(key.clone(), self.report.globals.len());
+                let i = self.report.globals.len();
+                let allowed =
+                    is_allowed(module, name) || (self.joblib && (module, name) == JOBLIB_WRAPPER);
+                self.seen.insert((module, name), i);
+                self.keys
+                    .push((module, name, Kind::of(module, name, self.joblib)));
                 self.report.globals.push(GlobalRef {
-                    module: key.0.clone(),
-                    name: key.1.clone(),
+                    module: module.to_owned(),
+                    name: name.to_owned(),
                     offset: self.op_start,
                     count: 1,
                     allowed,
                 });
                 if !allowed {
-                    self.finding(format!(
-                        "global {}.{} is not on the allow-list",
-                        key.0, key.1
-                    ));
+                    self.finding(format!("global {module}.{name} is not on the allow-list"));
                 }
+                i
             }
-        }
-        self.push(Value::Global(Rc::new(key)))
+        };
+        self.push(Value::Global(i))
     }
 
-    fn code_object(&mut self, kind: &'static str, name: Option<String>, origin: String) {
-        let what = match &name {
+    #[cold]
+    fn code_object(&mut self, kind: &'static str, name: Option<&str>, origin: String) {
+        let what = match name {
             Some(n) => format!("{kind} '{n}'"),
             None => kind.to_string(),
         };
@@ -556,7 +811,7 @@ impl<'a> Machine<'a> {
         if self.report.code_objects.len() < self.limits.max_findings {
             self.report.code_objects.push(CodeObject {
                 kind,
-                name,
+                name: name.map(str::to_owned),
                 origin,
                 offset: self.op_start,
             });
@@ -565,50 +820,50 @@ impl<'a> Machine<'a> {
 
     /// A call the unpickler makes: `callable(*args)` (REDUCE, NEWOBJ, OBJ, INST). Only
     /// allow-listed globals may be called; code being built is recorded by name.
-    fn call(&mut self, callable: &Value<'a>, args: &[Value<'a>]) -> Value<'a> {
-        let s = |i: usize| args.get(i).and_then(Value::as_str).map(str::to_owned);
+    fn call(&mut self, callable: Value, args: Args) -> Value {
         match callable {
             Value::Global(g) => {
-                let (module, name) = (g.0.as_str(), g.1.as_str());
-                let cloudpickle =
-                    module.ends_with("cloudpickle") || module.ends_with("cloudpickle_fast");
-                match (module, name) {
-                    w if w == JOBLIB_WRAPPER && self.joblib && args.is_empty() => {
-                        return Value::Wrapper
-                    }
-                    ("numpy", "dtype") => {
-                        if let Some(t) = s(0) {
-                            return Value::Dtype(Rc::new(RefCell::new(Dtype::parse(&t))));
+                let (module, name, kind) = self.keys[g];
+                match kind {
+                    Kind::Plain => {}
+                    Kind::Wrapper => {
+                        if args.len == 0 {
+                            return Value::Wrapper;
                         }
                     }
-                    (_, "_builtin_type") if cloudpickle => match s(0).as_deref() {
+                    Kind::NumpyDtype => {
+                        if let Some(t) = self.arg_str(args, 0) {
+                            self.dtypes.push(Dtype::parse(t));
+                            return Value::Dtype(self.dtypes.len() - 1);
+                        }
+                    }
+                    Kind::BuiltinType => match self.arg_str(args, 0) {
                         Some("CodeType") => return Value::CodeType,
                         Some("FunctionType" | "LambdaType") => return Value::FunctionType,
                         _ => {}
                     },
-                    ("types", "CodeType") => return self.code(args, "types.CodeType"),
-                    ("types", "FunctionType" | "LambdaType") => {
-                        self.function(args, "types.FunctionType")
+                    Kind::CodeType => return self.code(args, "types.CodeType"),
+                    Kind::FunctionType => self.function(args, "types.FunctionType"),
+                    Kind::MakeFunction => self.function(args, "cloudpickle._make_function"),
+                    Kind::Skeleton => self.code_object(
+                        "class",
+                        self.arg_str(args, 1),
+                        format!("pickled by value with {module}.{name}"),
+                    ),
+                    Kind::Type => {
+                        if args.len == 3 {
+                            self.code_object(
+                                "class",
+                                self.arg_str(args, 0),
+                                "built with builtins.type".into(),
+                            )
+                        }
                     }
-                    (_, "_make_function") if cloudpickle => {
-                        self.function(args, "cloudpickle._make_function")
-                    }
-                    (_, "_make_skeleton_class" | "_make_skeleton_enum") if cloudpickle => self
-                        .code_object(
-                            "class",
-                            s(1),
-                            format!("pickled by value with {module}.{name}"),
-                        ),
-                    ("builtins", "type") if args.len() == 3 => {
-                        self.code_object("class", s(0), "built with builtins.type".into())
-                    }
-                    ("builtins", "eval" | "exec" | "compile") | ("marshal", "loads") => self
-                        .code_object(
-                            "code",
-                            None,
-                            format!("source or bytecode passed to {module}.{name}"),
-                        ),
-                    _ => {}
+                    Kind::Source => self.code_object(
+                        "code",
+                        None,
+                        format!("source or bytecode passed to {module}.{name}"),
+                    ),
                 }
                 Value::Other
             }
@@ -618,7 +873,7 @@ impl<'a> Machine<'a> {
                 Value::Other
             }
             other => {
-                let what = other.describe();
+                let what = self.describe(other);
                 self.finding(format!("calls {what}, which is not an allow-listed global"));
                 Value::Other
             }
@@ -627,26 +882,30 @@ impl<'a> Machine<'a> {
 
     /// `CodeType(argcount, ..., codestring, consts, names, varnames, filename, name, ...)`: the
     /// file and name are the first two strings after the bytecode.
-    fn code(&mut self, args: &[Value<'a>], origin: &str) -> Value<'a> {
+    #[cold]
+    fn code(&mut self, args: Args, origin: &str) -> Value {
+        let args = self.args(args);
         let after = args
             .iter()
             .position(|v| matches!(v, Value::Bytes))
             .map_or(&[][..], |i| &args[i + 1..]);
-        let mut strs = after.iter().filter_map(Value::as_str);
-        let file = strs.next().map(str::to_owned);
-        let name = strs.next().map(str::to_owned);
-        let from = match &file {
+        let mut strs = after.iter().filter_map(|&v| self.str_of(v));
+        let file = strs.next();
+        let name = strs.next();
+        let from = match file {
             Some(f) => format!("from {f}, built with {origin}"),
             None => format!("built with {origin}"),
         };
-        self.code_object("code object", name.clone(), from);
-        Value::Code(Rc::new((name, file)))
+        self.code_object("code object", name, from);
+        self.codes.push((name, file));
+        Value::Code(self.codes.len() - 1)
     }
 
-    fn function(&mut self, args: &[Value<'a>], origin: &str) {
-        let (name, file) = match args.first() {
-            Some(Value::Code(c)) => (c.0.clone(), c.1.clone()),
-            _ => (args.get(2).and_then(Value::as_str).map(str::to_owned), None),
+    #[cold]
+    fn function(&mut self, args: Args, origin: &str) {
+        let (name, file) = match self.args(args).first() {
+            Some(&Value::Code(c)) => self.codes[c],
+            _ => (self.arg_str(args, 2), None),
         };
         let from = match file {
             Some(f) => format!("from {f}, built with {origin}"),
@@ -657,15 +916,17 @@ impl<'a> Machine<'a> {
 
     /// BUILD, SETITEM(S), APPEND(S), ADDITEMS mutate the object under them: never a class or
     /// function (that would patch a library at load time).
-    fn check_target(&mut self, op: &str) -> Step<()> {
-        if let Value::Global(g) = self.top()? {
-            let msg = format!("{op} modifies {}.{} itself (a class or function)", g.0, g.1);
-            self.finding(msg);
+    #[inline]
+    fn check_target(&mut self, op: &str, target: Value) {
+        if let Value::Global(g) = target {
+            let (m, n, _) = self.keys[g];
+            self.finding(format!(
+                "{op} modifies {m}.{n} itself (a class or function)"
+            ));
         }
-        Ok(())
     }
 
-    fn text_string(&mut self) -> Step<Value<'a>> {
+    fn text_string(&mut self) -> Step<Value> {
         // Protocol 0 STRING: a quoted repr; only plain ASCII without escapes is tracked.
         let l = self.line()?;
         if l.len() < 2 || l[0] != l[l.len() - 1] || !matches!(l[0], b'"' | b'\'') {
@@ -673,35 +934,17 @@ impl<'a> Machine<'a> {
         }
         let inner = &l[1..l.len() - 1];
         Ok(if inner.is_ascii() && !inner.contains(&b'\\') {
-            Value::Str(std::str::from_utf8(inner).unwrap_or_default())
+            self.str_value(std::str::from_utf8(inner).unwrap_or_default())
         } else {
             Value::Other
         })
     }
 
-    fn utf8_value(b: &'a [u8]) -> Value<'a> {
+    #[inline]
+    fn utf8_value(&mut self, b: &'a [u8]) -> Value {
         match std::str::from_utf8(b) {
-            Ok(s) => Value::Str(s),
+            Ok(s) => self.str_value(s),
             Err(_) => Value::Other,
-        }
-    }
-
-    /// SETITEM(S) on a tracked dict: (key, value) pairs, kept while the keys are literal strings.
-    fn set_items(d: &RefCell<Dict<'a>>, items: &mut Vec<Value<'a>>) {
-        let mut d = d.borrow_mut();
-        let mut it = items.drain(..);
-        while let (Some(k), Some(v)) = (it.next(), it.next()) {
-            match k {
-                Value::Str(k) if d.exact && d.items.len() < MAX_DICT_ITEMS => {
-                    // A dict inside a dict is frozen, as in a tuple.
-                    let v = match &v {
-                        Value::Dict(inner) => Dict::freeze(inner),
-                        _ => v,
-                    };
-                    d.items.push((k, v));
-                }
-                _ => d.exact = false,
-            }
         }
     }
 
@@ -709,23 +952,29 @@ impl<'a> Machine<'a> {
     /// length byte and padding when the state asks for alignment), or, for object arrays, a
     /// nested pickle. Read exactly as `joblib.numpy_pickle` reads them, from the state's
     /// literal values; a state that cannot be read statically stops the verification.
-    fn joblib_array(&mut self, state: &Value<'a>) -> Step<()> {
+    fn joblib_array(&mut self, state: Value) -> Step<()> {
         let Value::Dict(d) = state else {
             return self.fail("joblib array wrapper whose state is not a dict");
         };
-        let d = d.borrow().clone_items();
-        let Some(items) = d else {
+        if !self.dicts[d].exact {
             return self.fail("joblib array wrapper whose state cannot be read statically");
-        };
-        let get = |k: &str| lookup(&items, k);
+        }
+        let items = std::mem::take(&mut self.dicts[d].items);
+        let r = self.joblib_array_items(&items);
+        self.dicts[d].items = items;
+        r
+    }
+
+    fn joblib_array_items(&mut self, items: &[(&'a str, Value)]) -> Step<()> {
+        let get = |k: &str| lookup(items, k).copied();
         match get("subclass") {
-            Some(Value::Global(g)) if g.0 == "numpy" && g.1 == "ndarray" => {}
+            Some(Value::Global(g)) if (self.keys[g].0, self.keys[g].1) == ("numpy", "ndarray") => {}
             _ => return self.fail("joblib array wrapper whose subclass is not numpy.ndarray"),
         }
         let mut count: u64 = 1;
         match get("shape") {
-            Some(Value::Tuple(dims, _)) => {
-                for dim in dims.iter() {
+            Some(t @ Value::Tuple(_)) => {
+                for dim in self.tuple_items(t) {
                     let n = match dim {
                         Value::Int(n) => u64::try_from(*n).ok(),
                         _ => None,
@@ -740,11 +989,11 @@ impl<'a> Machine<'a> {
         }
         match get("order") {
             None => {}
-            Some(Value::Str("C" | "F")) => {}
+            Some(v @ Value::Str(_)) if matches!(self.str_of(v), Some("C" | "F")) => {}
             Some(_) => return self.fail("joblib array wrapper whose order is not 'C' or 'F'"),
         }
         let dtype = match get("dtype") {
-            Some(Value::Dtype(t)) => t.borrow().clone(),
+            Some(Value::Dtype(t)) => self.dtypes[t],
             _ => return self.fail("joblib array wrapper whose dtype is not a numpy.dtype"),
         };
         let aligned = match get("numpy_array_alignment_bytes") {
@@ -760,8 +1009,9 @@ impl<'a> Machine<'a> {
         if dtype.object {
             let base = self.pos;
             (data_start, nbytes) = (base, 0);
-            let inner = verify_stream(&self.data[base..], self.limits, false);
-            self.merge(inner, base)?;
+            let data: &'a [u8] = self.data;
+            let (inner, keys) = verify_stream(&data[base..], self.limits, false);
+            self.merge(inner, keys, base)?;
         } else {
             let Some(size) = dtype.itemsize else {
                 return self
@@ -789,7 +1039,12 @@ impl<'a> Machine<'a> {
     }
 
     /// Folds the report of a nested pickle (at `base`) into this one; continues after its STOP.
-    fn merge(&mut self, inner: Report, base: usize) -> Step<()> {
+    fn merge(
+        &mut self,
+        inner: Report,
+        keys: Vec<(&'a str, &'a str, Kind)>,
+        base: usize,
+    ) -> Step<()> {
         if let Some(m) = inner.malformed {
             self.op_start = base + m.offset;
             return self.fail(format!(
@@ -797,12 +1052,13 @@ impl<'a> Machine<'a> {
                 m.message
             ));
         }
-        for g in inner.globals {
-            let key = (g.module.clone(), g.name.clone());
-            match self.seen.get(&key) {
+        for (g, (module, name, _)) in inner.globals.into_iter().zip(keys) {
+            match self.seen.get(&(module, name)) {
                 Some(&i) => self.report.globals[i].count += g.count,
                 None => {
-                    self.seen.insert(key, self.report.globals.len());
+                    self.seen.insert((module, name), self.report.globals.len());
+                    // (never a value of this stream: its kind does not matter)
+                    self.keys.push((module, name, Kind::Plain));
                     self.report.globals.push(GlobalRef {
                         offset: base + g.offset,
                         ..g
@@ -866,17 +1122,15 @@ impl<'a> Machine<'a> {
                 b'(' => self.mark()?,
                 b'0' => {
                     // POP: the top item, or the mark when the current segment is empty.
-                    if self.stack.is_empty() {
+                    if self.stack.len() == self.base() {
                         self.drop_mark()?;
                     } else {
                         self.pop()?;
                     }
                 }
-                b'1' => {
-                    self.drop_mark()?;
-                }
+                b'1' => self.drop_mark()?,
                 b'2' => {
-                    let v = self.top()?.clone();
+                    let v = self.top()?;
                     self.push(v)?;
                 }
                 // Numbers, None, booleans.
@@ -945,7 +1199,7 @@ impl<'a> Machine<'a> {
                     };
                     let b = self.take(n)?;
                     let v = if b.is_ascii() {
-                        Self::utf8_value(b)
+                        self.utf8_value(b)
                     } else {
                         Value::Other
                     };
@@ -956,7 +1210,7 @@ impl<'a> Machine<'a> {
                     // left opaque (never needed by ordinary pickles).
                     let l = self.line()?;
                     let v = if l.is_ascii() && !l.contains(&b'\\') {
-                        Self::utf8_value(l)
+                        self.utf8_value(l)
                     } else {
                         Value::Other
                     };
@@ -969,7 +1223,8 @@ impl<'a> Machine<'a> {
                         _ => self.len(8)?,
                     };
                     let b = self.take(n)?;
-                    self.push(Self::utf8_value(b))?;
+                    let v = self.utf8_value(b);
+                    self.push(v)?;
                 }
                 b'B' | b'C' | 0x8e | 0x96 => {
                     let n = match op {
@@ -988,34 +1243,39 @@ impl<'a> Machine<'a> {
                     self.top()?;
                 }
                 // Containers.
-                b')' => self.push(Value::tuple(Vec::new()))?,
-                b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Dict {
-                    items: Vec::new(),
-                    exact: true,
-                }))))?,
+                b')' => {
+                    let t = self.tuple(self.stack.len());
+                    self.push(t)?;
+                }
+                b'}' => {
+                    let d = self.new_dict();
+                    self.push(d)?;
+                }
                 b']' | 0x8f => self.push(Value::Other)?,
                 b't' => {
-                    let items = self.pop_mark()?;
-                    self.push(Value::tuple(items))?;
+                    let start = self.pop_mark()?;
+                    let t = self.tuple(start);
+                    self.stack.truncate(start);
+                    self.push(t)?;
                 }
                 0x85..=0x87 => {
                     let n = usize::from(op - 0x84);
-                    let mut items = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        items.push(self.pop()?);
+                    if self.stack.len() < self.base() + n {
+                        return self.underflow();
                     }
-                    items.reverse();
-                    self.push(Value::tuple(items))?;
+                    let start = self.stack.len() - n;
+                    let t = self.tuple(start);
+                    self.stack.truncate(start);
+                    self.push(t)?;
                 }
                 b'd' => {
-                    let mut items = self.pop_mark()?;
-                    let d = Rc::new(RefCell::new(Dict {
-                        items: Vec::new(),
-                        exact: true,
-                    }));
-                    Self::set_items(&d, &mut items);
-                    self.recycle(items);
-                    self.push(Value::Dict(d))?;
+                    let start = self.pop_mark()?;
+                    let d = self.new_dict();
+                    if let Value::Dict(i) = d {
+                        self.set_items(i, start, self.stack.len());
+                    }
+                    self.stack.truncate(start);
+                    self.push(d)?;
                 }
                 b'l' | 0x91 => {
                     self.drop_mark()?;
@@ -1023,42 +1283,51 @@ impl<'a> Machine<'a> {
                 }
                 b'a' => {
                     self.pop()?;
-                    self.check_target("APPEND")?;
+                    let target = self.top()?;
+                    self.check_target("APPEND", target);
                 }
-                b'e' => {
+                b'e' | 0x90 => {
                     self.drop_mark()?;
-                    self.check_target("APPENDS")?;
+                    let target = self.top()?;
+                    self.check_target(if op == b'e' { "APPENDS" } else { "ADDITEMS" }, target);
                 }
                 b's' => {
                     let v = self.pop()?;
                     let k = self.pop()?;
-                    self.check_target("SETITEM")?;
-                    if let Value::Dict(d) = self.top()? {
-                        Self::set_items(d, &mut vec![k, v]);
+                    let target = self.top()?;
+                    self.check_target("SETITEM", target);
+                    if let Value::Dict(d) = target {
+                        // (k and v are still in the stack's spare capacity: push them back to
+                        // read them as a pair)
+                        self.stack.push(k);
+                        self.stack.push(v);
+                        let to = self.stack.len();
+                        self.set_items(d, to - 2, to);
+                        self.stack.truncate(to - 2);
                     }
                 }
                 b'u' => {
-                    let mut items = self.pop_mark()?;
-                    self.check_target("SETITEMS")?;
-                    if let Value::Dict(d) = self.top()? {
-                        Self::set_items(d, &mut items);
+                    let start = self.pop_mark()?;
+                    let target = self.below(start)?;
+                    self.check_target("SETITEMS", target);
+                    if let Value::Dict(d) = target {
+                        self.set_items(d, start, self.stack.len());
                     }
-                    self.recycle(items);
-                }
-                0x90 => {
-                    self.drop_mark()?;
-                    self.check_target("ADDITEMS")?;
+                    self.stack.truncate(start);
                 }
                 b'b' => {
                     let state = self.pop()?;
-                    self.check_target("BUILD")?;
-                    if self.joblib && matches!(self.top()?, Value::Wrapper) {
-                        // The array replaces its wrapper on the stack, as in joblib.
-                        self.pop()?;
-                        self.joblib_array(&state)?;
-                        self.push(Value::Other)?;
-                    } else if let Value::Dtype(d) = self.top()? {
-                        d.borrow_mut().set_state(&state);
+                    let target = self.top()?;
+                    self.check_target("BUILD", target);
+                    match target {
+                        Value::Wrapper if self.joblib => {
+                            // The array replaces its wrapper on the stack, as in joblib.
+                            self.pop()?;
+                            self.joblib_array(state)?;
+                            self.push(Value::Other)?;
+                        }
+                        Value::Dtype(d) => self.dtype_set_state(d, state),
+                        _ => {}
                     }
                 }
                 // Memo.
@@ -1099,17 +1368,15 @@ impl<'a> Machine<'a> {
                 0x93 => {
                     let name = self.pop()?;
                     let module = self.pop()?;
-                    match (module.as_str(), name.as_str()) {
-                        (Some(m), Some(n)) => {
-                            let (m, n) = (m.to_owned(), n.to_owned());
-                            self.global(m, n)?;
-                        }
+                    match (self.str_of(module), self.str_of(name)) {
+                        (Some(m), Some(n)) => self.global(m, n)?,
                         _ => {
-                            self.finding(format!(
+                            let msg = format!(
                                 "STACK_GLOBAL with arguments that are not literal strings ({}, {})",
-                                module.describe(),
-                                name.describe()
-                            ));
+                                self.describe(module),
+                                self.describe(name)
+                            );
+                            self.finding(msg);
                             self.push(Value::Other)?;
                         }
                     }
@@ -1144,11 +1411,15 @@ impl<'a> Machine<'a> {
                     }
                     let args = self.pop()?;
                     let callable = self.pop()?;
-                    let args: &[Value<'a>] = match &args {
-                        Value::Tuple(items, _) => items,
-                        _ => &[],
+                    let args = match args {
+                        Value::Tuple(i) => Args {
+                            in_stack: false,
+                            start: self.spans[i].start,
+                            len: self.spans[i].len,
+                        },
+                        _ => Args::NONE,
                     };
-                    let r = self.call(&callable, args);
+                    let r = self.call(callable, args);
                     self.push(r)?;
                 }
                 b'i' => {
@@ -1156,18 +1427,29 @@ impl<'a> Machine<'a> {
                     let name = self.utf8_line()?;
                     self.global(module, name)?;
                     let cls = self.pop()?;
-                    let args = self.pop_mark()?;
-                    let r = self.call(&cls, &args);
-                    self.recycle(args);
+                    let start = self.pop_mark()?;
+                    let args = Args {
+                        in_stack: true,
+                        start,
+                        len: self.stack.len() - start,
+                    };
+                    let r = self.call(cls, args);
+                    self.stack.truncate(start);
                     self.push(r)?;
                 }
                 b'o' => {
-                    let mut items = self.pop_mark()?;
-                    if items.is_empty() {
+                    let start = self.pop_mark()?;
+                    if self.stack.len() == start {
                         return self.fail("OBJ without a class");
                     }
-                    let cls = items.remove(0);
-                    let r = self.call(&cls, &items);
+                    let cls = self.stack[start];
+                    let args = Args {
+                        in_stack: true,
+                        start: start + 1,
+                        len: self.stack.len() - start - 1,
+                    };
+                    let r = self.call(cls, args);
+                    self.stack.truncate(start);
                     self.push(r)?;
                 }
                 _ => return self.fail(format!("unknown opcode 0x{op:02x}")),
@@ -1177,18 +1459,16 @@ impl<'a> Machine<'a> {
 }
 
 /// Python's `Unpickler.find_class` maps Python 2 names for protocols < 3 (`_compat_pickle`).
-fn compat_map(proto: u8, module: String, name: String) -> (String, String) {
+fn compat_map<'a>(proto: u8, module: &'a str, name: &'a str) -> (&'a str, &'a str) {
     if proto >= 3 {
         return (module, name);
     }
-    if let Ok(i) =
-        NAME_MAPPING.binary_search_by(|&(m, n, _, _)| (m, n).cmp(&(module.as_str(), name.as_str())))
-    {
+    if let Ok(i) = NAME_MAPPING.binary_search_by(|&(m, n, _, _)| (m, n).cmp(&(module, name))) {
         let (_, _, m, n) = NAME_MAPPING[i];
-        return (m.to_owned(), n.to_owned());
+        return (m, n);
     }
-    if let Ok(i) = IMPORT_MAPPING.binary_search_by(|&(m, _)| m.cmp(module.as_str())) {
-        return (IMPORT_MAPPING[i].1.to_owned(), name);
+    if let Ok(i) = IMPORT_MAPPING.binary_search_by(|&(m, _)| m.cmp(module)) {
+        return (IMPORT_MAPPING[i].1, name);
     }
     (module, name)
 }

@@ -186,6 +186,16 @@ fn deep_nesting_is_bounded() {
 }
 
 #[test]
+fn dict_containing_itself_is_read() {
+    // d = {}; d['a'] = d (protocol 4): the verifier before the safety4 rewrite panicked here
+    // (a RefCell borrowed twice).
+    let b = b"\x80\x04}\x94(\x8c\x01ah\x00u.";
+    let r = report(b);
+    assert_eq!(r.verdict(), Verdict::Safe, "{r:?}");
+    assert_eq!(r.end, b.len());
+}
+
+#[test]
 fn compressed_pickles_are_read() {
     use std::io::Write;
     let payload = b"cos\nsystem\n(S'id'\ntR.";
