@@ -16,6 +16,10 @@ pub struct Limits {
     pub max_memo: usize,
     pub max_marks: usize,
     pub max_findings: usize,
+    /// Values tracked in the machine's tables (strings, tuple items, dicts, ...), which live
+    /// until the stream ends: bounds the memory a hostile stream (`)0` repeated) can make the
+    /// verifier hold, at about 16 bytes a value.
+    pub max_values: usize,
 }
 
 impl Default for Limits {
@@ -25,6 +29,7 @@ impl Default for Limits {
             max_memo: 1 << 23,
             max_marks: 1 << 20,
             max_findings: 1000,
+            max_values: 1 << 25,
         }
     }
 }
@@ -1088,9 +1093,29 @@ impl<'a> Machine<'a> {
 
     // -- the machine ---------------------------------------------------------------------------
 
+    /// Values held in the tables (see [`Limits::max_values`]).
+    fn tracked(&self) -> usize {
+        self.strs.len()
+            + self.items.len()
+            + self.spans.len()
+            + self.dicts.len()
+            + self.dtypes.len()
+            + self.codes.len()
+    }
+
     fn run(&mut self) -> Step<()> {
+        let mut ops: u32 = 0;
         loop {
             self.op_start = self.pos;
+            ops = ops.wrapping_add(1);
+            // checked every 4096 opcodes (a few nanoseconds in all): values reach the tables
+            // from the stack, so the overshoot is at most the stack limit
+            if ops % 4096 == 0 && self.tracked() > self.limits.max_values {
+                return self.fail(format!(
+                    "the stream builds more than {} values",
+                    self.limits.max_values
+                ));
+            }
             if let Some(end) = self.frame_end {
                 if self.pos >= end {
                     self.frame_end = None;

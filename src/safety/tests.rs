@@ -186,6 +186,24 @@ fn deep_nesting_is_bounded() {
 }
 
 #[test]
+fn values_held_until_the_end_are_bounded() {
+    // `)0` (EMPTY_TUPLE, POP) repeated: each tuple is dropped from the stack but its table entry
+    // lives until the stream ends; past the limit the stream is refused, not held.
+    let mut b = b"\x80\x04".to_vec();
+    for _ in 0..100_000 {
+        b.extend_from_slice(b")0");
+    }
+    b.extend_from_slice(b"N.");
+    assert_eq!(report(&b).verdict(), Verdict::Safe);
+    let limits = Limits {
+        max_values: 10_000,
+        ..Limits::default()
+    };
+    let r = verify_bytes(&b, &limits);
+    assert_eq!(r.verdict(), Verdict::Malformed, "{r:?}");
+}
+
+#[test]
 fn dict_containing_itself_is_read() {
     // d = {}; d['a'] = d (protocol 4): the verifier before the safety4 rewrite panicked here
     // (a RefCell borrowed twice).
