@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import mlflow
 import pandas as pd
 import pytest
@@ -29,6 +31,9 @@ class ContextEcho(mlflow.pyfunc.PythonModel):
 
 @pytest.fixture(scope="module")
 def logged_context_model(tmp_path_factory):
+    # restored afterwards: set_tracking_uri(None) would also unset conftest's MLFLOW_TRACKING_URI
+    # for every later test module (test_uris then sees no registry configured)
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path_factory.mktemp('mlruns')}/mlflow.db")
     try:
         with mlflow.start_run():
@@ -39,7 +44,7 @@ def logged_context_model(tmp_path_factory):
             )
         yield info
     finally:
-        mlflow.set_tracking_uri(None)
+        mlflow.set_tracking_uri(previous)
 
 
 def test_predict_sets_mlflows_prediction_context(logged_context_model):
