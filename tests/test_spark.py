@@ -456,6 +456,64 @@ def test_executors_do_not_import_mlflow(spark, onnx_cols):
     assert not any(r["mlflow"] for r in reports), reports
 
 
+_CLUSTER = """
+import json, os, shutil, sys
+import pandas as pd
+from pyspark.sql import SparkSession
+import fastpyfunc, fastpyfunc.spark
+
+# a real cluster manager with its own executor JVM and workers (Spark's local-cluster mode)
+spark = (SparkSession.builder.master("local-cluster[1,1,1024]").config("spark.ui.enabled", "false")
+         .config("spark.python.worker.reuse", "true").getOrCreate())
+spark.sparkContext.setLogLevel("ERROR")
+model, frame = sys.argv[1], pd.DataFrame(json.loads(sys.argv[2]))
+sdf = spark.createDataFrame(frame).repartition(2)
+udf = fastpyfunc.spark_udf(spark, model, result_type="double")
+moved = model + "-moved"
+os.rename(model, moved)  # the executors can only score from what the driver shipped
+try:
+    scored = [r.p for r in sdf.select(udf().alias("p")).collect()]
+finally:
+    os.rename(moved, model)
+
+def probe(it):
+    import os, sys
+    report = sys.modules["fastpyfunc.spark"]._worker_report() if "fastpyfunc.spark" in sys.modules else {
+        "pid": os.getpid(), "models": 0, "extracted": 0, "mlflow": "mlflow" in sys.modules}
+    yield pd.DataFrame([report])
+
+reports = sdf.mapInPandas(probe, "pid long, models long, extracted long, mlflow boolean").collect()
+print(json.dumps({"scored": scored, "reports": [r.asDict() for r in reports]}))
+spark.stop()
+"""
+
+
+def test_a_cluster_gets_the_model_shipped_once(spark, onnx_cols, tmp_path):
+    """Off a local master the driver zips the model into ``SparkContext.addFile`` and each worker
+    scores from its extracted copy: the directory is renamed away before the job runs, and the
+    results are mlflow.pyfunc's on the same rows."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(onnx_cols, model)
+    frame = _frame(64, seed=3)
+    out = subprocess.run(
+        [sys.executable, "-c", _CLUSTER, str(model), frame.to_json(orient="columns")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYSPARK_PYTHON": sys.executable},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    theirs = mlflow.pyfunc.load_model(str(model)).predict(frame)
+    # repartition(2) reorders rows: compare as multisets
+    np.testing.assert_allclose(sorted(got["scored"]), sorted(np.asarray(theirs).ravel()), rtol=1e-6)
+    reports = got["reports"]
+    assert any(r["models"] == 1 and r["extracted"] == 1 for r in reports), reports
+    assert all(r["extracted"] <= 1 for r in reports), reports  # unzipped once per worker
+
+
 def test_import_fastpyfunc_does_not_import_pyspark():
     code = "import sys, fastpyfunc; print('pyspark' in sys.modules, 'fastpyfunc.spark' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

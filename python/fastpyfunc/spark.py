@@ -231,8 +231,9 @@ def _prepare(
     _safety.confine_plan(local_path, info.plan, pyfunc_conf)
     _safety.check_code(local_path, info.plan, pyfunc_conf, meta.flavors, trust)
     config = _read_model_config(model_config)
+    # local-cluster[...] runs separate executors (as a cluster does), so it gets the zip too
     master = spark.sparkContext.master or ""
-    if master.startswith("local"):
+    if master.startswith("local") and not master.startswith("local-cluster"):
         location, archived = local_path, False
     else:
         base = tempfile.mkdtemp(prefix="fastpyfunc-ship-")
@@ -911,4 +912,9 @@ def _map_fn(shipped: _Shipped, columns: list[str], rtype: DataType, atype: Any, 
 
 def _worker_report() -> dict[str, Any]:
     """What this Python worker has loaded (for tests and debugging)."""
-    return {"pid": os.getpid(), "models": len(_WORKER_MODELS), "mlflow": "mlflow" in sys.modules}
+    return {
+        "pid": os.getpid(),
+        "models": len(_WORKER_MODELS),
+        "extracted": len(_EXTRACTED),
+        "mlflow": "mlflow" in sys.modules,
+    }
