@@ -1,4 +1,4 @@
-"""xgboost and lightgbm models saved by mlflow load without trust: their native formats are data,
+"""xgboost, lightgbm and catboost models saved by mlflow load without trust: their native formats are data,
 loaded by mlflow's own flavor module, and lightgbm's pickled or skops scikit-learn models are
 verified against the exact allow-list. Attacks through each route are still refused."""
 
@@ -64,6 +64,14 @@ def boosting_models(tmp_path_factory, iris):
     save("sklearn_xgb_pipeline", mlflow.sklearn.save_model, pipe, serialization_format="pickle")
     pipe = make_pipeline(StandardScaler(), lgb.LGBMRegressor(n_estimators=5, verbose=-1)).fit(X, y)
     save("sklearn_lgb_pipeline", mlflow.sklearn.save_model, pipe, serialization_format="cloudpickle")
+    cb = require("catboost")
+    save(
+        "cb_classifier",
+        mlflow.catboost.save_model,
+        cb.CatBoostClassifier(iterations=5, verbose=False).fit(X, y),
+    )
+    reg = cb.CatBoostRegressor(iterations=5, verbose=False).fit(X, y.astype(float))
+    save("cb_regressor_json", mlflow.catboost.save_model, reg, format="json")
     return out
 
 
@@ -77,6 +85,8 @@ NAMES = [
     "lgb_classifier_cloudpickle",
     "sklearn_xgb_pipeline",
     "sklearn_lgb_pipeline",
+    "cb_classifier",
+    "cb_regressor_json",
 ]
 
 
@@ -157,12 +167,31 @@ def test_lightgbm_skops_trusted_types_of_the_model_are_ignored(boosting_models, 
     assert "posix.system" in str(e.value) and e.value.key == "model.skops", str(e.value)
 
 
-@pytest.mark.parametrize("name", ["xgb_booster", "lgb_booster"])
+def test_catboost_model_type_outside_the_list_is_refused(boosting_models, tmp_path):
+    d = tmp_path / "m"
+    shutil.copytree(boosting_models["cb_classifier"], d)
+    _edit_mlmodel(d, lambda doc: doc["flavors"]["catboost"].update(model_type="EvilBoost"))
+    with pytest.raises(UnsafeModelError) as e:
+        fastpyfunc.load_model(str(d))
+    assert e.value.key == "flavors.catboost.model_type" and "EvilBoost" in str(e.value)
+    assert not fastpyfunc.scan(str(d)).safe
+
+
+def test_catboost_loads_with_pickles_disallowed_as_in_mlflow(boosting_models, iris, monkeypatch):
+    """mlflow.catboost deserializes no Python objects: MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false
+    does not stop mlflow from loading it, nor fastpyfunc."""
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    d = str(boosting_models["cb_classifier"])
+    X = iris[0].head(10)
+    assert_same(fastpyfunc.load_model(d).predict(X.copy()), mlflow.pyfunc.load_model(d).predict(X.copy()))
+
+
+@pytest.mark.parametrize("name", ["xgb_booster", "lgb_booster", "cb_classifier"])
 def test_flavor_data_outside_the_model_directory_is_refused(boosting_models, tmp_path, name):
     d = tmp_path / "m"
     shutil.copytree(boosting_models[name], d)
-    flavor = "xgboost" if name.startswith("xgb") else "lightgbm"
-    data = next(p for p in d.iterdir() if p.suffix in (".ubj", ".lgb"))
+    flavor = {"xgb": "xgboost", "lgb": "lightgbm", "cb": "catboost"}[name.split("_")[0]]
+    data = next(p for p in d.iterdir() if p.suffix in (".ubj", ".lgb", ".cb"))
     shutil.move(str(data), str(tmp_path / data.name))
     os.symlink(tmp_path / data.name, data)
     with pytest.raises(MalformedModelError) as e:

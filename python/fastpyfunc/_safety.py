@@ -30,7 +30,6 @@ PICKLING_LOADERS = frozenset(
     {
         "mlflow.pyfunc.model",
         "mlflow.pytorch",
-        "mlflow.catboost",
         "mlflow.statsmodels",
         "mlflow.prophet",
         "mlflow.pmdarima",
@@ -38,9 +37,12 @@ PICKLING_LOADERS = frozenset(
         "mlflow.h2o",
     }
 )
-# mlflow's boosting flavors: their models are data (xgboost's UBJ/JSON, lightgbm's text), or for
-# lightgbm's scikit-learn API a pickle or skops file that fastpyfunc verifies and loads itself.
-BOOSTING_LOADERS = {"mlflow.xgboost": "xgboost", "mlflow.lightgbm": "lightgbm"}
+# mlflow's boosting flavors: their models are data (xgboost's UBJ/JSON, lightgbm's text,
+# catboost's CBM/JSON/ONNX read by its C++ loader), or for lightgbm's scikit-learn API a pickle or
+# skops file that fastpyfunc verifies and loads itself.
+BOOSTING_LOADERS = {"mlflow.xgboost": "xgboost", "mlflow.lightgbm": "lightgbm", "mlflow.catboost": "catboost"}
+#: BoostingFile formats that are data (no Python objects deserialized).
+BOOSTING_DATA_FORMATS = frozenset(BOOSTING_LOADERS.values())
 # mlflow.xgboost imports and instantiates the MLmodel's model_class: only these are loaded.
 XGBOOST_CLASSES = frozenset(
     {
@@ -53,6 +55,8 @@ XGBOOST_CLASSES = frozenset(
     }
 )
 LIGHTGBM_BOOSTER = "lightgbm.basic.Booster"
+# mlflow.catboost instantiates the catboost class its MLmodel's model_type names (mlflow's own list).
+CATBOOST_TYPES = frozenset({"CatBoost", "CatBoostClassifier", "CatBoostRegressor", "CatBoostRanker"})
 # At most this many directory entries are checked for confinement (SavedModel variables/...).
 _MAX_WALK = 100_000
 
@@ -172,18 +176,19 @@ def confine_plan(model_path: str, plan: _native.LoadPlan, pyfunc_conf: dict[str,
 
 @dataclasses.dataclass(frozen=True)
 class BoostingFile:
-    """The model file of an xgboost or lightgbm flavor, as its MLmodel names it."""
+    """The model file of an xgboost, lightgbm or catboost flavor, as its MLmodel names it."""
 
     path: str
     model_class: str
-    #: ``"xgboost"`` (UBJ/JSON, data), ``"lightgbm"`` (a booster's text, data), or the pickle
+    #: ``"xgboost"`` (UBJ/JSON, data), ``"lightgbm"`` (a booster's text, data), ``"catboost"``
+    #: (data), or the pickle
     #: (``"pickle"``, ``"cloudpickle"``) or ``"skops"`` file of lightgbm's scikit-learn API.
     format: str
     trusted_types: list[str] | None
 
 
 def boosting_file(model_path: str, module: str, data_path: str, flavors: dict[str, Any]) -> BoostingFile:
-    """What mlflow's xgboost/lightgbm loader would read, resolved inside the model directory;
+    """What mlflow's xgboost/lightgbm/catboost loader would read, resolved inside the model directory;
     ``UnsafeModelError`` when it would import a class outside the exact list, or read an MLmodel
     other than this one."""
     found = _boosting(model_path, module, data_path, flavors)
@@ -224,6 +229,15 @@ def _boosting(
                 f"one of xgboost's model classes ({', '.join(sorted(XGBOOST_CLASSES))})",
             )
         return BoostingFile(path, model_class, "xgboost", None)
+    if flavor == "catboost":
+        model_type = str(conf.get("model_type"))
+        if model_type not in CATBOOST_TYPES:
+            return (
+                f"{key}.model_type",
+                f"{module} would instantiate its model_type {model_type!r}, which is not one of "
+                f"catboost's model classes ({', '.join(sorted(CATBOOST_TYPES))})",
+            )
+        return BoostingFile(path, model_type, "catboost", None)
     model_class = str(conf.get("model_class", LIGHTGBM_BOOSTER))
     if model_class == LIGHTGBM_BOOSTER:
         return BoostingFile(path, model_class, "lightgbm", None)
@@ -659,7 +673,7 @@ def scan(model_uri: str | os.PathLike[str]) -> ScanReport:
         except exc.FastPyFuncError:  # already a reason
             found = ("", "")
         formats.append(f"{flavor}/{found.format}" if isinstance(found, BoostingFile) else route.module)
-        if isinstance(found, BoostingFile) and found.format not in ("xgboost", "lightgbm"):
+        if isinstance(found, BoostingFile) and found.format not in BOOSTING_DATA_FORMATS:
             _scan_model_file(model_path, found.path, found.format, files, reasons)
     else:
         formats.append(route.module)
