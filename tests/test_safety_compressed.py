@@ -24,7 +24,13 @@ from fastpyfunc.exceptions import UnsafeModelError
 
 from conftest import AddOffset, assert_same, require
 
-COMPRESSORS = {"xz": lzma.compress, "gzip": gzip.compress, "bzip2": bz2.compress, "zlib": zlib.compress}
+COMPRESSORS = {
+    "xz": lzma.compress,
+    "lzma": lambda b: lzma.compress(b, format=lzma.FORMAT_ALONE),  # joblib's compress="lzma"
+    "gzip": gzip.compress,
+    "bzip2": bz2.compress,
+    "zlib": zlib.compress,
+}
 
 
 class Reduce:
@@ -93,7 +99,7 @@ def test_compressed_sklearn_model_loads_without_trust(sklearn_refs, iris, tmp_pa
     assert_same(fastpyfunc.load_model(str(d), trust_code=True).predict(X.copy()), expected)
 
 
-@pytest.mark.parametrize("compress", [3, ("gzip", 3), ("bz2", 3), ("xz", 3)])
+@pytest.mark.parametrize("compress", [3, ("gzip", 3), ("bz2", 3), ("xz", 3), ("lzma", 3)])
 def test_compressed_joblib_model_loads_without_trust(sklearn_refs, iris, tmp_path, compress):
     """joblib.dump(compress=...) wraps its whole stream, arrays included."""
     joblib = require("joblib")

@@ -294,7 +294,10 @@ class Enforcer:
         assert plan is not None
         pd = loaded("pandas")
         np = loaded("numpy")
-        if not (pd is not None and isinstance(data, pd.DataFrame)):
+        # ndarray first: the common call never asks whether its input is Arrow
+        if not (np is not None and type(data) is np.ndarray) and not (
+            pd is not None and isinstance(data, pd.DataFrame)
+        ):
             # Arrow (pyarrow, polars, any Arrow C stream): the DataFrame to_pandas() gives, as
             # for column schemas (a DataFrame also exports an Arrow stream: checked first)
             frame = arrow_to_pandas(data)

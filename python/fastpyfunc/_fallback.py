@@ -22,8 +22,9 @@ from . import exceptions as exc
 
 # Loader modules whose _load_pyfunc deserializes pickled Python objects.
 _PICKLING_LOADERS = _safety.PICKLING_LOADERS | {"mlflow.sklearn"}
-# xz, gzip, bzip2, zlib (joblib's compressors; the verifier decompresses the same ones).
-_COMPRESSED_MAGIC = (b"\xfd7zXZ\x00", b"\x1f\x8b", b"BZh", b"\x78")
+# xz, lzma (legacy container), gzip, bzip2, zlib (joblib's compressors; the verifier
+# decompresses the same ones).
+_COMPRESSED_MAGIC = (b"\xfd7zXZ\x00", b"\x5d\x00", b"\x1f\x8b", b"BZh", b"\x78")
 
 
 _FEATURE_STORE_LOADER = "databricks.feature_store.mlflow_model"

@@ -1,4 +1,5 @@
-//! Compressed pickles (mlflow's `python_model.pkl.xz/.gz/.bz2`, joblib's zlib): pure-Rust decoders
+//! Compressed pickles (mlflow's `python_model.pkl.xz/.gz/.bz2`, joblib's compressors, including
+//! its legacy `lzma` container): pure-Rust decoders
 //! with a bound on the output, so a bomb is refused instead of filling memory.
 
 use std::io::{self, Read, Write};
@@ -9,6 +10,8 @@ pub const MAX_DECOMPRESSED: usize = 4 << 30;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     Xz,
+    /// The legacy `.lzma` ("alone") container: joblib's `compress="lzma"`.
+    Lzma,
     Gzip,
     Bzip2,
     Zlib,
@@ -18,6 +21,7 @@ impl Compression {
     pub fn name(self) -> &'static str {
         match self {
             Compression::Xz => "xz",
+            Compression::Lzma => "lzma",
             Compression::Gzip => "gzip",
             Compression::Bzip2 => "bzip2",
             Compression::Zlib => "zlib",
@@ -27,10 +31,15 @@ impl Compression {
 
 /// The compression a file starts with; None for a plain pickle. A pickle starts with PROTO
 /// (0x80) or a protocol-0/1 opcode, none of which these magics can be mistaken for, except `B`
-/// (BINBYTES), hence the full bzip2 block magic.
+/// (BINBYTES), hence the full bzip2 block magic, and `]` (EMPTY_LIST), which no opcode follows as
+/// 0x00: joblib's own test for its lzma container is these two bytes.
 pub fn detect(data: &[u8]) -> Option<Compression> {
     if data.starts_with(&[0xFD, b'7', b'z', b'X', b'Z', 0x00]) {
         Some(Compression::Xz)
+    } else if data.len() >= 13 && data.starts_with(&[0x5D, 0x00]) {
+        // lc=3, lp=0, pb=2 (the properties byte every encoder writes by default), then the
+        // dictionary size and the uncompressed size: 13 header bytes.
+        Some(Compression::Lzma)
     } else if data.starts_with(&[0x1F, 0x8B]) {
         Some(Compression::Gzip)
     } else if data.len() >= 10
@@ -90,6 +99,10 @@ pub fn decompress(c: Compression, data: &[u8], limit: usize) -> Result<Vec<u8>, 
         Compression::Xz => {
             let mut input = io::BufReader::new(data);
             lzma_rs::xz_decompress(&mut input, &mut out).map_err(|e| format!("{e:?}"))?;
+        }
+        Compression::Lzma => {
+            let mut input = io::BufReader::new(data);
+            lzma_rs::lzma_decompress(&mut input, &mut out).map_err(|e| format!("{e:?}"))?;
         }
         Compression::Gzip => copy(&mut flate2::read::MultiGzDecoder::new(data), &mut out)?,
         Compression::Zlib => copy(&mut flate2::read::ZlibDecoder::new(data), &mut out)?,

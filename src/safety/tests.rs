@@ -227,6 +227,14 @@ fn compressed_pickles_are_read() {
     let r = verify_data(&xz);
     assert_eq!(r.compression, Some(Compression::Xz));
     assert_eq!(r.verdict(), Verdict::Unsafe);
+    let mut alone = Vec::new();
+    lzma_rs::lzma_compress(&mut &payload[..], &mut alone).unwrap();
+    let r = verify_data(&alone);
+    assert_eq!(r.compression, Some(Compression::Lzma));
+    assert_eq!(r.verdict(), Verdict::Unsafe);
+    let mut bomb = Vec::new();
+    lzma_rs::lzma_compress(&mut &vec![b'N'; 1 << 20][..], &mut bomb).unwrap();
+    assert!(decompress(Compression::Lzma, &bomb, 1 << 16).is_err());
     // a gzip bomb is refused at the bound without inflating it all
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&vec![b'N'; 1 << 20]).unwrap();
