@@ -180,13 +180,23 @@ fn arrow_chunk(a: &dyn Array) -> Option<Chunk<'_>> {
     })
 }
 
-/// Columns that `Table.to_pandas()` turns into pandas extension dtypes because the table's
-/// `pandas` schema metadata says so (a nullable `Int64` column written by `Table.from_pandas`):
-/// their mlflow rules are pandas', so they are not read natively.
-pub fn pandas_extension_columns(schema: &arrow_schema::Schema) -> Arc<HashSet<String>> {
+/// What a table's `pandas` schema metadata (written by `Table.from_pandas`) makes
+/// `Table.to_pandas()` do differently from the plain Arrow columns.
+#[derive(Debug, Default)]
+pub struct PandasMeta {
+    /// Columns it turns into pandas extension dtypes (a nullable `Int64` column): their mlflow
+    /// rules are pandas', so they are not read natively.
+    pub extension: HashSet<String>,
+    /// Whether some columns are a stored index (`__index_level_0__`...), which `to_pandas()`
+    /// makes the frame's index rather than columns.
+    pub stored_index: bool,
+}
+
+/// The table's [`PandasMeta`] (empty without `pandas` metadata).
+pub fn pandas_meta(schema: &arrow_schema::Schema) -> Arc<PandasMeta> {
     // The same table (or batches of one stream) comes back call after call: parsing its
     // metadata JSON cost about 6 µs a call, a string comparison costs nanoseconds.
-    static LAST: Mutex<Option<(String, Arc<HashSet<String>>)>> = Mutex::new(None);
+    static LAST: Mutex<Option<(String, Arc<PandasMeta>)>> = Mutex::new(None);
     let Some(meta) = schema.metadata().get("pandas") else {
         return Default::default();
     };
@@ -196,17 +206,23 @@ pub fn pandas_extension_columns(schema: &arrow_schema::Schema) -> Arc<HashSet<St
             return Arc::clone(cols);
         }
     }
-    let cols = Arc::new(parse_pandas_extension_columns(meta));
+    let cols = Arc::new(parse_pandas_meta(meta));
     *last = Some((meta.clone(), Arc::clone(&cols)));
     cols
 }
 
-fn parse_pandas_extension_columns(meta: &str) -> HashSet<String> {
+fn parse_pandas_meta(meta: &str) -> PandasMeta {
     let Ok(meta) = serde_json::from_str::<serde_json::Value>(meta) else {
         return Default::default();
     };
     let plain = |t: &str| ElemType::from_numpy_name(t).is_some();
-    meta.get("columns")
+    // a RangeIndex is described (a dict), not stored; any other index is a column's name
+    let stored_index = meta
+        .get("index_columns")
+        .and_then(|c| c.as_array())
+        .is_some_and(|c| c.iter().any(|i| i.is_string()));
+    let extension = meta
+        .get("columns")
         .and_then(|c| c.as_array())
         .into_iter()
         .flatten()
@@ -221,7 +237,11 @@ fn parse_pandas_extension_columns(meta: &str) -> HashSet<String> {
                 .and_then(|n| n.as_str())
                 .map(str::to_owned)
         })
-        .collect()
+        .collect();
+    PandasMeta {
+        extension,
+        stored_index,
+    }
 }
 
 /// `DtypeInfo` of a plain NumPy dtype.
@@ -350,11 +370,38 @@ fn promote(a: ElemType, b: ElemType) -> Option<ElemType> {
 /// in cache while its k columns are written into it, instead of k strided passes over all of it.
 const BLOCK_ROWS: usize = 2048;
 
-/// Copies `cols` into one row-major `[N, k]` buffer of `out` (N = the columns' length; they are
-/// of equal length). Each value goes the way mlflow's path takes it: to a float output through
-/// float64 (pandas' own interleaving and the flavor's cast), to an integer or bool output
+/// How integers reach a float32 output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// Through float64: `df.values` interleaves mixed columns as float64, then the flavor casts
+    /// (mlflow's ONNX wrapper).
+    ThroughF64,
+    /// Straight to float32, once: `df.to_numpy(dtype=float32)` casts each block (the PyTorch
+    /// wrapper). The two differ only for integers above 2**53.
+    Direct,
+}
+
+/// The memory order of an assembled `[N, k]` buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// C order (`df.values` as the ONNX wrapper feeds it, after its cast).
+    RowMajor,
+    /// Fortran order: each column contiguous, as pandas' `to_numpy` returns a frame (the
+    /// transpose of its column blocks). Engines pick kernels by layout, so the PyTorch wrapper's
+    /// bits depend on it.
+    ColumnMajor,
+}
+
+/// Copies `cols` into one `[N, k]` buffer of `out` in `layout` (N = the columns' length; they
+/// are of equal length). Each value goes the way mlflow's path takes it: to a float output as
+/// `rounding` says (float16 and float64 outputs through float64), to an integer or bool output
 /// directly (the rules only ever widen those). Nulls are NaN. Err names what cannot be done.
-pub fn assemble(cols: &[&Column<'_>], out: ElemType) -> Result<Data, String> {
+pub fn assemble(
+    cols: &[&Column<'_>],
+    out: ElemType,
+    rounding: Rounding,
+    layout: Layout,
+) -> Result<Data, String> {
     let k = cols.len();
     let n = cols.first().map_or(0, |c| c.len());
     macro_rules! fill {
@@ -363,8 +410,13 @@ pub fn assemble(cols: &[&Column<'_>], out: ElemType) -> Result<Data, String> {
             let mut dst: Vec<$t> = Vec::with_capacity(n * k);
             // Per column: the chunk being read and the row its first element is.
             let mut cursor = vec![(0usize, 0usize); k];
-            for start in (0..n).step_by(BLOCK_ROWS) {
-                let end = (start + BLOCK_ROWS).min(n);
+            // Column-major: each column is one block, written contiguously.
+            let block = match layout {
+                Layout::RowMajor => BLOCK_ROWS,
+                Layout::ColumnMajor => n.max(1),
+            };
+            for start in (0..n).step_by(block) {
+                let end = (start + block).min(n);
                 for (j, col) in cols.iter().enumerate() {
                     let (ci, first) = &mut cursor[j];
                     let mut row = start;
@@ -372,8 +424,12 @@ pub fn assemble(cols: &[&Column<'_>], out: ElemType) -> Result<Data, String> {
                         let c = col.chunks.get(*ci).ok_or("columns of unequal length")?;
                         let upto = (*first + c.len).min(end);
                         let part = (row - *first)..(upto - *first);
-                        let spare = &mut dst.spare_capacity_mut()[..n * k];
-                        fill_chunk(c, part, spare, *first, j, k, $conv, $null)?;
+                        let spare = dst.spare_capacity_mut();
+                        let (spare, at, step) = match layout {
+                            Layout::RowMajor => (&mut spare[..n * k], j, k),
+                            Layout::ColumnMajor => (&mut spare[j * n..(j + 1) * n], 0, 1),
+                        };
+                        fill_chunk(c, part, spare, *first, at, step, $conv, $null)?;
                         row = upto;
                         if upto == *first + c.len {
                             *ci += 1;
@@ -391,7 +447,10 @@ pub fn assemble(cols: &[&Column<'_>], out: ElemType) -> Result<Data, String> {
     }
     Ok(match out {
         ElemType::F64 => fill!(F64, f64, |v: Num| Some(v.f64()), Some(f64::NAN)),
-        ElemType::F32 => fill!(F32, f32, |v: Num| Some(v.f64() as f32), Some(f32::NAN)),
+        ElemType::F32 => match rounding {
+            Rounding::ThroughF64 => fill!(F32, f32, |v: Num| Some(v.f64() as f32), Some(f32::NAN)),
+            Rounding::Direct => fill!(F32, f32, |v: Num| Some(v.f32()), Some(f32::NAN)),
+        },
         ElemType::F16 => fill!(
             F16,
             half::f16,
@@ -427,6 +486,15 @@ impl Num {
             Num::I(x) => x as f64,
             Num::U(x) => x as f64,
             Num::F(x) => x,
+        }
+    }
+    /// NumPy's casts to float32 (each rounds once, to nearest).
+    fn f32(self) -> f32 {
+        match self {
+            Num::Bool(b) => b as u8 as f32,
+            Num::I(x) => x as f32,
+            Num::U(x) => x as f32,
+            Num::F(x) => x as f32,
         }
     }
     fn int(self) -> Option<i128> {
@@ -552,13 +620,59 @@ mod tests {
         let b = [10i64, -1, 20, -1, 30];
         let ca = col(ElemType::F64, DataRef::F64(&a), 1, 3);
         let cb = col(ElemType::I64, DataRef::I64(&b), 2, 3);
-        let out = assemble(&[&ca, &cb], ElemType::F32).unwrap();
+        let out = assemble(
+            &[&ca, &cb],
+            ElemType::F32,
+            Rounding::ThroughF64,
+            Layout::RowMajor,
+        )
+        .unwrap();
         assert_eq!(out, Data::F32(vec![1.5, 10.0, 2.5, 20.0, 3.5, 30.0]));
         // 2^53 + 1 rounds to 2^53 in float64 first, as pandas' interleaving does, then to f32.
         let big = [(1i64 << 53) + 1];
         let cbig = col(ElemType::I64, DataRef::I64(&big), 1, 1);
-        let out = assemble(&[&cbig], ElemType::F64).unwrap();
+        let out = assemble(
+            &[&cbig],
+            ElemType::F64,
+            Rounding::ThroughF64,
+            Layout::RowMajor,
+        )
+        .unwrap();
         assert_eq!(out, Data::F64(vec![9007199254740992.0]));
+    }
+
+    #[test]
+    fn direct_rounding_casts_integers_to_float32_once() {
+        // 16777217 * 2^30 + 1: float64 first rounds it onto a float32 tie (then to even, down);
+        // NumPy's int64 -> float32 cast rounds once, up (pandas' to_numpy(dtype=float32)).
+        let v = [16777217i64 * (1 << 30) + 1];
+        let c = col(ElemType::I64, DataRef::I64(&v), 1, 1);
+        let Data::F32(through) =
+            assemble(&[&c], ElemType::F32, Rounding::ThroughF64, Layout::RowMajor).unwrap()
+        else {
+            panic!("float32 out")
+        };
+        let Data::F32(direct) =
+            assemble(&[&c], ElemType::F32, Rounding::Direct, Layout::RowMajor).unwrap()
+        else {
+            panic!("float32 out")
+        };
+        assert_eq!(through, vec![1.8014399e16f32]);
+        let a = [1i64, 2, 3];
+        let b = [0.5f64, -1.0, 2.0];
+        let (ca, cb) = (
+            col(ElemType::I64, DataRef::I64(&a), 1, 3),
+            col(ElemType::F64, DataRef::F64(&b), 1, 3),
+        );
+        let out = assemble(
+            &[&ca, &cb],
+            ElemType::F32,
+            Rounding::Direct,
+            Layout::ColumnMajor,
+        );
+        assert_eq!(out.unwrap(), Data::F32(vec![1.0, 2.0, 3.0, 0.5, -1.0, 2.0]));
+        assert_eq!(direct, vec![1.80144e16f32]);
+        assert!(direct[0] > through[0]);
     }
 
     #[test]
@@ -599,7 +713,13 @@ mod tests {
         };
         let b: Vec<f32> = (0..2 * n).map(|i| i as f32 * 0.5).collect();
         let cb = col(ElemType::F32, DataRef::F32(&b[..2 * n - 1]), 2, n);
-        let Data::F64(out) = assemble(&[&ca, &cb], ElemType::F64).unwrap() else {
+        let Data::F64(out) = assemble(
+            &[&ca, &cb],
+            ElemType::F64,
+            Rounding::ThroughF64,
+            Layout::RowMajor,
+        )
+        .unwrap() else {
             panic!("f64 expected")
         };
         for r in 0..n {
@@ -628,13 +748,15 @@ mod tests {
                 }),
             }],
         };
-        let Data::F64(out) = assemble(&[&c], ElemType::F64).unwrap() else {
+        let Data::F64(out) =
+            assemble(&[&c], ElemType::F64, Rounding::ThroughF64, Layout::RowMajor).unwrap()
+        else {
             panic!("f64 expected")
         };
         assert_eq!(out[0], 1.0);
         assert!(out[1].is_nan());
         assert_eq!(out[2], 3.0);
-        assert!(assemble(&[&c], ElemType::I64).is_err());
+        assert!(assemble(&[&c], ElemType::I64, Rounding::ThroughF64, Layout::RowMajor).is_err());
         assert!(c.nan_and_integers());
         assert!(c.as_slice().is_none());
     }

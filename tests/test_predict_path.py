@@ -243,6 +243,20 @@ def test_arrow_nulls_are_pandas_nan(models):
         mlflow_longs.predict(bad.to_pandas())
 
 
+def test_arrow_with_a_stored_pandas_index_is_read_as_to_pandas_reads_it(models):
+    """``pa.table(df)`` of a frame with a non-range index stores it as a column
+    (``__index_level_0__``) that ``to_pandas()`` turns back into the index: it is never fed."""
+    for name in ("nosig", "doubles"):
+        ours, theirs, _ = models[name]
+        df = pd.DataFrame({"a": [1.5, 2.0, 0.5], "b": [0.25, 1.0, 2.0], "c": [3.0, -1.0, 0.0]})
+        df = df.iloc[:, : 2 if name == "nosig" else 3]
+        df.index = [7, 8, 9]
+        table = pa.table(df)
+        assert "__index_level_0__" in table.column_names
+        expected = theirs.predict(table.to_pandas())
+        assert_same(ours.predict(table).to_pandas(), expected.reset_index(drop=True))
+
+
 def test_multichunk_tables_and_strided_frames(models):
     ours, theirs, _ = models["doubles"]
     df = pd.DataFrame(np.arange(30, dtype=np.float64).reshape(10, 3), columns=list("abc"))

@@ -168,6 +168,105 @@ def test_runs_natively_with_mlflows_answers(ts_models, name):
     compare_predict(ts_models[name], np.asfortranarray(x))  # strided: viewed as torch.from_numpy does
     # A DataFrame is fed as float32 and answered as a DataFrame with the input's index.
     compare_predict(ts_models[name], pd.DataFrame(rng.random((3, 4)), index=[10, 20, 30]))
+    # one block over a C-ordered array (copy=False): to_numpy is C-ordered there, not Fortran
+    compare_predict(ts_models[name], pd.DataFrame(rng.random((5, 4)), copy=False))
+    compare_predict(ts_models[name], pd.DataFrame(np.asfortranarray(rng.random((5, 4))), copy=False))
+
+
+@pytest.fixture(scope="module")
+def ts_columns(ts_models, tmp_path_factory):
+    """The scripted Linear(4, 3) saved with a column signature over mixed dtypes."""
+    import torch
+
+    frame = _mixed_frame(4)
+    module = torch.jit.load(str(ts_models["scripted"] / "data" / "model.pth"))
+    out = module(torch.from_numpy(frame.to_numpy(np.float32))).detach().numpy()
+    d = tmp_path_factory.mktemp("ts-columns") / "model"
+    signature = mlflow.models.infer_signature(frame, out)
+    mlflow.pytorch.save_model(module, str(d), serialization_format="pickle", signature=signature)
+    return d
+
+
+def _mixed_frame(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.integers(-5, 5, size=n),
+            "c": rng.normal(size=n).astype(np.float32),
+            "d": rng.integers(0, 3, size=n).astype(np.int32),
+        }
+    )
+
+
+def test_tables_and_arrays_take_the_one_native_call(ts_models, ts_columns):
+    """ndarrays, DataFrames (with and without a column signature), Arrow and polars are read,
+    enforced, fed and answered in one native call; answers are mlflow's (Arrow: the Python path's
+    DataFrame as Arrow)."""
+    import pyarrow as pa
+
+    pl = require("polars")
+    frame = _mixed_frame(6, seed=1)
+    frame.index = [5, 4, 3, 2, 1, 0]
+    unsigned = (ts_models["scripted"], frame.astype(np.float64))
+    for path, df in (unsigned, (ts_columns, frame), (ts_columns, frame[["d", "c", "b", "a"]])):
+        ours, theirs = both(path)
+        expected = theirs.predict(df.copy())
+        direct = ours._native_predict(df, ours._native_plan)
+        assert direct is not None
+        assert_same(direct, expected)
+        as_arrow = pa.Table.from_pandas(expected, preserve_index=False)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        got = ours._native_predict(table, ours._native_plan)
+        assert isinstance(got, pa.Table) and got.equals(as_arrow), (got, as_arrow)
+        got = ours._native_predict(pl.from_arrow(table), ours._native_plan)
+        assert isinstance(got, pl.DataFrame) and got.to_arrow().equals(as_arrow)
+        # the index stored as a column is to_pandas()'s index, never a feature (Python path)
+        assert ours.predict(pa.table(df)).equals(as_arrow)
+    ours, theirs = both(ts_models["scripted"])
+    x = np.random.default_rng(2).random((3, 4), dtype=np.float32)
+    direct = ours._native_predict(x, ours._native_plan)
+    assert direct is not None
+    assert_same(direct, theirs.predict(x))
+    # structured outputs of a table input: the Python path's tuple, in the same call
+    ours, _ = both(ts_models["tuple"])
+    df = pd.DataFrame({"p": [1.0, 2.0], "q": [3.0, 4.0]})
+    got = ours._native_predict(df, ours._native_plan)
+    expected = tuple(t.numpy() for t in _jit(ts_models["tuple"])(df.to_numpy(np.float32)))
+    assert_same(got, expected)
+
+
+def test_frames_are_cast_to_float32_as_to_numpy_does(ts_columns):
+    """``to_numpy(dtype=float32)`` rounds an int64 once (not through float64): 16777217 * 2**30 + 1
+    lands on a different float32 than float64 would give it."""
+    frame = _mixed_frame(2)
+    frame["b"] = np.array([16777217 * 2**30 + 1, -(16777217 * 2**30 + 1)], dtype=np.int64)
+    ours, theirs = both(ts_columns)
+    assert ours._native_predict(frame, ours._native_plan) is not None
+    assert_same(ours.predict(frame.copy()), theirs.predict(frame.copy()))
+
+
+def test_arrow_predict_on_torchscript_imports_neither_pandas_nor_mlflow(ts_columns):
+    code = f"""
+import sys
+
+class Hide:  # pandas and mlflow look uninstalled: importing either fails
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("pandas", "mlflow"):
+            raise ModuleNotFoundError(name)
+
+sys.meta_path.insert(0, Hide())
+import pyarrow as pa
+import fastpyfunc
+m = fastpyfunc.load_model({str(ts_columns)!r})
+t = pa.table({{"a": [1.0, 2.0], "b": [1, 2], "c": pa.array([0.5, 1.5], pa.float32()),
+               "d": pa.array([1, 0], pa.int32())}})
+out = m.predict(t)
+assert isinstance(out, pa.Table) and out.column_names == ["0", "1", "2"], out
+print("ok")
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-3000:]
 
 
 def test_pickled_modules_and_pt2_stay_in_python(ts_models, torch_pt2_model):

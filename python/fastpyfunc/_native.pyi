@@ -276,6 +276,10 @@ class TorchScriptModel:
     ) -> tuple[str, list[tuple[str | None, Any]]] | NeedsPython:
         """forward(*arrays, **params) under no_grad: ``("tensor" | "tuple" | "list" | "dict", [(key, array)])``,
         or ``NeedsPython`` when only Python torch converts these params as Python does."""
+    def predict(self, data: Any, plan: EnforcePlan | None = None) -> Any | None:
+        """A whole predict without params in one call (mlflow's PyTorch wrapper rules): the output
+        array (or dict, tuple, list of them), ``DataFrame(out, index=df.index)`` for a DataFrame
+        (Arrow for Arrow input); None where mlflow's rules need Python for this input."""
 
 def load_torchscript(path: str, device: str, engine_lib: str, torch_lib_dir: str) -> TorchScriptModel:
     """Loads a TorchScript archive on ``device``, opening the engine (and libtorch) on first use."""

@@ -2,3 +2,4 @@
 //! both the engine's API and the Python binding.
 
 pub mod onnx;
+pub mod pytorch;

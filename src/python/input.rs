@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 use pyo3_arrow::{PyRecordBatch, PyTable};
 
-use crate::frame::{arrow_column, arrow_dtype, pandas_extension_columns, Chunk, Column};
+use crate::frame::{arrow_column, arrow_dtype, pandas_meta, Chunk, Column};
 use crate::tensor::{DataRef, ElemType};
 
 /// What a `predict` input is, as far as the native path reads it.
@@ -142,18 +142,18 @@ impl<'py> Input<'py> {
                 return Ok(Input::Other);
             };
             let (batches, schema) = table.into_inner();
-            return Ok(Input::Table(arrow_table(origin, &schema, &batches)));
+            return Ok(arrow_table(origin, &schema, &batches));
         }
         if data.hasattr(intern!(py, "__arrow_c_array__"))? {
             let Ok(batch) = data.extract::<PyRecordBatch>() else {
                 return Ok(Input::Other);
             };
             let batch = batch.into_inner();
-            return Ok(Input::Table(arrow_table(
+            return Ok(arrow_table(
                 origin,
                 &batch.schema(),
                 std::slice::from_ref(&batch),
-            )));
+            ));
         }
         Ok(Input::Other)
     }
@@ -234,28 +234,32 @@ pub(crate) fn numeric_elem(kind: u8, itemsize: usize) -> Option<ElemType> {
     })
 }
 
-fn arrow_table<'py>(origin: Origin, schema: &Schema, batches: &[RecordBatch]) -> Table<'py> {
+fn arrow_table<'py>(origin: Origin, schema: &Schema, batches: &[RecordBatch]) -> Input<'py> {
+    let meta = pandas_meta(schema);
+    if meta.stored_index {
+        // to_pandas() makes those columns the index: the Python path reads it as pandas does
+        return Input::Other;
+    }
     let rows = batches.iter().map(|b| b.num_rows()).sum();
     let labels = schema
         .fields()
         .iter()
         .map(|f| Some(f.name().clone()))
         .collect();
-    let extension = pandas_extension_columns(schema);
     let sources = (0..schema.fields().len())
         .map(|i| {
             let arrays: Vec<ArrayRef> = batches.iter().map(|b| Arc::clone(b.column(i))).collect();
-            if !extension.contains(schema.field(i).name()) && arrow_dtype(&arrays).is_some() {
+            if !meta.extension.contains(schema.field(i).name()) && arrow_dtype(&arrays).is_some() {
                 Source::Arrow(arrays)
             } else {
                 Source::Unsupported
             }
         })
         .collect();
-    Table {
+    Input::Table(Table {
         origin,
         labels,
         rows,
         sources,
-    }
+    })
 }

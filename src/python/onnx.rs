@@ -24,7 +24,7 @@ use crate::engine::onnx::options;
 use crate::engine::onnx::{OnnxSession, RunOptions};
 use crate::error::Error;
 use crate::flavor::onnx::{feed, frame_feeds, Feed};
-use crate::frame::{assemble, Column};
+use crate::frame::{assemble, Column, Layout, Rounding};
 use crate::mlmodel::flavors::OnnxFlavor;
 use crate::schema::enforce::{tensors, Enforced, Plan, TensorShape};
 use crate::tensor::{Data, DataRef, ElemType, TensorRef, Value, ValueKind};
@@ -445,7 +445,7 @@ impl OnnxModel {
             }
             let parts: Vec<&Column<'_>> = f.columns.iter().map(|j| enforced[*j]).collect();
             let data = py
-                .detach(|| assemble(&parts, f.elem))
+                .detach(|| assemble(&parts, f.elem, Rounding::ThroughF64, Layout::RowMajor))
                 .map_err(pyo3::exceptions::PyValueError::new_err)?;
             owned.push((shape, Some(data), None));
         }

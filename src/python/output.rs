@@ -22,7 +22,7 @@ use pyo3_arrow::PyTable;
 
 use super::convert::{outputs_dict, value_to_py};
 use super::input::Origin;
-use crate::tensor::{DataRef, Value};
+use crate::tensor::{DataRef, Tensor, Value};
 
 /// The result of a table input: `names[i]` is the column of `values[i]`. `columns` caches the
 /// pandas Index of the names (building one costs more than the rest of a small predict).
@@ -52,6 +52,15 @@ pub(crate) fn table_result<'py>(
             _ => Ok(table),
         };
     };
+    arrow_result(py, origin, batch)
+}
+
+/// A record batch as the input's family: a pyarrow Table, or a polars DataFrame.
+fn arrow_result<'py>(
+    py: Python<'py>,
+    origin: Origin,
+    batch: RecordBatch,
+) -> PyResult<Bound<'py, PyAny>> {
     let schema = batch.schema();
     let table = Bound::new(py, PyTable::try_new(vec![batch], schema)?)?;
     match origin {
@@ -157,4 +166,72 @@ fn flat_array(data: DataRef<'_>) -> ArrayRef {
         DataRef::F64(s) => Arc::new(Float64Array::from(s.to_vec())),
         DataRef::Str(s) => Arc::new(StringArray::from(s.to_vec())),
     }
+}
+
+/// mlflow's `DataFrame(out, index=df.index)` for a table input whose model returns one unlabelled
+/// array (the PyTorch wrapper): columns `0..m` of a `[N]` or `[N, m]` output. For Arrow input,
+/// the same columns as Arrow (named `"0"`, `"1"`, ... as `Table.from_pandas` names them). None
+/// for an output pandas would not take as a frame (more than two dimensions): the Python path
+/// words that error.
+pub(crate) fn unlabelled_frame<'py>(
+    py: Python<'py>,
+    origin: Origin,
+    input: &Bound<'py, PyAny>,
+    out: Tensor,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let (rows, width) = match out.shape.as_slice() {
+        [n] => (*n, 1),
+        [n, m] => (*n, *m),
+        _ => return Ok(None),
+    };
+    if origin == Origin::Pandas {
+        let pd = py.import(intern!(py, "pandas"))?;
+        let arr = value_to_py(py, Value::Tensor(out))?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "index"), input.getattr(intern!(py, "index"))?)?;
+        return pd
+            .getattr(intern!(py, "DataFrame"))?
+            .call((arr,), Some(&kwargs))
+            .map(Some);
+    }
+    let Some(columns) = split_columns(out.data.as_data_ref(), rows, width) else {
+        return Ok(None);
+    };
+    let fields: Vec<Field> = columns
+        .iter()
+        .enumerate()
+        .map(|(j, c)| Field::new(j.to_string(), c.data_type().clone(), true))
+        .collect();
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    arrow_result(py, origin, batch).map(Some)
+}
+
+/// A row-major `[rows, width]` buffer as `width` Arrow columns (one strided copy each).
+fn split_columns(data: DataRef<'_>, rows: usize, width: usize) -> Option<Vec<ArrayRef>> {
+    macro_rules! split {
+        ($s:expr, $array:ident) => {
+            (0..width)
+                .map(|j| {
+                    let column: Vec<_> = (0..rows).map(|i| $s[i * width + j]).collect();
+                    Arc::new($array::from(column)) as ArrayRef
+                })
+                .collect()
+        };
+    }
+    Some(match data {
+        DataRef::Bool(s) => split!(s, BooleanArray),
+        DataRef::I8(s) => split!(s, Int8Array),
+        DataRef::I16(s) => split!(s, Int16Array),
+        DataRef::I32(s) => split!(s, Int32Array),
+        DataRef::I64(s) => split!(s, Int64Array),
+        DataRef::U8(s) => split!(s, UInt8Array),
+        DataRef::U16(s) => split!(s, UInt16Array),
+        DataRef::U32(s) => split!(s, UInt32Array),
+        DataRef::U64(s) => split!(s, UInt64Array),
+        DataRef::F16(s) => split!(s, Float16Array),
+        DataRef::F32(s) => split!(s, Float32Array),
+        DataRef::F64(s) => split!(s, Float64Array),
+        DataRef::Str(_) => return None,
+    })
 }

@@ -2,7 +2,9 @@
 //! library. `run([array, ...], params)` passes the arrays as forward's positional arguments
 //! (viewed without a copy, strides included, as `torch.from_numpy` does) and params as its
 //! keyword arguments, with the GIL released, and returns `(structure, [(key, array), ...])`, or
-//! a `NeedsPython` when params need Python torch to keep Python's answer.
+//! a `NeedsPython` when params need Python torch to keep Python's answer. `predict(data, plan)`
+//! is a whole predict without params in one call (mlflow's `_PyTorchWrapper` rules, from
+//! `flavor::pytorch`).
 
 use std::path::PathBuf;
 
@@ -12,10 +14,18 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::convert;
+use super::enforce::EnforcePlan;
 use super::errors::to_pyerr;
-use crate::engine::torchscript::{self, Binding, Feed, ParamValue, Structure, TorchScriptModule};
+use super::input::{numpy_elem, Input, Origin, Table};
+use super::output::unlabelled_frame;
+use crate::engine::torchscript::{
+    self, ArgValue, Binding, Feed, Outputs, ParamValue, Structure, TorchScriptModule,
+};
 use crate::error::Error;
-use crate::tensor::{Given, Value};
+use crate::flavor::pytorch::{frame_feed, takes_array, FrameFeed};
+use crate::frame::{assemble, Column, Layout, Rounding};
+use crate::schema::enforce::{tensors, Enforced, Plan, TensorShape};
+use crate::tensor::{Data, ElemType, Given, Value};
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
 pub(crate) struct TorchScriptModel {
@@ -114,30 +124,99 @@ impl TorchScriptModel {
                 }
             }
         }
-        // Arrays held alive (converted ones included) while the engine views them.
-        let mut held: Vec<Bound<'py, PyUntypedArray>> = Vec::with_capacity(arrays.len());
-        let mut feeds: Vec<Feed<'_>> = Vec::with_capacity(arrays.len());
+        let mut given = Vec::with_capacity(arrays.len());
         for (i, value) in arrays.iter().enumerate() {
-            let invalid = |reason: String| {
+            let arr = value.cast::<PyUntypedArray>().map_err(|_| {
                 to_pyerr(
                     py,
                     Error::InvalidInput {
                         path: path.to_path_buf(),
                         key: Some(format!("input {i}")),
-                        reason,
+                        reason: "expected a numpy array".into(),
                     },
                 )
-            };
-            let arr = value
-                .cast::<PyUntypedArray>()
-                .map_err(|_| invalid("expected a numpy array".into()))?
-                .clone();
+            })?;
+            given.push(arr.clone());
+        }
+        let outputs = self.forward_arrays(py, given, &extra)?;
+        let structure = match outputs.structure {
+            Structure::Tensor => "tensor",
+            Structure::Tuple => "tuple",
+            Structure::List => "list",
+            Structure::Dict => "dict",
+        };
+        let items = PyList::empty(py);
+        for (key, tensor) in outputs.items {
+            let array = convert::value_to_py(py, Value::Tensor(tensor))?;
+            items.append((key, array))?;
+        }
+        Ok(PyTuple::new(
+            py,
+            [structure.into_pyobject(py)?.into_any(), items.into_any()],
+        )?
+        .into_any())
+    }
+
+    /// One call for a whole predict without params: reads `data` (an ndarray, a pandas
+    /// DataFrame, Arrow data), enforces `plan` (the signature's inputs; None without one),
+    /// applies mlflow's PyTorch wrapper rules (an ndarray as it is; a table's enforced columns as
+    /// one float32 `[N, k]` tensor, one copy), runs forward with the GIL released and builds what
+    /// the Python path returns: the output array (or the dict, tuple or list of them), and for a
+    /// table `DataFrame(out, index=df.index)` (the same columns as Arrow for Arrow input). None
+    /// where mlflow's rules need pandas or Python for this input: the Python path takes it
+    /// from there and words any error.
+    #[pyo3(signature = (data, plan=None))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        plan: Option<PyRef<'py, EnforcePlan>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let plan = plan.as_deref().map(|p| &p.plan);
+        match Input::read(data)? {
+            Input::Array(arr) => self.predict_array(py, arr, plan),
+            Input::Table(table) => self.predict_table(py, data, &table, plan),
+            Input::Other => Ok(None),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "TorchScriptModel({}, device={})",
+            self.module.path().display(),
+            self.module.device()
+        )
+    }
+}
+
+impl TorchScriptModel {
+    /// forward on `arrays` (its positional arguments) and `extra` (bound params), with the GIL
+    /// released. Arrays are viewed without a copy, strides included, as `torch.from_numpy`
+    /// does; anything it would not view is converted once.
+    fn forward_arrays<'py>(
+        &self,
+        py: Python<'py>,
+        arrays: Vec<Bound<'py, PyUntypedArray>>,
+        extra: &[ArgValue],
+    ) -> PyResult<Outputs> {
+        let path = self.module.path();
+        // Arrays held alive (converted ones included) while the engine views them.
+        let mut held: Vec<Bound<'py, PyUntypedArray>> = Vec::with_capacity(arrays.len());
+        let mut feeds: Vec<Feed<'_>> = Vec::with_capacity(arrays.len());
+        for (i, arr) in arrays.into_iter().enumerate() {
             let Some(Given::Elem(elem)) = convert::given(&arr) else {
-                return Err(invalid(format!(
-                    "can't convert np.ndarray of type {} to a tensor; the supported types are: \
-                     float64, float32, float16, int64, int32, int16, int8, uint8, and bool",
-                    arr.dtype()
-                )));
+                return Err(to_pyerr(
+                    py,
+                    Error::InvalidInput {
+                        path: path.to_path_buf(),
+                        key: Some(format!("input {i}")),
+                        reason: format!(
+                            "can't convert np.ndarray of type {} to a tensor; the supported types \
+                             are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool",
+                            arr.dtype()
+                        ),
+                    },
+                ));
             };
             let size = arr.dtype().itemsize() as isize;
             // torch.from_numpy views any aligned, native-order array with non-negative strides;
@@ -163,34 +242,146 @@ impl TorchScriptModel {
         }
         let module = &self.module;
         let outputs = py
-            .detach(|| module.forward(&feeds, &extra))
+            .detach(|| module.forward(&feeds, extra))
             .map_err(|e| to_pyerr(py, e))?;
         drop(feeds);
         drop(held);
-        let structure = match outputs.structure {
-            Structure::Tensor => "tensor",
-            Structure::Tuple => "tuple",
-            Structure::List => "list",
-            Structure::Dict => "dict",
-        };
-        let items = PyList::empty(py);
-        for (key, tensor) in outputs.items {
-            let array = convert::value_to_py(py, Value::Tensor(tensor))?;
-            items.append((key, array))?;
-        }
-        Ok(PyTuple::new(
-            py,
-            [structure.into_pyobject(py)?.into_any(), items.into_any()],
-        )?
-        .into_any())
+        Ok(outputs)
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "TorchScriptModel({}, device={})",
-            self.module.path().display(),
-            self.module.device()
-        )
+    /// An ndarray: checked against a single unnamed TensorSpec, passed as forward's argument.
+    fn predict_array<'py>(
+        &self,
+        py: Python<'py>,
+        arr: Bound<'py, PyUntypedArray>,
+        plan: Option<&Plan>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        // object, string and datetime arrays: torch.from_numpy's TypeError, worded in Python
+        let Some(elem) = numpy_elem(&arr.dtype()).filter(|&e| takes_array(e)) else {
+            return Ok(None);
+        };
+        match plan {
+            None => {}
+            Some(Plan::Tensors(t)) if !t.named && t.specs.len() == 1 => {
+                let input = TensorShape {
+                    shape: arr.shape(),
+                    dtype_name: elem.numpy_name(),
+                    native_order: true,
+                    dtype_text: elem.numpy_name(),
+                };
+                if tensors::check(&t.specs[0], &input).is_err() {
+                    return Ok(None);
+                }
+            }
+            Some(_) => return Ok(None),
+        }
+        let outputs = self.forward_arrays(py, vec![arr], &[])?;
+        structured(py, outputs).map(Some)
+    }
+
+    /// A DataFrame or Arrow table: the column schema enforced on the columns in place, then
+    /// `to_numpy(dtype=float32)` of the enforced frame as one `[N, k]` copy (in its Fortran order).
+    fn predict_table<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        table: &Table<'py>,
+        plan: Option<&Plan>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let cols: Vec<Option<Column<'_>>> = (0..table.width()).map(|i| table.column(i)).collect();
+        let labels: Vec<Option<&str>> = table.labels.iter().map(|l| l.as_deref()).collect();
+        let taken: Vec<(usize, ElemType)> = match plan {
+            Some(Plan::Columns(c)) => match c.enforce(&labels, &cols) {
+                Enforced::Columns(taken) => taken,
+                Enforced::Pandas(_) => return Ok(None),
+            },
+            Some(Plan::Tensors(_)) => return Ok(None),
+            None => match cols.iter().map(|c| c.as_ref().map(|c| c.dtype)).collect() {
+                Some(dtypes) => (0..cols.len()).zip::<Vec<ElemType>>(dtypes).collect(),
+                None => return Ok(None),
+            },
+        };
+        if table.rows == 0 {
+            return Ok(None);
+        }
+        let Some(parts) = taken
+            .iter()
+            .map(|(i, _)| cols[*i].as_ref())
+            .collect::<Option<Vec<&Column<'_>>>>()
+        else {
+            return Ok(None);
+        };
+        // pandas' to_numpy is Fortran-ordered except for a frame that is one Fortran-ordered
+        // block (whose columns are strided views): those keep the Python path's layout.
+        if table.origin == Origin::Pandas
+            && parts
+                .iter()
+                .any(|c| c.chunks.iter().any(|ch| ch.stride != 1))
+        {
+            return Ok(None);
+        }
+        let given: Vec<ElemType> = parts.iter().map(|c| c.dtype).collect();
+        let enforced: Vec<ElemType> = taken.iter().map(|(_, t)| *t).collect();
+        if frame_feed(&given, &enforced) != FrameFeed::Direct {
+            return Ok(None);
+        }
+        let (rows, width) = (table.rows, parts.len());
+        let Data::F32(values) = py
+            .detach(|| assemble(&parts, ElemType::F32, Rounding::Direct, Layout::ColumnMajor))
+            .map_err(pyo3::exceptions::PyValueError::new_err)?
+        else {
+            unreachable!("a float32 buffer")
+        };
+        let feeds = [Feed {
+            elem: ElemType::F32,
+            shape: vec![rows as i64, width as i64],
+            // Fortran order, as pandas' to_numpy returns it (the same kernels, the same bits)
+            strides: vec![1, rows as i64],
+            data: values.as_ptr() as *const std::ffi::c_void,
+            owner: std::marker::PhantomData,
+        }];
+        let module = &self.module;
+        let outputs = py
+            .detach(|| module.forward(&feeds, &[]))
+            .map_err(|e| to_pyerr(py, e))?;
+        drop(feeds);
+        drop(values);
+        if outputs.structure != Structure::Tensor {
+            return structured(py, outputs).map(Some);
+        }
+        let Some((_, tensor)) = outputs.items.into_iter().next() else {
+            return Ok(None);
+        };
+        unlabelled_frame(py, table.origin, data, tensor)
+    }
+}
+
+/// forward's result as the Python path returns it for an ndarray: the array, or a dict, tuple or
+/// list of arrays.
+fn structured<'py>(py: Python<'py>, outputs: Outputs) -> PyResult<Bound<'py, PyAny>> {
+    let mut items = outputs.items.into_iter();
+    match outputs.structure {
+        Structure::Tensor => match items.next() {
+            Some((_, t)) => convert::value_to_py(py, Value::Tensor(t)),
+            None => Ok(py.None().into_bound(py)),
+        },
+        Structure::Dict => {
+            let d = PyDict::new(py);
+            for (key, t) in items {
+                d.set_item(key, convert::value_to_py(py, Value::Tensor(t))?)?;
+            }
+            Ok(d.into_any())
+        }
+        Structure::Tuple | Structure::List => {
+            let values = items
+                .map(|(_, t)| convert::value_to_py(py, Value::Tensor(t)))
+                .collect::<PyResult<Vec<_>>>()?;
+            if outputs.structure == Structure::Tuple {
+                Ok(PyTuple::new(py, values)?.into_any())
+            } else {
+                Ok(PyList::new(py, values)?.into_any())
+            }
+        }
     }
 }
 
