@@ -271,7 +271,9 @@ struct Machine<'a> {
     keys: Vec<(&'a str, &'a str, Kind)>,
     seen: HashMap<(&'a str, &'a str), usize>,
     proto: u8,
-    frame_end: Option<usize>,
+    /// Where the last FRAME ends (0 before any): a position before it is inside that frame.
+    /// (Positions only grow, so it is never reset: one compare where it matters, none per op.)
+    frame_end: usize,
     report: Report,
     /// Whether joblib's array wrappers are read (not inside the nested pickle of one).
     joblib: bool,
@@ -315,7 +317,7 @@ fn verify_stream<'a>(
         keys: Vec::new(),
         seen: HashMap::new(),
         proto: 0,
-        frame_end: None,
+        frame_end: 0,
         report: Report::default(),
         joblib,
     };
@@ -529,19 +531,16 @@ impl<'a> Machine<'a> {
     /// tuple is frozen, as it is when the tuple is built; nesting deeper than the cap is opaque.
     fn tuple(&mut self, from: usize) -> Value {
         let start = self.items.len();
-        self.items.extend_from_slice(&self.stack[from..]);
+        self.items.reserve(self.stack.len() - from);
         let mut depth = 0;
-        for i in start..self.items.len() {
-            let v = self.items[i];
-            let v = match v {
-                Value::Dict(d) => {
-                    let f = self.freeze(d);
-                    self.items[i] = f;
-                    f
-                }
+        // one pass, item by item: most tuples hold 1 to 3 items, too few for a memcpy call
+        for i in from..self.stack.len() {
+            let v = match self.stack[i] {
+                Value::Dict(d) => self.freeze(d),
                 v => v,
             };
             depth = depth.max(self.depth(v));
+            self.items.push(v);
         }
         let depth = depth + 1;
         if depth > MAX_TUPLE_DEPTH {
@@ -1006,10 +1005,9 @@ impl<'a> Machine<'a> {
             Some(Value::Int(_)) => true,
             Some(_) => return self.fail("joblib array wrapper with an invalid alignment"),
         };
-        if self.frame_end.is_some_and(|end| self.pos < end) {
+        if self.pos < self.frame_end {
             return self.fail("joblib array data begins inside a pickle frame");
         }
-        self.frame_end = None;
         let (data_start, nbytes);
         if dtype.object {
             let base = self.pos;
@@ -1116,11 +1114,6 @@ impl<'a> Machine<'a> {
                     self.limits.max_values
                 ));
             }
-            if let Some(end) = self.frame_end {
-                if self.pos >= end {
-                    self.frame_end = None;
-                }
-            }
             let op = self.u8()?;
             match op {
                 b'.' => return Ok(()), // STOP
@@ -1136,13 +1129,13 @@ impl<'a> Machine<'a> {
                 0x95 => {
                     // FRAME
                     let n = self.len(8)?;
-                    if self.frame_end.is_some_and(|end| self.op_start < end) {
+                    if self.op_start < self.frame_end {
                         return self.fail("a FRAME begins inside another frame");
                     }
                     if n > self.data.len() - self.pos {
                         return self.fail(format!("FRAME of {n} bytes runs past the end"));
                     }
-                    self.frame_end = Some(self.pos + n);
+                    self.frame_end = self.pos + n;
                 }
                 b'(' => self.mark()?,
                 b'0' => {
