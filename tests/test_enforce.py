@@ -542,35 +542,83 @@ def test_dataframes_for_tensor_schemas_like_mlflow(kind, case):
 
 # -- params ----------------------------------------------------------------------------------------
 
+_dt = __import__("datetime")
+
+
+class _Key:
+    """A non-str key whose ``str()`` names a param (mlflow converts keys with ``str``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        return self.name
+
+
 PARAM_VALUES = [
     True,
     0,
     7,
+    2**70,  # an int numpy cannot hold: int() keeps it, float() rounds it
     np.int32(3),
     np.int64(4),
+    np.int8(5),
+    np.uint32(6),
+    np.bool_(False),
     1.5,
+    float("nan"),
     np.float32(2.5),
     np.float64(3.5),
+    np.float16(0.5),
     "x",
+    "7",
+    "",
+    np.str_("y"),
     "2020-01-02",
+    "2020-01-02T03:04:05",
+    np.str_("2021-02-03"),
     b"b",
+    np.bytes_(b"c"),
+    bytearray(b"d"),
+    decimal.Decimal("1.5"),
+    1 + 2j,
     None,
+    {"a": 1},
+    (1, 2),
     [1, 2],
     [1.5, 2.5],
+    [1, 2.5],
     ["a", "b"],
+    [True, None],
+    ["2020-01-01", _dt.date(2021, 1, 2)],
+    [np.int32(1), np.int64(2)],
+    [np.float32(1.5)],
+    [],
     np.array([1, 2]),
+    np.array([1.5, 2.5], dtype=np.float32),
+    np.array(["a", "b"]),
+    np.array(["2020-01-01"], dtype="datetime64[D]"),
+    np.array(3),  # 0-d
+    np.array([[1, 2], [3, 4]]),  # 2-d
     [[1], [2]],
-    __import__("datetime").date(2021, 5, 6),
+    [[1], [1, 2]],  # ragged: numpy refuses it (ValueError), in mlflow too
+    _dt.date(2021, 5, 6),
+    _dt.datetime(2021, 5, 6, 7, 8, 9),
+    np.datetime64("2022-01-02"),
+    np.datetime64("2022-01-02T03:04:05"),
+    np.datetime64(5, "ns"),  # .item() is an int
+    np.datetime64("NaT"),
 ]
 DEFAULTS = {
-    "boolean": True,
-    "integer": 1,
-    "long": 2,
-    "float": 1.5,
-    "double": 2.5,
-    "string": "s",
-    "datetime": "2020-01-01",
+    "boolean": [True, False],
+    "integer": [1],
+    "long": [2, 3],
+    "float": [1.5, 2],
+    "double": [2.5, 1, 1.0],
+    "string": ["s", ""],
+    "datetime": ["2020-01-01", "2020-01-01T10:11:12", "1999"],
 }
+BAD_DEFAULTS = ["abc", 1.5, True, None, [1, 2], {"a": 1}]
 
 
 @st.composite
@@ -580,17 +628,19 @@ def param_cases(draw):
     for name in names:
         t = draw(st.sampled_from([t for t in SCALAR_TYPES if t != "binary"]))  # params cannot be binary
         listy = draw(st.booleans())
+        default = draw(st.sampled_from(DEFAULTS[t] + (BAD_DEFAULTS if draw(st.integers(0, 9)) == 0 else [])))
         specs.append(
             {
                 "name": name,
                 "type": t,
-                "default": [DEFAULTS[t]] if listy else DEFAULTS[t],
+                "default": [default] if listy else default,
                 "shape": [-1] if listy else None,
             }
         )
-    keys = draw(st.lists(st.sampled_from(["k", "n", "m", "zz"]), unique=True, max_size=2))
+    key_choices = ["k", "n", "m", "zz", 1, _Key("n"), _Key("q")]
+    keys = draw(st.lists(st.sampled_from(key_choices), unique_by=str, max_size=3))
     params = {k: draw(st.sampled_from(PARAM_VALUES)) for k in keys}
-    return specs, draw(st.sampled_from([params, params, None, {}]))
+    return specs, draw(st.sampled_from([params, params, params, None, {}, ["k"]]))
 
 
 def _typed(x):
@@ -598,7 +648,42 @@ def _typed(x):
         return {k: _typed(v) for k, v in x.items()}
     if isinstance(x, list):
         return [_typed(v) for v in x]
+    if isinstance(x, float) and x != x:
+        return (float, "nan")
     return (type(x), x)
+
+
+def _outcome(run):
+    """The result, or ``(raised a ValueError, message)``: mlflow lets numpy's ValueError (a
+    ragged list) through, and wraps its own errors in MlflowException."""
+    from fastpyfunc._native import ParamError
+
+    try:
+        return run()
+    except ParamError as e:
+        return (False, str(e))
+    except Exception as e:  # MlflowException, or whatever its checks raise
+        return (isinstance(e, ValueError) and not hasattr(e, "error_code"), getattr(e, "message", str(e)))
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _logged(logger_name: str, run):
+    """``run()``'s outcome and the warnings it logged on ``logger_name`` (mlflow's logger does not
+    propagate, so a handler sits on it directly)."""
+    handler, logger = _Records(), logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        return _outcome(run), handler.messages
+    finally:
+        logger.removeHandler(handler)
 
 
 @settings(max_examples=500, deadline=None)
@@ -607,36 +692,39 @@ def test_params_like_mlflow(case):
     from mlflow.models.utils import _enforce_params_schema
     from mlflow.types import ParamSchema as MlflowParamSchema
 
-    from fastpyfunc._params import ParamError, ParamPlan
+    from fastpyfunc._native import ParamPlan
     from fastpyfunc._schema import ParamSchema
 
     specs, params = case
-    try:
-        theirs = _enforce_params_schema(deepcopy(params), MlflowParamSchema.from_json(json.dumps(specs)))
-    except Exception as e:  # MlflowException, or whatever its checks raise
-        theirs = getattr(e, "message", str(e))
-    try:
-        ours = ParamPlan(list(ParamSchema(specs)))(deepcopy(params))
-    except ParamError as e:
-        ours = str(e)
-    if isinstance(theirs, str):
-        assert isinstance(ours, str)
+    theirs, their_logs = _logged(
+        "mlflow.models.utils",
+        lambda: _enforce_params_schema(deepcopy(params), MlflowParamSchema.from_json(json.dumps(specs))),
+    )
+    ours, our_logs = _logged("fastpyfunc", lambda: ParamPlan(ParamSchema(specs).to_dict())(deepcopy(params)))
+    if isinstance(theirs, tuple):
+        assert isinstance(ours, tuple), ours
+        assert ours[0] == theirs[0]  # a ValueError where mlflow lets one through
+        ours_msg, theirs_msg = ours[1], theirs[1]
         prefix = "Invalid parameters found: "
-        if theirs.startswith(prefix):  # a set of (name, message): compare as sets
-            assert eval(ours[len(prefix) :]) == eval(theirs[len(prefix) :])
+        default_error = "does not fit its spec: "
+        if default_error in ours_msg:  # a default mlflow's ParamSpec refuses: its message, quoted
+            assert ours_msg.split(default_error, 1)[1] == theirs_msg
+        elif theirs_msg.startswith(prefix):  # a set of (name, message): compare as sets
+            assert eval(ours_msg[len(prefix) :]) == eval(theirs_msg[len(prefix) :])
         else:
-            assert ours == theirs
+            assert ours_msg == theirs_msg
     else:
-        assert not isinstance(ours, str), ours
+        assert not isinstance(ours, tuple), ours
         assert _typed(ours) == _typed(theirs)
         assert list(ours) == list(theirs)  # the keys' order too
+        assert our_logs == their_logs
 
 
 def test_object_params_like_mlflow():
     from mlflow.models.utils import _enforce_params_schema
     from mlflow.types import ParamSchema as MlflowParamSchema
 
-    from fastpyfunc._params import ParamError, ParamPlan
+    from fastpyfunc._native import ParamError, ParamPlan
     from fastpyfunc._schema import ParamSchema
 
     specs = [
@@ -651,7 +739,7 @@ def test_object_params_like_mlflow():
             "shape": None,
         }
     ]
-    ours_plan = ParamPlan(list(ParamSchema(specs)))
+    ours_plan = ParamPlan(ParamSchema(specs).to_dict())
     theirs_schema = MlflowParamSchema.from_json(json.dumps(specs))
     for params in ({"o": {"a": 2, "b": "x"}}, {"o": {"b": "x"}}, {"o": {"a": "x"}}, {"o": 3}, {}):
         try:
@@ -663,3 +751,25 @@ def test_object_params_like_mlflow():
         except ParamError as e:
             ours = str(e)
         assert ours == theirs, params
+    # shape (-1,): mlflow checks each item as a DataType, which an Object item never passes
+    listed = [{**specs[0], "default": [None], "shape": [-1]}]
+    ours_plan = ParamPlan(ParamSchema(listed).to_dict())
+    theirs_schema = MlflowParamSchema.from_json(json.dumps(listed))
+    for params in ({"o": [None]}, {"o": [1]}, {"o": [{"a": 1}]}, {"o": "x"}, {"o": []}, {}):
+        try:
+            theirs = _enforce_params_schema(deepcopy(params), theirs_schema)
+        except Exception as e:
+            theirs = str(e)
+        try:
+            ours = ours_plan(deepcopy(params))
+        except ParamError as e:
+            ours = str(e)
+        assert ours == theirs, params
+    for default in ([1], None):  # refused when the spec is read, as mlflow's ParamSpec does
+        bad = [{**listed[0], "default": default}]
+        with pytest.raises(Exception) as theirs_error:
+            MlflowParamSchema.from_json(json.dumps(bad))
+        with pytest.raises(ParamError) as ours_error:
+            ParamPlan(ParamSchema(bad).to_dict())
+        assert str(ours_error.value).endswith(theirs_error.value.message)
+        assert ours_error.value.key == "o"

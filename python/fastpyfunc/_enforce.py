@@ -13,8 +13,8 @@ into double need all 0/1, nullable dtypes may hold NA), the plan names the panda
 run and is asked again about its result, exactly in mlflow's order.
 
 Nested column types (array/object/map/any) are checked cell by cell with the same rules
-(``_columns.py``); params by ``_params.py``. Only scipy sparse matrices and Spark DataFrames still
-go to mlflow's own function (when mlflow is installed).
+(``_columns.py``); params by the native ``ParamPlan`` (Rust). Only scipy sparse matrices and
+Spark DataFrames still go to mlflow's own function (when mlflow is installed).
 Without mlflow, those parts pass unchanged with a one-time RuntimeWarning.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import _native
@@ -48,6 +48,7 @@ class Enforcer:
         metadata: Any,
         loader_module: str | None,
         input_plan: _native.EnforcePlan | None = None,
+        param_plan: Callable[[], _native.ParamPlan | None] | None = None,
     ) -> None:
         self._model_path = model_path
         self._meta = metadata
@@ -83,7 +84,11 @@ class Enforcer:
         )
         # Built at load, as mlflow validates the defaults when it reads the MLmodel: a default
         # that does not fit its spec is a malformed model, not a failure of every predict.
-        self._param_plan: Any = self._build_param_plan() if self._params_schema is not None else None
+        # ``param_plan`` (ModelInfo.param_plan) builds it from the signature parsed at load.
+        self._param_plan_source = param_plan
+        self._param_plan: _native.ParamPlan | None = (
+            self._build_param_plan() if self._params_schema is not None else None
+        )
         # (labels, dtypes) -> decisions; see _columns.
         self._decisions: dict[Any, Any] = {}
 
@@ -160,13 +165,11 @@ class Enforcer:
                 f"defines a params schema. This model does not define a params schema. {info}"
             )
             return {}
-        from ._params import ParamError
-
         if self._param_plan is None:
             self._param_plan = self._build_param_plan()
         try:
             return self._param_plan(params)
-        except ParamError as e:
+        except _native.ParamError as e:
             raise exc.make(
                 exc.SchemaEnforcementError,
                 f"{self._model_path}: {e}",
@@ -175,12 +178,13 @@ class Enforcer:
                 error_code="INVALID_PARAMETER_VALUE",
             ) from e
 
-    def _build_param_plan(self) -> Any:
-        from ._params import ParamError, ParamPlan
-
+    def _build_param_plan(self) -> _native.ParamPlan:
         try:
-            return ParamPlan(list(self._params_schema or []))
-        except ParamError as e:
+            plan = self._param_plan_source() if self._param_plan_source is not None else None
+            if plan is None:  # no ModelInfo (Spark's driver): from the schema's canonical form
+                plan = _native.ParamPlan(self._params_schema.to_dict())  # type: ignore[union-attr]
+            return plan
+        except _native.ParamError as e:
             key = f"signature.params.{e.key}" if e.key else "signature.params"
             raise exc.make(
                 exc.MalformedModelError,

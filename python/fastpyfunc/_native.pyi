@@ -28,6 +28,8 @@ __all__ = [
     "TorchScriptModel",
     "NeedsPython",
     "EnforcePlan",
+    "ParamPlan",
+    "ParamError",
     "nan_int_hint",
     "scalar_action",
     "ColumnAction",
@@ -105,6 +107,9 @@ class ModelInfo:
     def plan(self) -> LoadPlan: ...
     def input_plan(self) -> EnforcePlan | None:
         """The input schema's enforcement plan, compiled from the signature parsed at load."""
+    def param_plan(self) -> ParamPlan | None:
+        """The params plan, built from the signature parsed at load; a default that does not fit
+        its spec raises ParamError."""
 
 def load_model_info(model_dir: str) -> ModelInfo:
     """Reads ``<model_dir>/MLmodel``, parses its signature and plans the load."""
@@ -170,6 +175,21 @@ class EnforcePlan:
         self, index: int, shape: list[int], dtype_name: str, native_order: bool, dtype_text: str
     ) -> str | None:
         """None when the array fits spec ``index``, else mlflow's message."""
+
+class ParamError(Exception):
+    """A param (or a default) failed validation: the message is mlflow's."""
+
+    key: str | None
+    """The param at fault (the first in schema order), or ``"params"``."""
+
+@final
+class ParamPlan:
+    """A params schema with mlflow's ``_enforce_params_schema``; defaults validated at creation."""
+
+    def __new__(cls, specs: list[dict[str, Any]]) -> ParamPlan:
+        """Builds the plan from the params schema's canonical form (``ParamSchema.to_dict()``)."""
+    def __call__(self, params: Any) -> dict[str, Any]:
+        """The params the model gets; raises ParamError with mlflow's message."""
 
 def nan_int_hint() -> str: ...
 def scalar_action(type_name: str, dtype: Any, inferred: bool) -> ColumnAction:

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class PyFuncModel:
         impl: Any,
         plan: _native.LoadPlan,
         input_plan: _native.EnforcePlan | None = None,
+        param_plan: Callable[[], _native.ParamPlan | None] | None = None,
     ) -> None:
         self._model_path = model_path
         self._model_meta = metadata
@@ -51,10 +52,10 @@ class PyFuncModel:
         self._stream_takes_params = self._predict_stream_fn is not None and _has_parameter(
             self._predict_stream_fn, "params"
         )
-        self._enforce = Enforcer(model_path, metadata, self.loader_module, input_plan)
+        self._enforce = Enforcer(model_path, metadata, self.loader_module, input_plan, param_plan)
         # Native engines read the input, enforce the signature and run in one call into Rust;
         # None from it means mlflow's rules need pandas for that input (the path below). Params
-        # are enforced in Python, so a model with a params schema always takes that path.
+        # are enforced by the ParamPlan, on that path: a model with a params schema always takes it.
         no_params = self._enforce._params_schema is None
         self._native_predict = getattr(impl, "native_predict", None) if no_params else None
         self._native_plan = self._enforce._plan
@@ -427,7 +428,7 @@ def load_model(
         _warn_python_version(local_path, pyfunc_conf.get("python_version"))
     config = _merge_model_config(pyfunc_conf, _read_model_config(model_config), local_path)
     impl = load_impl(local_path, plan, config, meta.flavors, _safety.trusted(trust_code))
-    return _model_class()(local_path, meta, impl, plan, info.input_plan())
+    return _model_class()(local_path, meta, impl, plan, info.input_plan(), info.param_plan)
 
 
 _MIXED: list[type] = []

@@ -8,6 +8,7 @@ mod input;
 mod model;
 mod onnx;
 mod output;
+mod params;
 mod safety;
 mod savedmodel;
 mod torchscript;
@@ -36,6 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<torchscript::NeedsPython>()?;
     m.add_class::<enforce::EnforcePlan>()?;
     m.add_class::<enforce::ColumnAction>()?;
+    params::register(m)?;
     m.add_function(wrap_pyfunction!(enforce::nan_int_hint, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::scalar_action, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::all_zero_or_one, m)?)?;

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::enforce::EnforcePlan;
 use super::errors::to_pyerr;
+use super::params::ParamPlan;
 use crate::mlmodel::{yaml, LoadedMlModel};
 use crate::plan::{self, LoadPlan};
 use crate::schema::enforce::Plan;
@@ -62,6 +63,16 @@ impl ModelInfo {
         Some(EnforcePlan {
             plan: Plan::compile(inputs),
         })
+    }
+
+    /// The params plan of the signature (None without params), built from the signature parsed
+    /// at load; a default that does not fit its spec raises ParamError.
+    fn param_plan(&self, py: Python<'_>) -> PyResult<Option<ParamPlan>> {
+        self.signature
+            .as_ref()
+            .and_then(|s| s.params.as_deref())
+            .map(|specs| ParamPlan::build(py, specs))
+            .transpose()
     }
 }
 

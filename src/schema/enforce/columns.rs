@@ -101,7 +101,7 @@ impl DataType {
     }
 
     /// numpy's `(kind, itemsize)` of `to_numpy()`.
-    fn numpy_kind(self) -> (u8, usize) {
+    pub(crate) fn numpy_kind(self) -> (u8, usize) {
         match self {
             DataType::Boolean => (b'b', 1),
             DataType::Integer => (b'i', 4),
