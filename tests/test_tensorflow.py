@@ -189,6 +189,31 @@ def test_keras_exported_models_run_natively(keras_export):
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
+def test_array_wrappers_take_the_one_native_call(tf_models, keras_export):
+    """tf2-module and exported Keras models: an ndarray is checked, fed and answered in one
+    native call (a Keras DataFrame becomes an array by its tensor signature first, in Python)."""
+    rng = np.random.default_rng(5)
+    ours, theirs = both(tf_models["linear"])
+    x = rng.random((3, 4), dtype=np.float32)
+    direct = ours._native_predict(x, ours._native_plan)
+    assert direct is not None
+    assert_same(direct, theirs.predict(x))
+    assert ours._native_predict(x.astype(np.float64), ours._native_plan) is None  # TF's error, in Python
+    ours, theirs = both(tf_models["two"])
+    x = rng.random((2, 3))
+    direct = ours._native_predict(x, ours._native_plan)
+    assert isinstance(direct, dict) and sorted(direct) == ["doubled", "total"]
+    for k, v in theirs.predict(x).items():
+        assert_same(direct[k], v.numpy())
+    ours, theirs = both(keras_export)
+    x = rng.random((3, 4), dtype=np.float32)
+    direct = ours._native_predict(x, ours._native_plan)
+    assert direct is not None
+    np.testing.assert_allclose(direct, theirs.predict(x), rtol=1e-6)
+    assert direct.dtype == theirs.predict(x).dtype
+    assert ours._native_predict(pd.DataFrame(x), ours._native_plan) is None
+
+
 def _tf1_graph_savedmodel(tf, export_dir, tags):
     """A TF1-style SavedModel (graph, placeholders, SavedModelBuilder), as estimators exported them:
     two inputs and three outputs of the three shapes mlflow's `_TF2Wrapper` treats differently."""

@@ -274,6 +274,12 @@ class SavedModel:
     def outputs(self) -> list[tuple[str, str, list[int]]]: ...
     def run(self, arrays: list[Any]) -> dict[str, Any]:
         """``{output key: array}`` for one array per input; the GIL is released."""
+    def predict_module(self, data: Any, plan: EnforcePlan | None = None) -> Any | None:
+        """A ``tf2-module`` predict in one call: the output array (or ``{key: array}``) for an
+        ndarray; None where mlflow's rules need Python for this input."""
+    def predict_keras(self, data: Any, plan: EnforcePlan | None = None) -> Any | None:
+        """mlflow.keras' exported-model predict in one call: the output array for an ndarray;
+        None where mlflow's rules need Python for this input."""
 
 def load_savedmodel(dir: str, tags: list[str], signature_key: str, library_dir: str) -> SavedModel:
     """Loads a SavedModel with the TensorFlow libraries in ``library_dir``."""

@@ -101,6 +101,8 @@ class TF2ModuleModel(_Native):
         self._dir = saved_model_dir
         self._native = native
         self._run = native.run
+        #: The whole predict in one native call (see ``PyFuncModel.predict``).
+        self.native_predict = native.predict_module
         self._raw: Any = None
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
@@ -134,6 +136,8 @@ class KerasExportModel(_Native):
         self._model_path = model_path
         self._dir = saved_model_dir
         self._run = native.run
+        #: The whole predict in one native call (see ``PyFuncModel.predict``).
+        self.native_predict = native.predict_keras
         self._raw: Any = None
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:

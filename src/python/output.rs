@@ -22,7 +22,7 @@ use pyo3_arrow::PyTable;
 
 use super::convert::{outputs_dict, value_to_py};
 use super::input::Origin;
-use crate::tensor::{DataRef, Tensor, Value};
+use crate::tensor::{DataRef, Value};
 
 /// The result of a table input: `names[i]` is the column of `values[i]`. `columns` caches the
 /// pandas Index of the names (building one costs more than the rest of a small predict).
@@ -177,16 +177,21 @@ pub(crate) fn unlabelled_frame<'py>(
     py: Python<'py>,
     origin: Origin,
     input: &Bound<'py, PyAny>,
-    out: Tensor,
+    out: Value,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let (rows, width) = match out.shape.as_slice() {
+    let shape = match &out {
+        Value::Tensor(t) => t.shape.as_slice(),
+        Value::Engine { shape, .. } => shape.as_slice(),
+        Value::MapSequence(_) => return Ok(None),
+    };
+    let (rows, width) = match shape {
         [n] => (*n, 1),
         [n, m] => (*n, *m),
         _ => return Ok(None),
     };
     if origin == Origin::Pandas {
         let pd = py.import(intern!(py, "pandas"))?;
-        let arr = value_to_py(py, Value::Tensor(out))?;
+        let arr = value_to_py(py, out)?;
         let kwargs = PyDict::new(py);
         kwargs.set_item(intern!(py, "index"), input.getattr(intern!(py, "index"))?)?;
         return pd
@@ -194,7 +199,12 @@ pub(crate) fn unlabelled_frame<'py>(
             .call((arr,), Some(&kwargs))
             .map(Some);
     }
-    let Some(columns) = split_columns(out.data.as_data_ref(), rows, width) else {
+    let data = match &out {
+        Value::Tensor(t) => t.data.as_data_ref(),
+        Value::Engine { buffer, .. } => buffer.view(),
+        Value::MapSequence(_) => return Ok(None),
+    };
+    let Some(columns) = split_columns(data, rows, width) else {
         return Ok(None);
     };
     let fields: Vec<Field> = columns

@@ -1,6 +1,9 @@
 //! `fastpyfunc._native.SavedModel`: a TensorFlow SavedModel signature run through the C API.
 //! `run([array, ...])` takes one array per signature input (in `inputs` order) and returns
-//! `{output key: array}`, with the GIL released while TensorFlow runs.
+//! `{output key: array}`, with the GIL released while TensorFlow runs. `predict_module` and
+//! `predict_keras` are whole predicts in one call for the wrappers that take ndarrays (a
+//! `tf2-module`; a Keras model saved with `save_exported_model=True`, whose tensor signature
+//! mlflow requires, so a DataFrame becomes an array by mlflow's rules first, in Python).
 
 use std::path::PathBuf;
 
@@ -9,10 +12,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::convert::{self, Held};
+use super::enforce::EnforcePlan;
 use super::errors::to_pyerr;
+use super::input::{numpy_elem, Input};
 use crate::engine::savedmodel::SavedModelSession;
 use crate::error::Error;
-use crate::tensor::{Given, TensorRef, ValueKind};
+use crate::schema::enforce::{tensors, Plan, TensorShape};
+use crate::tensor::{ElemType, Given, TensorRef, Value, ValueKind};
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
 pub(crate) struct SavedModel {
@@ -114,8 +120,104 @@ impl SavedModel {
         convert::outputs_dict(py, names, outputs)
     }
 
+    /// A `tf2-module` model's whole predict in one call: an ndarray (checked against a single
+    /// unnamed TensorSpec) fed to the one input; the output array, or `{key: array}` for several.
+    /// None for anything mlflow's wrapper or rules handle in Python.
+    #[pyo3(signature = (data, plan=None))]
+    fn predict_module<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        plan: Option<PyRef<'py, EnforcePlan>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Input::Array(arr) = Input::read(data)? else {
+            return Ok(None);
+        };
+        let Some(mut outputs) = self.run_array(py, &arr, plan.as_deref().map(|p| &p.plan))? else {
+            return Ok(None);
+        };
+        if outputs.len() == 1 {
+            return convert::value_to_py(py, outputs.remove(0)).map(Some);
+        }
+        let names = self.session.outputs().into_iter().map(|p| p.name.as_str());
+        Ok(Some(convert::outputs_dict(py, names, outputs)?.into_any()))
+    }
+
+    /// mlflow.keras' wrapper for an exported model, in one call: an ndarray (checked against the
+    /// signature's TensorSpec) fed as it is; the output array. None for anything mlflow's wrapper
+    /// or rules handle in Python.
+    #[pyo3(signature = (data, plan=None))]
+    fn predict_keras<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        plan: Option<PyRef<'py, EnforcePlan>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Input::Array(arr) = Input::read(data)? else {
+            return Ok(None);
+        };
+        Ok(
+            match self.run_array(py, &arr, plan.as_deref().map(|p| &p.plan))? {
+                Some(mut outputs) if !outputs.is_empty() => {
+                    Some(convert::value_to_py(py, outputs.remove(0))?)
+                }
+                _ => None,
+            },
+        )
+    }
+
     fn __repr__(&self) -> String {
         format!("SavedModel({})", self.session.path().display())
+    }
+}
+
+impl SavedModel {
+    /// The one input's element type (the array wrappers are planned for one input).
+    fn input_elem(&self) -> Option<ElemType> {
+        match self.session.inputs().as_slice() {
+            [port] => match port.kind {
+                ValueKind::Tensor { elem, .. } => Some(elem),
+                ValueKind::Other(_) => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Runs the one input on `arr` when the signature (if any) and the input's dtype accept it
+    /// as they are; None otherwise (the Python path raises what mlflow raises).
+    fn run_array<'py>(
+        &self,
+        py: Python<'py>,
+        arr: &Bound<'py, numpy::PyUntypedArray>,
+        plan: Option<&Plan>,
+    ) -> PyResult<Option<Vec<Value>>> {
+        let (Some(want), Some(elem)) = (self.input_elem(), numpy_elem(&arr.dtype())) else {
+            return Ok(None);
+        };
+        match plan {
+            None => {}
+            Some(Plan::Tensors(t)) if !t.named && t.specs.len() == 1 => {
+                let input = TensorShape {
+                    shape: arr.shape(),
+                    dtype_name: elem.numpy_name(),
+                    native_order: true,
+                    dtype_text: elem.numpy_name(),
+                };
+                if tensors::check(&t.specs[0], &input).is_err() {
+                    return Ok(None);
+                }
+            }
+            Some(_) => return Ok(None),
+        }
+        if elem != want || convert::given(arr) != Some(Given::Elem(want)) {
+            return Ok(None);
+        }
+        let held = convert::lend(arr, want)?;
+        let tensors = [held.tensor()];
+        let session = &self.session;
+        py.detach(|| session.run(&tensors))
+            .map(Some)
+            .map_err(|e| to_pyerr(py, e))
     }
 }
 

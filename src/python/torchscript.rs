@@ -352,7 +352,7 @@ impl TorchScriptModel {
         let Some((_, tensor)) = outputs.items.into_iter().next() else {
             return Ok(None);
         };
-        unlabelled_frame(py, table.origin, data, tensor)
+        unlabelled_frame(py, table.origin, data, Value::Tensor(tensor))
     }
 }
 
