@@ -229,6 +229,18 @@ def test_the_issue_case_takes_the_native_path(models):
     np.testing.assert_array_equal(got.column("Y").to_numpy(), theirs.predict(df)["Y"].to_numpy())
 
 
+def test_frames_under_a_tensor_signature_take_the_native_path(models):
+    ours, theirs, _ = models["tensor"]
+    df = pd.DataFrame(np.arange(12, dtype=np.float32).reshape(4, 3), columns=list("xyz"))
+    expected = theirs.predict(df.copy())
+    for data in (df, pa.table(df)):
+        direct = ours._native_predict(data, ours._native_plan)
+        assert direct is not None
+        assert_same(direct, expected)
+    # float64 columns for a float32 spec: mlflow's error, worded by the Python path
+    assert ours._native_predict(df.astype(np.float64), ours._native_plan) is None
+
+
 def test_arrow_nulls_are_pandas_nan(models):
     ours, theirs, _ = models["doubles"]
     table = pa.table({"a": pa.array([1, None, 3], pa.int64()), "b": [1.0, 2.0, None], "c": [0.5, 0.5, 0.5]})

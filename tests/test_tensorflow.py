@@ -190,8 +190,8 @@ def test_keras_exported_models_run_natively(keras_export):
 
 
 def test_array_wrappers_take_the_one_native_call(tf_models, keras_export):
-    """tf2-module and exported Keras models: an ndarray is checked, fed and answered in one
-    native call (a Keras DataFrame becomes an array by its tensor signature first, in Python)."""
+    """tf2-module and exported Keras models: an ndarray (and, for Keras, a DataFrame turned into
+    one by its tensor signature) is checked, fed and answered in one native call."""
     rng = np.random.default_rng(5)
     ours, theirs = both(tf_models["linear"])
     x = rng.random((3, 4), dtype=np.float32)
@@ -211,7 +211,11 @@ def test_array_wrappers_take_the_one_native_call(tf_models, keras_export):
     assert direct is not None
     np.testing.assert_allclose(direct, theirs.predict(x), rtol=1e-6)
     assert direct.dtype == theirs.predict(x).dtype
-    assert ours._native_predict(pd.DataFrame(x), ours._native_plan) is None
+    # a DataFrame becomes df.to_numpy() under the (required) tensor signature, natively too
+    df = pd.DataFrame(x, index=[7, 8, 9])
+    direct = ours._native_predict(df, ours._native_plan)
+    assert isinstance(direct, np.ndarray)
+    np.testing.assert_allclose(direct, theirs.predict(df.copy()), rtol=1e-6)
 
 
 def _tf1_graph_savedmodel(tf, export_dir, tags):

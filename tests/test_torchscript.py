@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import fastpyfunc
-from fastpyfunc.exceptions import InvalidInputError, ModelLoadError
+from fastpyfunc.exceptions import InvalidInputError, ModelLoadError, SchemaEnforcementError
 
 from conftest import assert_same, both, compare_predict, logged_warnings, require
 
@@ -234,6 +234,34 @@ def test_tables_and_arrays_take_the_one_native_call(ts_models, ts_columns):
     got = ours._native_predict(df, ours._native_plan)
     expected = tuple(t.numpy() for t in _jit(ts_models["tuple"])(df.to_numpy(np.float32)))
     assert_same(got, expected)
+
+
+def test_frames_under_a_tensor_signature_are_to_numpy_in_one_call(ts_models, tmp_path):
+    """mlflow's enforcement turns a frame of scalar columns into ``df.to_numpy()`` for a tensor
+    signature; the wrapper then answers as for an ndarray. Done natively, with the same bits."""
+    import pyarrow as pa
+    import torch
+
+    module = torch.jit.load(str(ts_models["scripted"] / "data" / "model.pth"))
+    x = np.random.default_rng(7).random((5, 4), dtype=np.float32)
+    d = tmp_path / "model"
+    signature = mlflow.models.infer_signature(x, module(torch.from_numpy(x)).detach().numpy())
+    mlflow.pytorch.save_model(module, str(d), serialization_format="pickle", signature=signature)
+    ours, theirs = both(d)
+    df = pd.DataFrame(x, columns=list("abcd"), index=[4, 3, 2, 1, 0])
+    expected = theirs.predict(df.copy())
+    assert isinstance(expected, np.ndarray)
+    for data in (df, pa.Table.from_pandas(df, preserve_index=False)):
+        direct = ours._native_predict(data, ours._native_plan)
+        assert direct is not None
+        assert_same(direct, expected)
+    # float64 beside float32 is a float64 array: mlflow refuses it, in the Python path's words
+    mixed = df.astype({"a": np.float64})
+    assert ours._native_predict(mixed, ours._native_plan) is None
+    with pytest.raises(mlflow.exceptions.MlflowException, match="does not match expected dtype"):
+        theirs.predict(mixed.copy())
+    with pytest.raises(SchemaEnforcementError, match="does not match expected dtype"):
+        ours.predict(mixed)
 
 
 def test_frames_are_cast_to_float32_as_to_numpy_does(ts_columns):

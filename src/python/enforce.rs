@@ -9,11 +9,15 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+use super::input::Table;
 use super::model::{json_to_py, py_to_json};
+use crate::frame::Column;
 use crate::schema::enforce::{
-    columns::column_action, tensors, ColAction, DtypeInfo, Plan, TensorShape, NAN_INT_HINT,
+    columns::column_action, frame_tensor, tensors, ColAction, DtypeInfo, Plan, TensorPlan,
+    TensorShape, NAN_INT_HINT,
 };
 use crate::schema::{ColType, DataType, Schema, TensorSpec};
+use crate::tensor::ElemType;
 
 /// `(take, extras, identity)` of [`EnforcePlan::match_columns`].
 type MatchResult = (Vec<(usize, usize)>, Vec<String>, bool);
@@ -154,6 +158,43 @@ impl EnforcePlan {
         };
         Ok(tensors::check(spec, &input).err())
     }
+}
+
+/// Whether an ndarray passes `plan` as mlflow's enforcement passes it, unchanged: without a
+/// signature, or under one unnamed TensorSpec it satisfies. (Named specs, column signatures and
+/// failures are the Python path's: it converts, or words the error.)
+pub(crate) fn array_passes(plan: Option<&Plan>, arr: &Bound<'_, PyUntypedArray>) -> bool {
+    match plan {
+        None => true,
+        Some(Plan::Tensors(t)) if !t.named && t.specs.len() == 1 => {
+            let Some(elem) = super::input::numpy_elem(&arr.dtype()) else {
+                return false;
+            };
+            let input = TensorShape {
+                shape: arr.shape(),
+                dtype_name: elem.numpy_name(),
+                native_order: true,
+                dtype_text: elem.numpy_name(),
+            };
+            tensors::check(&t.specs[0], &input).is_ok()
+        }
+        Some(_) => false,
+    }
+}
+
+/// A table under one unnamed TensorSpec, as mlflow's enforcement reads it before the flavor sees
+/// an ndarray: its columns, and the element type of their `df.to_numpy()` (see
+/// [`frame_tensor`]). None where the Python path's rules apply.
+pub(crate) fn frame_values<'t>(
+    plan: &TensorPlan,
+    table: &'t Table<'_>,
+) -> Option<(Vec<Column<'t>>, ElemType)> {
+    let cols = (0..table.width())
+        .map(|i| table.column(i))
+        .collect::<Option<Vec<Column<'t>>>>()?;
+    let dtypes: Vec<ElemType> = cols.iter().map(|c| c.dtype).collect();
+    let elem = frame_tensor(plan, &dtypes, table.rows)?;
+    Some((cols, elem))
 }
 
 /// What happens to one input column, as mlflow's `_enforce_mlflow_datatype` decides it from the

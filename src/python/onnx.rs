@@ -15,9 +15,9 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::sync::PyOnceLock;
 
 use super::convert::{self, Held};
-use super::enforce::EnforcePlan;
+use super::enforce::{array_passes, frame_values, EnforcePlan};
 use super::errors::to_pyerr;
-use super::input::{numpy_elem, Input, Table};
+use super::input::{Input, Table};
 use super::model::py_to_json;
 use super::output::table_result;
 use crate::engine::onnx::options;
@@ -26,8 +26,8 @@ use crate::error::Error;
 use crate::flavor::onnx::{feed, frame_feeds, Feed};
 use crate::frame::{assemble, Column, Layout, Rounding};
 use crate::mlmodel::flavors::OnnxFlavor;
-use crate::schema::enforce::{tensors, Enforced, Plan, TensorShape};
-use crate::tensor::{Data, DataRef, ElemType, TensorRef, Value, ValueKind};
+use crate::schema::enforce::{table_columns, Plan, TensorPlan};
+use crate::tensor::{Data, DataRef, ElemType, Given, TensorRef, Value, ValueKind};
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
 pub(crate) struct OnnxModel {
@@ -356,23 +356,8 @@ impl OnnxModel {
         let [port] = self.session.inputs() else {
             return Ok(None);
         };
-        match plan {
-            None => {}
-            Some(Plan::Tensors(t)) if !t.named && t.specs.len() == 1 => {
-                let Some(elem) = numpy_elem(&arr.dtype()) else {
-                    return Ok(None);
-                };
-                let input = TensorShape {
-                    shape: arr.shape(),
-                    dtype_name: elem.numpy_name(),
-                    native_order: true,
-                    dtype_text: elem.numpy_name(),
-                };
-                if tensors::check(&t.specs[0], &input).is_err() {
-                    return Ok(None);
-                }
-            }
-            Some(_) => return Ok(None),
+        if !array_passes(plan, arr) {
+            return Ok(None);
         }
         let Some(Feed::AsIs(elem) | Feed::Cast(elem)) =
             convert::given(arr).map(|g| feed(&port.kind, g))
@@ -381,6 +366,43 @@ impl OnnxModel {
         };
         let held = convert::lend(arr, elem)?;
         let tensors = [(port.name.as_str(), held.tensor())];
+        let outputs = self.execute(py, &tensors)?;
+        let names = self.session.outputs().iter().map(|p| p.name.as_str());
+        Ok(Some(convert::outputs_dict(py, names, outputs)?.into_any()))
+    }
+
+    /// A table under a tensor signature: mlflow's enforcement hands the wrapper `df.to_numpy()`
+    /// (its columns' common type), which it feeds as an ndarray (cast where mlflow casts), in
+    /// one copy; answered `{output: array}` as for an ndarray.
+    fn predict_frame_values<'py>(
+        &self,
+        py: Python<'py>,
+        plan: &TensorPlan,
+        table: &Table<'py>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let [port] = self.session.inputs() else {
+            return Ok(None);
+        };
+        let Some((cols, elem)) = frame_values(plan, table) else {
+            return Ok(None);
+        };
+        let (Feed::AsIs(to) | Feed::Cast(to)) = feed(&port.kind, Given::Elem(elem)) else {
+            return Ok(None);
+        };
+        let parts: Vec<&Column<'_>> = cols.iter().collect();
+        // to the common type through float64, then (Cast) mlflow's float64 -> float32: the same
+        // two steps as one assembly through float64
+        let data = py
+            .detach(|| assemble(&parts, to, Rounding::ThroughF64, Layout::RowMajor))
+            .map_err(pyo3::exceptions::PyValueError::new_err)?;
+        let shape = [table.rows, parts.len()];
+        let tensors = [(
+            port.name.as_str(),
+            TensorRef {
+                shape: &shape,
+                data: data.as_data_ref(),
+            },
+        )];
         let outputs = self.execute(py, &tensors)?;
         let names = self.session.outputs().iter().map(|p| p.name.as_str());
         Ok(Some(convert::outputs_dict(py, names, outputs)?.into_any()))
@@ -395,18 +417,13 @@ impl OnnxModel {
         table: &Table<'py>,
         plan: Option<&Plan>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if let Some(Plan::Tensors(t)) = plan {
+            return self.predict_frame_values(py, t, table);
+        }
         let cols: Vec<Option<Column<'_>>> = (0..table.width()).map(|i| table.column(i)).collect();
         let labels: Vec<Option<&str>> = table.labels.iter().map(|l| l.as_deref()).collect();
-        let taken: Vec<(usize, ElemType)> = match plan {
-            Some(Plan::Columns(c)) => match c.enforce(&labels, &cols) {
-                Enforced::Columns(taken) => taken,
-                Enforced::Pandas(_) => return Ok(None),
-            },
-            Some(Plan::Tensors(_)) => return Ok(None),
-            None => match cols.iter().map(|c| c.as_ref().map(|c| c.dtype)).collect() {
-                Some(dtypes) => (0..cols.len()).zip::<Vec<ElemType>>(dtypes).collect(),
-                None => return Ok(None),
-            },
+        let Some(taken) = table_columns(plan, &labels, &cols) else {
+            return Ok(None);
         };
         if taken.is_empty() || table.rows == 0 {
             return Ok(None);

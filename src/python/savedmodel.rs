@@ -12,12 +12,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::convert::{self, Held};
-use super::enforce::EnforcePlan;
+use super::enforce::{array_passes, frame_values, EnforcePlan};
 use super::errors::to_pyerr;
-use super::input::{numpy_elem, Input};
+use super::input::{numpy_elem, Input, Table};
 use crate::engine::savedmodel::SavedModelSession;
 use crate::error::Error;
-use crate::schema::enforce::{tensors, Plan, TensorShape};
+use crate::frame::{assemble, Column, Layout, Rounding};
+use crate::schema::enforce::{Plan, TensorPlan};
 use crate::tensor::{ElemType, Given, TensorRef, Value, ValueKind};
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
@@ -144,8 +145,9 @@ impl SavedModel {
     }
 
     /// mlflow.keras' wrapper for an exported model, in one call: an ndarray (checked against the
-    /// signature's TensorSpec) fed as it is; the output array. None for anything mlflow's wrapper
-    /// or rules handle in Python.
+    /// signature's TensorSpec) fed as it is, or a DataFrame or Arrow table of scalar columns as
+    /// mlflow's enforcement turns it into one (`df.to_numpy()`); the output array. None for
+    /// anything mlflow's wrapper or rules handle in Python.
     #[pyo3(signature = (data, plan=None))]
     fn predict_keras<'py>(
         &self,
@@ -153,17 +155,21 @@ impl SavedModel {
         data: &Bound<'py, PyAny>,
         plan: Option<PyRef<'py, EnforcePlan>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let Input::Array(arr) = Input::read(data)? else {
-            return Ok(None);
-        };
-        Ok(
-            match self.run_array(py, &arr, plan.as_deref().map(|p| &p.plan))? {
-                Some(mut outputs) if !outputs.is_empty() => {
-                    Some(convert::value_to_py(py, outputs.remove(0))?)
-                }
-                _ => None,
+        let plan = plan.as_deref().map(|p| &p.plan);
+        let arr = match Input::read(data)? {
+            Input::Array(arr) => arr,
+            Input::Table(table) => match plan {
+                Some(Plan::Tensors(t)) => return self.keras_frame_values(py, t, &table),
+                _ => return Ok(None),
             },
-        )
+            Input::Other => return Ok(None),
+        };
+        Ok(match self.run_array(py, &arr, plan)? {
+            Some(mut outputs) if !outputs.is_empty() => {
+                Some(convert::value_to_py(py, outputs.remove(0))?)
+            }
+            _ => None,
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -172,6 +178,39 @@ impl SavedModel {
 }
 
 impl SavedModel {
+    /// A table under the tensor signature mlflow requires of exported Keras models: the
+    /// `df.to_numpy()` its enforcement hands the wrapper, assembled once; the output array.
+    fn keras_frame_values<'py>(
+        &self,
+        py: Python<'py>,
+        plan: &TensorPlan,
+        table: &Table<'py>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some((cols, elem)) = frame_values(plan, table) else {
+            return Ok(None);
+        };
+        if Some(elem) != self.input_elem() {
+            return Ok(None);
+        }
+        let parts: Vec<&Column<'_>> = cols.iter().collect();
+        let data = py
+            .detach(|| assemble(&parts, elem, Rounding::ThroughF64, Layout::RowMajor))
+            .map_err(pyo3::exceptions::PyValueError::new_err)?;
+        let shape = [table.rows, parts.len()];
+        let tensors = [TensorRef {
+            shape: &shape,
+            data: data.as_data_ref(),
+        }];
+        let session = &self.session;
+        let mut outputs = py
+            .detach(|| session.run(&tensors))
+            .map_err(|e| to_pyerr(py, e))?;
+        if outputs.is_empty() {
+            return Ok(None);
+        }
+        convert::value_to_py(py, outputs.remove(0)).map(Some)
+    }
+
     /// The one input's element type (the array wrappers are planned for one input).
     fn input_elem(&self) -> Option<ElemType> {
         match self.session.inputs().as_slice() {
@@ -194,22 +233,10 @@ impl SavedModel {
         let (Some(want), Some(elem)) = (self.input_elem(), numpy_elem(&arr.dtype())) else {
             return Ok(None);
         };
-        match plan {
-            None => {}
-            Some(Plan::Tensors(t)) if !t.named && t.specs.len() == 1 => {
-                let input = TensorShape {
-                    shape: arr.shape(),
-                    dtype_name: elem.numpy_name(),
-                    native_order: true,
-                    dtype_text: elem.numpy_name(),
-                };
-                if tensors::check(&t.specs[0], &input).is_err() {
-                    return Ok(None);
-                }
-            }
-            Some(_) => return Ok(None),
-        }
-        if elem != want || convert::given(arr) != Some(Given::Elem(want)) {
+        if elem != want
+            || convert::given(arr) != Some(Given::Elem(want))
+            || !array_passes(plan, arr)
+        {
             return Ok(None);
         }
         let held = convert::lend(arr, want)?;

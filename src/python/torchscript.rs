@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::convert;
-use super::enforce::EnforcePlan;
+use super::enforce::{array_passes, frame_values, EnforcePlan};
 use super::errors::to_pyerr;
 use super::input::{numpy_elem, Input, Origin, Table};
 use super::output::unlabelled_frame;
@@ -24,7 +24,7 @@ use crate::engine::torchscript::{
 use crate::error::Error;
 use crate::flavor::pytorch::{frame_feed, takes_array, FrameFeed};
 use crate::frame::{assemble, Column, Layout, Rounding};
-use crate::schema::enforce::{tensors, Enforced, Plan, TensorShape};
+use crate::schema::enforce::{table_columns, Plan, TensorPlan};
 use crate::tensor::{Data, ElemType, Given, Value};
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
@@ -257,23 +257,8 @@ impl TorchScriptModel {
         plan: Option<&Plan>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         // object, string and datetime arrays: torch.from_numpy's TypeError, worded in Python
-        let Some(elem) = numpy_elem(&arr.dtype()).filter(|&e| takes_array(e)) else {
+        if !numpy_elem(&arr.dtype()).is_some_and(takes_array) || !array_passes(plan, &arr) {
             return Ok(None);
-        };
-        match plan {
-            None => {}
-            Some(Plan::Tensors(t)) if !t.named && t.specs.len() == 1 => {
-                let input = TensorShape {
-                    shape: arr.shape(),
-                    dtype_name: elem.numpy_name(),
-                    native_order: true,
-                    dtype_text: elem.numpy_name(),
-                };
-                if tensors::check(&t.specs[0], &input).is_err() {
-                    return Ok(None);
-                }
-            }
-            Some(_) => return Ok(None),
         }
         let outputs = self.forward_arrays(py, vec![arr], &[])?;
         structured(py, outputs).map(Some)
@@ -288,18 +273,13 @@ impl TorchScriptModel {
         table: &Table<'py>,
         plan: Option<&Plan>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if let Some(Plan::Tensors(t)) = plan {
+            return self.predict_frame_values(py, t, table);
+        }
         let cols: Vec<Option<Column<'_>>> = (0..table.width()).map(|i| table.column(i)).collect();
         let labels: Vec<Option<&str>> = table.labels.iter().map(|l| l.as_deref()).collect();
-        let taken: Vec<(usize, ElemType)> = match plan {
-            Some(Plan::Columns(c)) => match c.enforce(&labels, &cols) {
-                Enforced::Columns(taken) => taken,
-                Enforced::Pandas(_) => return Ok(None),
-            },
-            Some(Plan::Tensors(_)) => return Ok(None),
-            None => match cols.iter().map(|c| c.as_ref().map(|c| c.dtype)).collect() {
-                Some(dtypes) => (0..cols.len()).zip::<Vec<ElemType>>(dtypes).collect(),
-                None => return Ok(None),
-            },
+        let Some(taken) = table_columns(plan, &labels, &cols) else {
+            return Ok(None);
         };
         if table.rows == 0 {
             return Ok(None);
@@ -353,6 +333,49 @@ impl TorchScriptModel {
             return Ok(None);
         };
         unlabelled_frame(py, table.origin, data, Value::Tensor(tensor))
+    }
+}
+
+impl TorchScriptModel {
+    /// A table under a tensor signature: mlflow's enforcement hands the wrapper `df.to_numpy()`
+    /// (Fortran order, its columns' common type), which it passes as it is; answered as for an
+    /// ndarray.
+    fn predict_frame_values<'py>(
+        &self,
+        py: Python<'py>,
+        plan: &TensorPlan,
+        table: &Table<'py>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some((cols, elem)) = frame_values(plan, table) else {
+            return Ok(None);
+        };
+        // one Fortran-ordered pandas block: to_numpy is C-ordered (see predict_table)
+        if table.origin == Origin::Pandas
+            && cols
+                .iter()
+                .any(|c| c.chunks.iter().any(|ch| ch.stride != 1))
+        {
+            return Ok(None);
+        }
+        let parts: Vec<&Column<'_>> = cols.iter().collect();
+        let (rows, width) = (table.rows, parts.len());
+        let data = py
+            .detach(|| assemble(&parts, elem, Rounding::ThroughF64, Layout::ColumnMajor))
+            .map_err(pyo3::exceptions::PyValueError::new_err)?;
+        let feeds = [Feed {
+            elem,
+            shape: vec![rows as i64, width as i64],
+            strides: vec![1, rows as i64],
+            data: data.as_data_ref().addr() as *const std::ffi::c_void,
+            owner: std::marker::PhantomData,
+        }];
+        let module = &self.module;
+        let outputs = py
+            .detach(|| module.forward(&feeds, &[]))
+            .map_err(|e| to_pyerr(py, e))?;
+        drop(feeds);
+        drop(data);
+        structured(py, outputs).map(Some)
     }
 }
 

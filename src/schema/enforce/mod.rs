@@ -11,13 +11,36 @@ pub mod tensors;
 use super::Schema;
 
 pub use columns::{ColAction, ColumnPlan, DtypeInfo, Enforced, Matched, PlannedCol, NAN_INT_HINT};
-pub use tensors::{TensorPlan, TensorShape};
+pub use tensors::{frame_tensor, TensorPlan, TensorShape};
 
 /// What `predict` does with its input before the model sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
     Columns(ColumnPlan),
     Tensors(TensorPlan),
+}
+
+/// The columns a table hands on under `plan`, as `(input index, dtype after enforcement)` in
+/// the order the model sees them: every column as it is without a signature, the enforced ones
+/// under a column signature. None where mlflow's rules need pandas for this table (a column read
+/// as unsupported, a value-dependent rule, a tensor signature's reshaping).
+pub fn table_columns(
+    plan: Option<&Plan>,
+    labels: &[Option<&str>],
+    cols: &[Option<crate::frame::Column<'_>>],
+) -> Option<Vec<(usize, crate::tensor::ElemType)>> {
+    match plan {
+        Some(Plan::Columns(c)) => match c.enforce(labels, cols) {
+            Enforced::Columns(taken) => Some(taken),
+            Enforced::Pandas(_) => None,
+        },
+        Some(Plan::Tensors(_)) => None,
+        None => cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c.as_ref().map(|c| (i, c.dtype)))
+            .collect(),
+    }
 }
 
 impl Plan {

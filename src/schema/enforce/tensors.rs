@@ -2,7 +2,9 @@
 //! and the two ragged-array escape hatches).
 
 use super::columns::{match_named, Matched};
+use crate::frame::common_type;
 use crate::schema::TensorSpec;
+use crate::tensor::ElemType;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorPlan {
@@ -91,4 +93,24 @@ pub fn check(spec: &TensorSpec, input: &TensorShape<'_>) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The element type of the one unnamed input's tensor that mlflow's `_enforce_tensor_schema`
+/// makes of a DataFrame of several plain scalar columns (read natively, as `dtypes`): their
+/// common type, as `df.to_numpy()` has it, shaped `[N, k]`. None where the Python path's rules
+/// apply: named or several specs, one column (`series[0]` is read by label there), a shape or
+/// dtype mlflow refuses (it words the error), an empty frame.
+pub fn frame_tensor(plan: &TensorPlan, dtypes: &[ElemType], rows: usize) -> Option<ElemType> {
+    let [spec] = plan.specs.as_slice() else {
+        return None;
+    };
+    if plan.named || rows == 0 || dtypes.len() < 2 {
+        return None;
+    }
+    let elem = ElemType::from_numpy_name(&spec.dtype)?;
+    let [-1, k] = spec.shape.as_slice() else {
+        return None;
+    };
+    (usize::try_from(*k).ok() == Some(dtypes.len()) && common_type(dtypes) == Some(elem))
+        .then_some(elem)
 }

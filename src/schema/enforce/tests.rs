@@ -228,3 +228,32 @@ fn tensors_check_rank_dims_and_exact_dtype() {
     };
     assert!(check(&ragged, &t(&[3, 7], "int64")).is_ok());
 }
+
+#[test]
+fn frames_become_a_tensor_of_their_common_type_only_where_mlflow_accepts_it() {
+    use crate::tensor::ElemType::*;
+    let plan = |dtype: &str, shape: Vec<i64>| TensorPlan {
+        specs: vec![TensorSpec {
+            name: None,
+            dtype: dtype.into(),
+            shape,
+        }],
+        named: false,
+    };
+    let f32_4 = plan("float32", vec![-1, 4]);
+    assert_eq!(frame_tensor(&f32_4, &[F32; 4], 3), Some(F32));
+    // float64 beside float32 is a float64 array, which a float32 spec refuses
+    assert_eq!(frame_tensor(&f32_4, &[F32, F32, F32, F64], 3), None);
+    assert_eq!(
+        frame_tensor(&plan("float64", vec![-1, 2]), &[I64, F32], 3),
+        Some(F64)
+    );
+    // the shape must be (-1, number of columns); an empty frame and one column are Python's
+    assert_eq!(frame_tensor(&f32_4, &[F32; 3], 3), None);
+    assert_eq!(frame_tensor(&f32_4, &[F32; 4], 0), None);
+    assert_eq!(frame_tensor(&plan("float32", vec![-1, 1]), &[F32], 3), None);
+    assert_eq!(
+        frame_tensor(&plan("float32", vec![-1, 2, 2]), &[F32; 4], 3),
+        None
+    );
+}
