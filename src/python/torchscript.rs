@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::flavor::pytorch::{frame_feed, takes_array, FrameFeed};
 use crate::frame::{assemble, Column, Layout, Rounding};
 use crate::schema::enforce::{table_columns, Plan, TensorPlan};
-use crate::tensor::{Data, ElemType, Given, Value};
+use crate::tensor::{ElemType, Given, Value};
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
 pub(crate) struct TorchScriptModel {
@@ -291,41 +291,16 @@ impl TorchScriptModel {
         else {
             return Ok(None);
         };
-        // pandas' to_numpy is Fortran-ordered except for a frame that is one Fortran-ordered
-        // block (whose columns are strided views): those keep the Python path's layout.
-        if table.origin == Origin::Pandas
-            && parts
-                .iter()
-                .any(|c| c.chunks.iter().any(|ch| ch.stride != 1))
-        {
-            return Ok(None);
-        }
         let given: Vec<ElemType> = parts.iter().map(|c| c.dtype).collect();
         let enforced: Vec<ElemType> = taken.iter().map(|(_, t)| *t).collect();
         if frame_feed(&given, &enforced) != FrameFeed::Direct {
             return Ok(None);
         }
-        let (rows, width) = (table.rows, parts.len());
-        let Data::F32(values) = py
-            .detach(|| assemble(&parts, ElemType::F32, Rounding::Direct, Layout::ColumnMajor))
-            .map_err(pyo3::exceptions::PyValueError::new_err)?
+        let Some(outputs) =
+            self.forward_to_numpy(py, table, &parts, ElemType::F32, Rounding::Direct)?
         else {
-            unreachable!("a float32 buffer")
+            return Ok(None);
         };
-        let feeds = [Feed {
-            elem: ElemType::F32,
-            shape: vec![rows as i64, width as i64],
-            // Fortran order, as pandas' to_numpy returns it (the same kernels, the same bits)
-            strides: vec![1, rows as i64],
-            data: values.as_ptr() as *const std::ffi::c_void,
-            owner: std::marker::PhantomData,
-        }];
-        let module = &self.module;
-        let outputs = py
-            .detach(|| module.forward(&feeds, &[]))
-            .map_err(|e| to_pyerr(py, e))?;
-        drop(feeds);
-        drop(values);
         if outputs.structure != Structure::Tensor {
             return structured(py, outputs).map(Some);
         }
@@ -349,18 +324,35 @@ impl TorchScriptModel {
         let Some((cols, elem)) = frame_values(plan, table) else {
             return Ok(None);
         };
-        // one Fortran-ordered pandas block: to_numpy is C-ordered (see predict_table)
+        let parts: Vec<&Column<'_>> = cols.iter().collect();
+        match self.forward_to_numpy(py, table, &parts, elem, Rounding::ThroughF64)? {
+            Some(outputs) => structured(py, outputs).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// forward on `parts` laid out as pandas' `to_numpy` lays a frame out (Fortran order: the
+    /// same kernels, the same bits), in `elem`; one copy. None for a pandas frame that is one
+    /// Fortran-ordered block (its columns are strided views): `to_numpy` is C-ordered there,
+    /// and the Python path keeps that layout.
+    fn forward_to_numpy<'py>(
+        &self,
+        py: Python<'py>,
+        table: &Table<'py>,
+        parts: &[&Column<'_>],
+        elem: ElemType,
+        rounding: Rounding,
+    ) -> PyResult<Option<Outputs>> {
         if table.origin == Origin::Pandas
-            && cols
+            && parts
                 .iter()
                 .any(|c| c.chunks.iter().any(|ch| ch.stride != 1))
         {
             return Ok(None);
         }
-        let parts: Vec<&Column<'_>> = cols.iter().collect();
         let (rows, width) = (table.rows, parts.len());
         let data = py
-            .detach(|| assemble(&parts, elem, Rounding::ThroughF64, Layout::ColumnMajor))
+            .detach(|| assemble(parts, elem, rounding, Layout::ColumnMajor))
             .map_err(pyo3::exceptions::PyValueError::new_err)?;
         let feeds = [Feed {
             elem,
@@ -375,7 +367,7 @@ impl TorchScriptModel {
             .map_err(|e| to_pyerr(py, e))?;
         drop(feeds);
         drop(data);
-        structured(py, outputs).map(Some)
+        Ok(Some(outputs))
     }
 }
 
