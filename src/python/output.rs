@@ -171,8 +171,8 @@ fn flat_array(data: DataRef<'_>) -> ArrayRef {
 /// mlflow's `DataFrame(out, index=df.index)` for a table input whose model returns one unlabelled
 /// array (the PyTorch wrapper): columns `0..m` of a `[N]` or `[N, m]` output. For Arrow input,
 /// the same columns as Arrow (named `"0"`, `"1"`, ... as `Table.from_pandas` names them). None
-/// for an output pandas would not take as a frame (more than two dimensions): the Python path
-/// words that error.
+/// for an output pandas would not take as a frame (more than two dimensions: the Python path
+/// words that error) or one without columns.
 pub(crate) fn unlabelled_frame<'py>(
     py: Python<'py>,
     origin: Origin,
@@ -186,7 +186,8 @@ pub(crate) fn unlabelled_frame<'py>(
     };
     let (rows, width) = match shape {
         [n] => (*n, 1),
-        [n, m] => (*n, *m),
+        // (no columns: pandas still holds the rows, an Arrow batch cannot; the Python path does)
+        [n, m] if *m > 0 => (*n, *m),
         _ => return Ok(None),
     };
     if origin == Origin::Pandas {
