@@ -429,10 +429,10 @@ for _ in range(3):  # several jobs: the workers load the model once and keep it
 def probe(it):
     import os, sys
     report = sys.modules["fastpyfunc.spark"]._worker_report() if "fastpyfunc.spark" in sys.modules else {
-        "pid": os.getpid(), "models": 0, "mlflow": "mlflow" in sys.modules}
+        "pid": os.getpid(), "models": 0, "extracted": 0, "mlflow": "mlflow" in sys.modules}
     yield pd.DataFrame([report])
 
-reports = sdf.mapInPandas(probe, "pid long, models long, mlflow boolean").collect()
+reports = sdf.mapInPandas(probe, "pid long, models long, extracted long, mlflow boolean").collect()
 print(json.dumps({"rows": len(scored), "reports": [r.asDict() for r in reports]}))
 spark.stop()
 """
