@@ -7,6 +7,7 @@ give the same columns and values as the pandas input it converts to (``table.to_
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import textwrap
 
@@ -17,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema, TensorSpec
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 from test_enforce import columns
 
 import fastpyfunc
 from fastpyfunc.exceptions import FastPyFuncError, SchemaEnforcementError
 
-from conftest import PY, assert_same, require
+from conftest import PY, assert_same, logged_warnings, require
 
 pa = require("pyarrow")
 
@@ -96,11 +97,18 @@ def models(tmp_path_factory):
         "tensor": (_row_sum("float", 3), Schema([TensorSpec(np.dtype("float32"), (-1, 3))])),
         # an [N, 2] output
         "rows": (_rows_out(), _cols(a="float", b="float")),
+        # the issue's case with a params schema (the wrapper ignores params once enforced)
+        "params": (_row_sum("float", 3), _cols(a="double", b="double", c="double")),
     }
+    params = ParamSchema([ParamSpec("k", "long", 1), ParamSpec("tag", "string", "x")])
     out = {}
     for name, (onx, inputs) in specs.items():
         d = root / name
-        sig = ModelSignature(inputs=inputs) if inputs is not None else None
+        sig = (
+            ModelSignature(inputs=inputs, params=params if name == "params" else None)
+            if inputs is not None
+            else None
+        )
         mlflow.onnx.save_model(onx, str(d), signature=sig, onnx_execution_providers=["CPUExecutionProvider"])
         out[name] = (fastpyfunc.load_model(str(d)), mlflow.pyfunc.load_model(str(d)), d)
     return out
@@ -227,6 +235,28 @@ def test_the_issue_case_takes_the_native_path(models):
     got = ours._native_predict(table, ours._native_plan)
     assert isinstance(got, pa.Table) and got.column_names == ["Y"]
     np.testing.assert_array_equal(got.column("Y").to_numpy(), theirs.predict(df)["Y"].to_numpy())
+
+
+def test_params_are_enforced_in_the_one_native_call(models, caplog):
+    """A model with a params schema keeps the one call: params enforced there with mlflow's
+    rules and messages (its warning logged once), then ignored as mlflow's wrapper ignores them."""
+    ours, theirs, path = models["params"]
+    df = pd.DataFrame({"a": [1.5, 2.0], "b": [0.25, 1.0], "c": [3.0, -1.0]})
+    for data in (df, pa.table(df)):
+        for params in (None, {"k": 3}, {"k": 2, "tag": "y"}):
+            assert ours._native_call(data, params) is not None
+    for params in (None, {"k": 3}, {"k": np.int32(4), "other": 1}):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            got = ours.predict(df, params=params)
+            expected = theirs.predict(df.copy(), params=params)
+        assert_same(got, expected)
+        assert logged_warnings(caplog) == logged_warnings(caplog, "mlflow.models.utils")
+    with pytest.raises(SchemaEnforcementError, match="Invalid parameters found") as info:
+        ours.predict(df, params={"k": "three"})
+    assert info.value.key == "k" and str(path) in str(info.value)
+    with pytest.raises(Exception, match="Invalid parameters found"):  # noqa: PT011
+        theirs.predict(df.copy(), params={"k": "three"})
 
 
 def test_frames_under_a_tensor_signature_take_the_native_path(models):

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import fastpyfunc
-from fastpyfunc.exceptions import InvalidInputError, ModelLoadError
+from fastpyfunc.exceptions import InvalidInputError, ModelLoadError, SchemaEnforcementError
 
 from conftest import assert_same, both, compare_predict, logged_warnings, require
 
@@ -56,6 +56,11 @@ def tf_models(tmp_path_factory):
             module(tf.constant([1.0]))  # traced once, so it can be saved
         mlflow.tensorflow.save_model(module, str(root / name))
         out[name] = root / name
+        if name == "linear":  # the same module with a params schema (its wrapper ignores params)
+            x = np.ones((2, 4), dtype=np.float32)
+            signature = mlflow.models.infer_signature(x, params={"k": 1, "tag": "a"})
+            mlflow.tensorflow.save_model(module, str(root / "params"), signature=signature)
+            out["params"] = root / "params"
     return out
 
 
@@ -216,6 +221,26 @@ def test_array_wrappers_take_the_one_native_call(tf_models, keras_export):
     direct = ours._native_predict(df, ours._native_plan)
     assert isinstance(direct, np.ndarray)
     np.testing.assert_allclose(direct, theirs.predict(df.copy()), rtol=1e-6)
+
+
+def test_params_are_enforced_in_the_one_native_call(tf_models, caplog):
+    """With a params schema the call stays native: params enforced there with mlflow's rules
+    (its warning logged once, its error keyed by the param), then ignored as mlflow ignores them."""
+    ours, theirs = both(tf_models["params"])
+    x = np.random.default_rng(6).random((3, 4), dtype=np.float32)
+    for params in (None, {"k": 2}, {"tag": "b", "other": 1}):
+        assert ours._native_call(x, params) is not None
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            got = ours.predict(x, params=params)
+            expected = theirs.predict(x, params=params)
+        assert_same(got, expected)
+        assert logged_warnings(caplog) == logged_warnings(caplog, "mlflow.models.utils")
+    with pytest.raises(SchemaEnforcementError, match="Invalid parameters found") as info:
+        ours.predict(x, params={"k": [1, 2]})
+    assert info.value.key == "k"
+    with pytest.raises(Exception, match="Invalid parameters found"):  # noqa: PT011
+        theirs.predict(x, params={"k": [1, 2]})
 
 
 def _tf1_graph_savedmodel(tf, export_dir, tags):

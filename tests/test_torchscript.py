@@ -351,6 +351,40 @@ def test_params_are_keyword_arguments(ts_models, caplog):
     assert_same(ours.predict(x, params={"device": "cpu"}), theirs.predict(x, params={"device": "cpu"}))
 
 
+def test_params_take_the_one_native_call(ts_models, caplog):
+    """Input, signature, params and forward in one native call, for arrays, frames and Arrow:
+    mlflow's answers, its warnings logged once (a Python path would enforce, and log, again), and
+    a bad param raises mlflow's message keyed by the param."""
+    import pyarrow as pa
+
+    ours, theirs = both(ts_models["params"])
+    x = np.arange(4, dtype=np.float32).reshape(2, 2)
+    # separate contiguous columns (one 2-D block would be a Fortran view: the Python path's case)
+    df = pd.DataFrame({"p": x[:, 0].copy(), "q": x[:, 1].copy()})
+    for params in (None, {"scale": 2.5, "ks": [1, 2]}, {"n": 7, "flag": True, "name": "é"}):
+        expected = theirs.predict(x.copy(), params=params)
+        for data in (x, df, pa.table(df)):
+            direct = ours._native_call(data, params)
+            assert direct is not None, type(data)
+            assert_same(direct, expected)
+
+    caplog.clear()
+    given = {"scale": 2.0, "bogus": 1}
+    with caplog.at_level(logging.WARNING):
+        got = ours.predict(df, params=given)
+        expected = theirs.predict(df.copy(), params=given)
+    assert_same(got, expected)
+    ours_warned = logged_warnings(caplog)
+    assert len(ours_warned) == 1 and "bogus" in ours_warned[0]
+    assert ours_warned == logged_warnings(caplog, "mlflow.models.utils")
+
+    with pytest.raises(SchemaEnforcementError, match="Failed to validate type and shape") as info:
+        ours.predict(x, params={"n": "seven"})
+    assert info.value.key == "n" and str(ts_models["params"]) in str(info.value)
+    with pytest.raises(Exception, match="Failed to validate type and shape"):  # noqa: PT011
+        theirs.predict(x, params={"n": "seven"})
+
+
 def test_params_python_alone_converts_run_through_python_torch(ts_models, caplog):
     """A gap before the last param with a tuple default: only Python torch converts it, so that
     call runs there, with a warning naming why, and gives mlflow's answer."""

@@ -170,13 +170,17 @@ class Enforcer:
         try:
             return self._param_plan(params)
         except _native.ParamError as e:
-            raise exc.make(
-                exc.SchemaEnforcementError,
-                f"{self._model_path}: {e}",
-                model_path=self._model_path,
-                key=getattr(e, "key", None) or "signature.params",
-                error_code="INVALID_PARAMETER_VALUE",
-            ) from e
+            raise self.param_error(e) from e
+
+    def param_error(self, e: _native.ParamError) -> exc.FastPyFuncError:
+        """A ParamError (mlflow's message, the param at fault) as the exception predict raises."""
+        return exc.make(
+            exc.SchemaEnforcementError,
+            f"{self._model_path}: {e}",
+            model_path=self._model_path,
+            key=getattr(e, "key", None) or "signature.params",
+            error_code="INVALID_PARAMETER_VALUE",
+        )
 
     def _build_param_plan(self) -> _native.ParamPlan:
         try:

@@ -137,10 +137,18 @@ class OnnxModel:
         """Execution providers the session runs with."""
     def run(self, feeds: dict[str, Any]) -> dict[str, Any]:
         """``{output name: value}`` for ``{input name: array-like}``; the GIL is released."""
-    def predict(self, data: Any, plan: EnforcePlan | None = None) -> Any | None:
+    def predict(
+        self,
+        data: Any,
+        plan: EnforcePlan | None = None,
+        params: Any = None,
+        param_plan: ParamPlan | None = None,
+    ) -> Any | None:
         """The whole predict in one call: reads ``data`` (ndarray, pandas DataFrame, Arrow),
-        enforces ``plan``, runs the session with the GIL released and returns what mlflow returns
-        (Arrow in, Arrow out). None where mlflow's rules need pandas for this input."""
+        enforces ``plan``, then ``params`` with ``param_plan`` (raising ``ParamError``; mlflow's
+        wrapper ignores them), runs the session with the GIL released and returns what mlflow
+        returns (Arrow in, Arrow out). None where mlflow's rules need pandas for this input, or
+        for params given to a model without a params schema."""
     def _last_feed_addrs(self) -> list[int]: ...
 
 def load_onnx(
@@ -274,12 +282,26 @@ class SavedModel:
     def outputs(self) -> list[tuple[str, str, list[int]]]: ...
     def run(self, arrays: list[Any]) -> dict[str, Any]:
         """``{output key: array}`` for one array per input; the GIL is released."""
-    def predict_module(self, data: Any, plan: EnforcePlan | None = None) -> Any | None:
+    def predict_module(
+        self,
+        data: Any,
+        plan: EnforcePlan | None = None,
+        params: Any = None,
+        param_plan: ParamPlan | None = None,
+    ) -> Any | None:
         """A ``tf2-module`` predict in one call: the output array (or ``{key: array}``) for an
-        ndarray; None where mlflow's rules need Python for this input."""
-    def predict_keras(self, data: Any, plan: EnforcePlan | None = None) -> Any | None:
-        """mlflow.keras' exported-model predict in one call: the output array for an ndarray;
+        ndarray, ``params`` enforced with ``param_plan`` and then ignored as mlflow ignores them;
         None where mlflow's rules need Python for this input."""
+    def predict_keras(
+        self,
+        data: Any,
+        plan: EnforcePlan | None = None,
+        params: Any = None,
+        param_plan: ParamPlan | None = None,
+    ) -> Any | None:
+        """mlflow.keras' exported-model predict in one call: the output array for an ndarray or
+        a frame under a tensor signature, ``params`` enforced and ignored; None where mlflow's
+        rules need Python for this input."""
 
 def load_savedmodel(dir: str, tags: list[str], signature_key: str, library_dir: str) -> SavedModel:
     """Loads a SavedModel with the TensorFlow libraries in ``library_dir``."""
@@ -302,10 +324,17 @@ class TorchScriptModel:
     ) -> tuple[str, list[tuple[str | None, Any]]] | NeedsPython:
         """forward(*arrays, **params) under no_grad: ``("tensor" | "tuple" | "list" | "dict", [(key, array)])``,
         or ``NeedsPython`` when only Python torch converts these params as Python does."""
-    def predict(self, data: Any, plan: EnforcePlan | None = None) -> Any | None:
-        """A whole predict without params in one call (mlflow's PyTorch wrapper rules): the output
-        array (or dict, tuple, list of them), ``DataFrame(out, index=df.index)`` for a DataFrame
-        (Arrow for Arrow input); None where mlflow's rules need Python for this input."""
+    def predict(
+        self,
+        data: Any,
+        plan: EnforcePlan | None = None,
+        params: Any = None,
+        param_plan: ParamPlan | None = None,
+    ) -> Any | None:
+        """A whole predict in one call (mlflow's PyTorch wrapper rules): ``params`` enforced
+        with ``param_plan`` and passed as forward's keyword arguments; the output array (or dict,
+        tuple, list of them), ``DataFrame(out, index=df.index)`` for a DataFrame (Arrow for Arrow
+        input); None where mlflow's rules need Python for this input or these params."""
 
 def load_torchscript(path: str, device: str, engine_lib: str, torch_lib_dir: str) -> TorchScriptModel:
     """Loads a TorchScript archive on ``device``, opening the engine (and libtorch) on first use."""

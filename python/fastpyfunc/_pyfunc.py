@@ -53,12 +53,12 @@ class PyFuncModel:
             self._predict_stream_fn, "params"
         )
         self._enforce = Enforcer(model_path, metadata, self.loader_module, input_plan, param_plan)
-        # Native engines read the input, enforce the signature and run in one call into Rust;
-        # None from it means mlflow's rules need pandas for that input (the path below). Params
-        # are enforced by the ParamPlan, on that path: a model with a params schema always takes it.
-        no_params = self._enforce._params_schema is None
-        self._native_predict = getattr(impl, "native_predict", None) if no_params else None
+        # Native engines read the input, enforce the signature and params and run in one call
+        # into Rust; None from it means mlflow's rules need pandas (or Python) for that input or
+        # those params: the path below takes the call.
+        self._native_predict = getattr(impl, "native_predict", None)
         self._native_plan = self._enforce._plan
+        self._param_plan = self._enforce._param_plan
         # The native reader matches labels to str(name): a schema with non-str names (0, as
         # infer_signature writes) would take label "0" for 0, so only arrays (no labels) go native.
         self._native_arrays_only = self._enforce._odd is not None
@@ -97,12 +97,8 @@ class PyFuncModel:
         Arrow input (pyarrow, polars, any Arrow PyCapsule producer) to a native engine gives an
         Arrow result of the same family, with the columns and values a pandas input gives.
         """
-        if (
-            self._native_predict is not None
-            and not params
-            and (not self._native_arrays_only or _is_ndarray(data))
-        ):
-            result = self._native_predict(data, self._native_plan)
+        if self._native_predict is not None:
+            result = self._native_call(data, params)
             if result is not None:
                 return result
         origin = _arrow_origin(data) if self._native_route else None
@@ -128,6 +124,16 @@ class PyFuncModel:
                 error_class=exc.mlflow_code(e, "error_class"),
             ) from e
         return _as_arrow(result, origin) if origin is not None else result
+
+    def _native_call(self, data: Any, params: dict[str, Any] | None) -> Any:
+        """The one native call (input, signature, params, engine, result), or None where the
+        Python path must take this input or these params."""
+        if self._native_predict is None or (self._native_arrays_only and not _is_ndarray(data)):
+            return None
+        try:
+            return self._native_predict(data, self._native_plan, params, self._param_plan)
+        except _native.ParamError as e:
+            raise self._enforce.param_error(e) from e
 
     def predict_stream(self, data: Any, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Streams the output of a streamable model (single input)."""

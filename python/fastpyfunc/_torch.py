@@ -106,13 +106,19 @@ class TorchScriptModel:
         """Whether predictions run on the native engine (False: through Python torch)."""
         return self._native is not None
 
-    def native_predict(self, data: Any, plan: _native.EnforcePlan | None) -> Any:
-        """The whole predict without params in one native call (see ``PyFuncModel.predict``);
-        None where mlflow's rules need Python for this input (``predict`` takes it)."""
+    def native_predict(
+        self,
+        data: Any,
+        plan: _native.EnforcePlan | None,
+        params: Any = None,
+        param_plan: _native.ParamPlan | None = None,
+    ) -> Any:
+        """The whole predict in one native call (see ``PyFuncModel.predict``); None where
+        mlflow's rules need Python for this input or these params (``predict`` takes it)."""
         if self._native is None:
             return None
         _fork.used(_fork.TORCHSCRIPT)  # its OpenMP pool may start now
-        return self._native.predict(data, plan)
+        return self._native.predict(data, plan, params, param_plan)
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         if params and "device" in params:

@@ -451,11 +451,9 @@ def _missing_columns(model_path: str, names: list[str], got: int) -> exc.FastPyF
 def _score(model: Any, params: dict[str, Any] | None, batch: Any) -> Any:
     """Native engines read the Arrow batch themselves (one call into Rust, an Arrow result);
     everything else gets the pandas DataFrame mlflow's UDF would give."""
-    native = model._native_predict
-    if native is not None and not params:
-        result = native(batch, model._native_plan)
-        if result is not None:
-            return result
+    result = model._native_call(batch, params)
+    if result is not None:
+        return result
     data = _to_pandas(batch)
     return model.predict(data, params=params) if params else model.predict(data)
 

@@ -40,6 +40,15 @@ pub fn takes_array(elem: ElemType) -> bool {
     elem != ElemType::String
 }
 
+/// The param mlflow's wrapper refuses at predict time: the device is chosen at load.
+pub const DEVICE_PARAM: &str = "device";
+
+/// Whether mlflow's wrapper raises for these (enforced) params before running:
+/// `if params and "device" in params`.
+pub fn refuses_params<S: AsRef<str>>(keys: &[S]) -> bool {
+    keys.iter().any(|k| k.as_ref() == DEVICE_PARAM)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +67,12 @@ mod tests {
         assert_eq!(frame_feed(&[I64], &[F64]), FrameFeed::Python);
         assert_eq!(frame_feed(&[String], &[String]), FrameFeed::Python);
         assert_eq!(frame_feed(&[], &[]), FrameFeed::Python);
+    }
+
+    #[test]
+    fn only_a_device_param_is_refused() {
+        assert!(refuses_params(&["scale", "device"]));
+        assert!(!refuses_params(&["scale", "devices"]));
+        assert!(!refuses_params::<&str>(&[]));
     }
 }

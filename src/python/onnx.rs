@@ -20,6 +20,7 @@ use super::errors::to_pyerr;
 use super::input::{Input, Table};
 use super::model::py_to_json;
 use super::output::table_result;
+use super::params::{CallParams, ParamPlan};
 use crate::engine::onnx::options;
 use crate::engine::onnx::{OnnxSession, RunOptions};
 use crate::error::Error;
@@ -210,25 +211,34 @@ impl OnnxModel {
     }
 
     /// One call for a whole predict: reads `data` (a NumPy array, a pandas DataFrame, Arrow
-    /// data), enforces `plan` (the signature's inputs; None without a signature), applies
-    /// mlflow's ONNX wrapper rules, runs the session with the GIL released and builds what mlflow
-    /// returns (`{output: array}` for arrays; a DataFrame for pandas; the same columns as a
-    /// pyarrow Table or polars DataFrame for Arrow input). Returns None where mlflow's rules need
-    /// pandas for this input (object or extension dtypes, extra or missing columns, nested types,
-    /// values mlflow refuses): the Python path takes it from there and words any error.
-    #[pyo3(signature = (data, plan=None))]
+    /// data), enforces `plan` (the signature's inputs; None without a signature), then `params`
+    /// with `param_plan` (mlflow's wrapper ignores them once enforced), applies mlflow's ONNX
+    /// wrapper rules, runs the session with the GIL released and builds what mlflow returns
+    /// (`{output: array}` for arrays; a DataFrame for pandas; the same columns as a pyarrow Table
+    /// or polars DataFrame for Arrow input). Returns None where mlflow's rules need pandas for
+    /// this input (object or extension dtypes, extra or missing columns, nested types, values
+    /// mlflow refuses): the Python path takes it from there and words any error.
+    #[pyo3(signature = (data, plan=None, params=None, param_plan=None))]
     fn predict<'py>(
         &self,
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
         plan: Option<PyRef<'py, EnforcePlan>>,
+        params: Option<Bound<'py, PyAny>>,
+        param_plan: Option<PyRef<'py, ParamPlan>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let plan = plan.as_deref().map(|p| &p.plan);
-        match Input::read(data)? {
-            Input::Array(arr) => self.predict_array(py, &arr, plan),
-            Input::Table(table) => self.predict_table(py, &table, plan),
-            Input::Other => Ok(None),
+        let params = CallParams::new(param_plan.as_deref(), params.as_ref());
+        if params.unplanned() {
+            return Ok(None);
         }
+        let out = match Input::read(data)? {
+            Input::Array(arr) => self.predict_array(py, &arr, plan, &params),
+            Input::Table(table) => self.predict_table(py, &table, plan, &params),
+            Input::Other => Ok(None),
+        };
+        params.settle(py, &out)?;
+        out
     }
 
     fn __repr__(&self) -> String {
@@ -352,6 +362,7 @@ impl OnnxModel {
         py: Python<'py>,
         arr: &Bound<'py, PyUntypedArray>,
         plan: Option<&Plan>,
+        params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let [port] = self.session.inputs() else {
             return Ok(None);
@@ -364,6 +375,7 @@ impl OnnxModel {
         else {
             return Ok(None);
         };
+        params.enforce(py)?;
         let held = convert::lend(arr, elem)?;
         let tensors = [(port.name.as_str(), held.tensor())];
         let outputs = self.execute(py, &tensors)?;
@@ -379,6 +391,7 @@ impl OnnxModel {
         py: Python<'py>,
         plan: &TensorPlan,
         table: &Table<'py>,
+        params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let [port] = self.session.inputs() else {
             return Ok(None);
@@ -389,6 +402,7 @@ impl OnnxModel {
         let (Feed::AsIs(to) | Feed::Cast(to)) = feed(&port.kind, Given::Elem(elem)) else {
             return Ok(None);
         };
+        params.enforce(py)?;
         let parts: Vec<&Column<'_>> = cols.iter().collect();
         // to the common type through float64, then (Cast) mlflow's float64 -> float32: the same
         // two steps as one assembly through float64
@@ -416,9 +430,10 @@ impl OnnxModel {
         py: Python<'py>,
         table: &Table<'py>,
         plan: Option<&Plan>,
+        params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         if let Some(Plan::Tensors(t)) = plan {
-            return self.predict_frame_values(py, t, table);
+            return self.predict_frame_values(py, t, table, params);
         }
         let cols: Vec<Option<Column<'_>>> = (0..table.width()).map(|i| table.column(i)).collect();
         let labels: Vec<Option<&str>> = table.labels.iter().map(|l| l.as_deref()).collect();
@@ -441,6 +456,7 @@ impl OnnxModel {
         let Ok(feeds) = frame_feeds(self.session.inputs(), &names, &dtypes) else {
             return Ok(None);
         };
+        params.enforce(py)?;
         let rows = table.rows;
         // Assembled (or lent) tensors, built before the engine runs with the GIL released.
         let mut owned: Vec<(Vec<usize>, Option<Data>, Option<DataRef<'_>>)> = Vec::new();

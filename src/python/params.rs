@@ -5,6 +5,8 @@
 //! `np.datetime64(v).item()`, `np.array(v).ndim`) and where the message shows a Python rendering
 //! (`str(v)`, a set's repr, whose order is Python's hashing).
 
+use std::cell::RefCell;
+
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
@@ -189,8 +191,41 @@ impl ParamPlan {
         py: Python<'py>,
         params: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let enforced = self.enforce(py, params)?;
+        self.log(py, &enforced.warnings)?;
+        Ok(enforced.values)
+    }
+}
+
+/// Params enforced, their warnings not yet logged. A one-call predict enforces params once its
+/// input is known to take the native path and logs the warnings only when it runs: where it
+/// hands the call on to the Python path instead, that path enforces (and logs) them itself.
+pub(crate) struct Enforced<'py> {
+    pub(crate) values: Bound<'py, PyDict>,
+    warnings: Vec<String>,
+}
+
+impl ParamPlan {
+    /// Logs what `enforce` found to warn about, as mlflow logs it.
+    pub(crate) fn log(&self, py: Python<'_>, warnings: &[String]) -> PyResult<()> {
+        for message in warnings {
+            self.py_.warn(py, message)?;
+        }
+        Ok(())
+    }
+
+    /// `__call__` without the logging: the params and the warnings mlflow logs on the way.
+    pub(crate) fn enforce<'py>(
+        &self,
+        py: Python<'py>,
+        params: &Bound<'py, PyAny>,
+    ) -> PyResult<Enforced<'py>> {
+        let mut warnings = Vec::new();
         if params.is_none() {
-            return self.defaults(py);
+            return Ok(Enforced {
+                values: self.defaults(py)?,
+                warnings,
+            });
         }
         let Ok(given) = params.cast::<PyDict>() else {
             let type_name = params.get_type().name()?.to_string();
@@ -203,7 +238,7 @@ impl ParamPlan {
         let allowed = self.allowed.bind(py);
         let mut src = given.clone();
         if given.iter().any(|(k, _)| !k.is_instance_of::<PyString>()) {
-            self.py_.warn(py, NON_STR_KEYS_WARNING)?;
+            warnings.push(NON_STR_KEYS_WARNING.to_owned());
             let converted = PyDict::new(py);
             for (k, v) in given.iter() {
                 converted.set_item(k.str()?, v)?;
@@ -222,10 +257,10 @@ impl ParamPlan {
             let ignored =
                 PySet::new(py, src.keys())?.call_method1(intern!(py, "__sub__"), (allowed,))?;
             let ignored = PyList::new(py, ignored.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
-            self.py_.warn(
-                py,
-                &unknown_keys_warning(&ignored.repr()?.to_string(), &allowed.repr()?.to_string()),
-            )?;
+            warnings.push(unknown_keys_warning(
+                &ignored.repr()?.to_string(),
+                &allowed.repr()?.to_string(),
+            ));
             let out = PyDict::new(py);
             for (k, v) in src.iter() {
                 if allowed.contains(&k)? {
@@ -266,7 +301,61 @@ impl ParamPlan {
                 Some(&first.core.name),
             ));
         }
-        Ok(out)
+        Ok(Enforced {
+            values: out,
+            warnings,
+        })
+    }
+}
+
+/// The params of a one-call predict (`predict(data, plan, params, param_plan)`): mlflow enforces
+/// them after the input, before the flavor's wrapper runs, so each native predict calls
+/// `enforce` at the point where its input is known to take the native path.
+pub(crate) struct CallParams<'a, 'py> {
+    plan: Option<&'a ParamPlan>,
+    given: Option<&'a Bound<'py, PyAny>>,
+    /// The warnings of `enforce`, logged by `settle`.
+    pending: RefCell<Vec<String>>,
+}
+
+impl<'a, 'py> CallParams<'a, 'py> {
+    pub(crate) fn new(plan: Option<&'a ParamPlan>, given: Option<&'a Bound<'py, PyAny>>) -> Self {
+        CallParams {
+            plan,
+            given: given.filter(|g| !g.is_none()),
+            pending: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Params given to a model without a params schema: mlflow warns and drops them, which the
+    /// Python path does (`params in (None, {})` is the only silent case).
+    pub(crate) fn unplanned(&self) -> bool {
+        self.plan.is_none()
+            && self
+                .given
+                .is_some_and(|g| g.cast::<PyDict>().map_or(true, |d| !d.is_empty()))
+    }
+
+    /// mlflow's `_enforce_params_schema`: the params the wrapper gets (None without a schema).
+    /// A bad param raises ParamError; the warnings wait for `settle`.
+    pub(crate) fn enforce(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(plan) = self.plan else {
+            return Ok(None);
+        };
+        let none = py.None().into_bound(py);
+        let enforced = plan.enforce(py, self.given.unwrap_or(&none))?;
+        *self.pending.borrow_mut() = enforced.warnings;
+        Ok(Some(enforced.values))
+    }
+
+    /// Logs the warnings of `enforce` once the call has answered or raised; not where it handed
+    /// the input on to the Python path (`Ok(None)`), which enforces and logs them itself.
+    pub(crate) fn settle<T>(&self, py: Python<'_>, out: &PyResult<Option<T>>) -> PyResult<()> {
+        let pending = std::mem::take(&mut *self.pending.borrow_mut());
+        match (out, self.plan) {
+            (Ok(None), _) | (_, None) => Ok(()),
+            (_, Some(plan)) => plan.log(py, &pending),
+        }
     }
 }
 

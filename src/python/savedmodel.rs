@@ -15,6 +15,7 @@ use super::convert::{self, Held};
 use super::enforce::{array_passes, frame_values, EnforcePlan};
 use super::errors::to_pyerr;
 use super::input::{numpy_elem, Input, Table};
+use super::params::{CallParams, ParamPlan};
 use crate::engine::savedmodel::SavedModelSession;
 use crate::error::Error;
 use crate::frame::{assemble, Column, Layout, Rounding};
@@ -122,54 +123,77 @@ impl SavedModel {
     }
 
     /// A `tf2-module` model's whole predict in one call: an ndarray (checked against a single
-    /// unnamed TensorSpec) fed to the one input; the output array, or `{key: array}` for several.
-    /// None for anything mlflow's wrapper or rules handle in Python.
-    #[pyo3(signature = (data, plan=None))]
+    /// unnamed TensorSpec) fed to the one input, `params` enforced with `param_plan` (mlflow's
+    /// wrapper then ignores them); the output array, or `{key: array}` for several. None for
+    /// anything mlflow's wrapper or rules handle in Python.
+    #[pyo3(signature = (data, plan=None, params=None, param_plan=None))]
     fn predict_module<'py>(
         &self,
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
         plan: Option<PyRef<'py, EnforcePlan>>,
+        params: Option<Bound<'py, PyAny>>,
+        param_plan: Option<PyRef<'py, ParamPlan>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let params = CallParams::new(param_plan.as_deref(), params.as_ref());
         let Input::Array(arr) = Input::read(data)? else {
             return Ok(None);
         };
-        let Some(mut outputs) = self.run_array(py, &arr, plan.as_deref().map(|p| &p.plan))? else {
+        if params.unplanned() {
             return Ok(None);
-        };
-        if outputs.len() == 1 {
-            return convert::value_to_py(py, outputs.remove(0)).map(Some);
         }
-        let names = self.session.outputs().into_iter().map(|p| p.name.as_str());
-        Ok(Some(convert::outputs_dict(py, names, outputs)?.into_any()))
+        let out = self
+            .run_array(py, &arr, plan.as_deref().map(|p| &p.plan), &params)
+            .and_then(|outputs| {
+                let Some(mut outputs) = outputs else {
+                    return Ok(None);
+                };
+                if outputs.len() == 1 {
+                    return convert::value_to_py(py, outputs.remove(0)).map(Some);
+                }
+                let names = self.session.outputs().into_iter().map(|p| p.name.as_str());
+                Ok(Some(convert::outputs_dict(py, names, outputs)?.into_any()))
+            });
+        params.settle(py, &out)?;
+        out
     }
 
     /// mlflow.keras' wrapper for an exported model, in one call: an ndarray (checked against the
     /// signature's TensorSpec) fed as it is, or a DataFrame or Arrow table of scalar columns as
     /// mlflow's enforcement turns it into one (`df.to_numpy()`); the output array. None for
-    /// anything mlflow's wrapper or rules handle in Python.
-    #[pyo3(signature = (data, plan=None))]
+    /// anything mlflow's wrapper or rules handle in Python. `params` are enforced with
+    /// `param_plan`, then ignored, as mlflow's wrapper ignores them.
+    #[pyo3(signature = (data, plan=None, params=None, param_plan=None))]
     fn predict_keras<'py>(
         &self,
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
         plan: Option<PyRef<'py, EnforcePlan>>,
+        params: Option<Bound<'py, PyAny>>,
+        param_plan: Option<PyRef<'py, ParamPlan>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let plan = plan.as_deref().map(|p| &p.plan);
-        let arr = match Input::read(data)? {
-            Input::Array(arr) => arr,
+        let params = CallParams::new(param_plan.as_deref(), params.as_ref());
+        if params.unplanned() {
+            return Ok(None);
+        }
+        let out = match Input::read(data)? {
+            Input::Array(arr) => self.run_array(py, &arr, plan, &params).and_then(|outputs| {
+                Ok(match outputs {
+                    Some(mut outputs) if !outputs.is_empty() => {
+                        Some(convert::value_to_py(py, outputs.remove(0))?)
+                    }
+                    _ => None,
+                })
+            }),
             Input::Table(table) => match plan {
-                Some(Plan::Tensors(t)) => return self.keras_frame_values(py, t, &table),
-                _ => return Ok(None),
+                Some(Plan::Tensors(t)) => self.keras_frame_values(py, t, &table, &params),
+                _ => Ok(None),
             },
-            Input::Other => return Ok(None),
+            Input::Other => Ok(None),
         };
-        Ok(match self.run_array(py, &arr, plan)? {
-            Some(mut outputs) if !outputs.is_empty() => {
-                Some(convert::value_to_py(py, outputs.remove(0))?)
-            }
-            _ => None,
-        })
+        params.settle(py, &out)?;
+        out
     }
 
     fn __repr__(&self) -> String {
@@ -185,6 +209,7 @@ impl SavedModel {
         py: Python<'py>,
         plan: &TensorPlan,
         table: &Table<'py>,
+        params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some((cols, elem)) = frame_values(plan, table) else {
             return Ok(None);
@@ -192,6 +217,7 @@ impl SavedModel {
         if Some(elem) != self.input_elem() {
             return Ok(None);
         }
+        params.enforce(py)?;
         let parts: Vec<&Column<'_>> = cols.iter().collect();
         let data = py
             .detach(|| assemble(&parts, elem, Rounding::ThroughF64, Layout::RowMajor))
@@ -229,6 +255,7 @@ impl SavedModel {
         py: Python<'py>,
         arr: &Bound<'py, numpy::PyUntypedArray>,
         plan: Option<&Plan>,
+        params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Vec<Value>>> {
         let (Some(want), Some(elem)) = (self.input_elem(), numpy_elem(&arr.dtype())) else {
             return Ok(None);
@@ -239,6 +266,7 @@ impl SavedModel {
         {
             return Ok(None);
         }
+        params.enforce(py)?;
         let held = convert::lend(arr, want)?;
         let tensors = [held.tensor()];
         let session = &self.session;

@@ -2,9 +2,9 @@
 //! library. `run([array, ...], params)` passes the arrays as forward's positional arguments
 //! (viewed without a copy, strides included, as `torch.from_numpy` does) and params as its
 //! keyword arguments, with the GIL released, and returns `(structure, [(key, array), ...])`, or
-//! a `NeedsPython` when params need Python torch to keep Python's answer. `predict(data, plan)`
-//! is a whole predict without params in one call (mlflow's `_PyTorchWrapper` rules, from
-//! `flavor::pytorch`).
+//! a `NeedsPython` when params need Python torch to keep Python's answer.
+//! `predict(data, plan, params, param_plan)` is a whole predict in one call (mlflow's
+//! `_PyTorchWrapper` rules, from `flavor::pytorch`).
 
 use std::path::PathBuf;
 
@@ -18,11 +18,12 @@ use super::enforce::{array_passes, frame_values, EnforcePlan};
 use super::errors::to_pyerr;
 use super::input::{numpy_elem, Input, Origin, Table};
 use super::output::unlabelled_frame;
+use super::params::{CallParams, ParamPlan};
 use crate::engine::torchscript::{
     self, ArgValue, Binding, Feed, Outputs, ParamValue, Structure, TorchScriptModule,
 };
 use crate::error::Error;
-use crate::flavor::pytorch::{frame_feed, takes_array, FrameFeed};
+use crate::flavor::pytorch::{frame_feed, refuses_params, takes_array, FrameFeed};
 use crate::frame::{assemble, Column, Layout, Rounding};
 use crate::schema::enforce::{table_columns, Plan, TensorPlan};
 use crate::tensor::{ElemType, Given, Value};
@@ -98,26 +99,8 @@ impl TorchScriptModel {
     ) -> PyResult<Bound<'py, PyAny>> {
         let path = self.module.path();
         let mut extra = vec![];
-        if let Some(params) = params.filter(|p| !p.is_empty()) {
-            let mut values = Vec::with_capacity(params.len());
-            for (key, value) in params.iter() {
-                let key: String = key.extract().map_err(|_| {
-                    to_pyerr(
-                        py,
-                        Error::InvalidInput {
-                            path: path.to_path_buf(),
-                            key: Some(key.to_string()),
-                            reason: "params keys must be strings".into(),
-                        },
-                    )
-                })?;
-                values.push((key, param_value(&value)));
-            }
-            match self
-                .module
-                .bind(arrays.len(), &values)
-                .map_err(|e| to_pyerr(py, e))?
-            {
+        if let Some(params) = params {
+            match self.bind(py, arrays.len(), params)? {
                 Binding::Args(args) => extra = args,
                 Binding::NeedsPython(reason) => {
                     return Ok(Bound::new(py, NeedsPython { reason })?.into_any())
@@ -157,27 +140,36 @@ impl TorchScriptModel {
         .into_any())
     }
 
-    /// One call for a whole predict without params: reads `data` (an ndarray, a pandas
-    /// DataFrame, Arrow data), enforces `plan` (the signature's inputs; None without one),
-    /// applies mlflow's PyTorch wrapper rules (an ndarray as it is; a table's enforced columns as
-    /// one float32 `[N, k]` tensor, one copy), runs forward with the GIL released and builds what
-    /// the Python path returns: the output array (or the dict, tuple or list of them), and for a
-    /// table `DataFrame(out, index=df.index)` (the same columns as Arrow for Arrow input). None
-    /// where mlflow's rules need pandas or Python for this input: the Python path takes it
-    /// from there and words any error.
-    #[pyo3(signature = (data, plan=None))]
+    /// One call for a whole predict: reads `data` (an ndarray, a pandas DataFrame, Arrow data),
+    /// enforces `plan` (the signature's inputs; None without one), then `params` with
+    /// `param_plan` (bound to forward's keyword arguments), applies mlflow's PyTorch wrapper
+    /// rules (an ndarray as it is; a table's enforced columns as one float32 `[N, k]` tensor, one
+    /// copy), runs forward with the GIL released and builds what the Python path returns: the
+    /// output array (or the dict, tuple or list of them), and for a table
+    /// `DataFrame(out, index=df.index)` (the same columns as Arrow for Arrow input). None where
+    /// mlflow's rules need pandas or Python for this input or these params: the Python path
+    /// takes it from there and words any error.
+    #[pyo3(signature = (data, plan=None, params=None, param_plan=None))]
     fn predict<'py>(
         &self,
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
         plan: Option<PyRef<'py, EnforcePlan>>,
+        params: Option<Bound<'py, PyAny>>,
+        param_plan: Option<PyRef<'py, ParamPlan>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let plan = plan.as_deref().map(|p| &p.plan);
-        match Input::read(data)? {
-            Input::Array(arr) => self.predict_array(py, arr, plan),
-            Input::Table(table) => self.predict_table(py, data, &table, plan),
-            Input::Other => Ok(None),
+        let params = CallParams::new(param_plan.as_deref(), params.as_ref());
+        if params.unplanned() {
+            return Ok(None);
         }
+        let out = match Input::read(data)? {
+            Input::Array(arr) => self.predict_array(py, arr, plan, &params),
+            Input::Table(table) => self.predict_table(py, data, &table, plan, &params),
+            Input::Other => Ok(None),
+        };
+        params.settle(py, &out)?;
+        out
     }
 
     fn __repr__(&self) -> String {
@@ -190,6 +182,55 @@ impl TorchScriptModel {
 }
 
 impl TorchScriptModel {
+    /// forward's binding of `params` (its keyword arguments) after `inputs` positional ones.
+    fn bind(&self, py: Python<'_>, inputs: usize, params: &Bound<'_, PyDict>) -> PyResult<Binding> {
+        if params.is_empty() {
+            return Ok(Binding::Args(vec![]));
+        }
+        let mut values = Vec::with_capacity(params.len());
+        for (key, value) in params.iter() {
+            let key: String = key.extract().map_err(|_| {
+                to_pyerr(
+                    py,
+                    Error::InvalidInput {
+                        path: self.module.path().to_path_buf(),
+                        key: Some(key.to_string()),
+                        reason: "params keys must be strings".into(),
+                    },
+                )
+            })?;
+            values.push((key, param_value(&value)));
+        }
+        self.module
+            .bind(inputs, &values)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// The enforced params of a one-call predict bound to forward's arguments after its one
+    /// input; None where the Python path takes the call (a param mlflow's wrapper refuses, or
+    /// one only Python torch converts as Python does).
+    fn call_args(
+        &self,
+        py: Python<'_>,
+        params: &CallParams<'_, '_>,
+    ) -> PyResult<Option<Vec<ArgValue>>> {
+        let Some(enforced) = params.enforce(py)? else {
+            return Ok(Some(vec![]));
+        };
+        let keys: Vec<String> = enforced
+            .keys()
+            .iter()
+            .map(|k| k.str().map(|s| s.to_string()))
+            .collect::<PyResult<_>>()?;
+        if refuses_params(&keys) {
+            return Ok(None);
+        }
+        Ok(match self.bind(py, 1, &enforced)? {
+            Binding::Args(args) => Some(args),
+            Binding::NeedsPython(_) => None,
+        })
+    }
+
     /// forward on `arrays` (its positional arguments) and `extra` (bound params), with the GIL
     /// released. Arrays are viewed without a copy, strides included, as `torch.from_numpy`
     /// does; anything it would not view is converted once.
@@ -255,12 +296,16 @@ impl TorchScriptModel {
         py: Python<'py>,
         arr: Bound<'py, PyUntypedArray>,
         plan: Option<&Plan>,
+        params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         // object, string and datetime arrays: torch.from_numpy's TypeError, worded in Python
         if !numpy_elem(&arr.dtype()).is_some_and(takes_array) || !array_passes(plan, &arr) {
             return Ok(None);
         }
-        let outputs = self.forward_arrays(py, vec![arr], &[])?;
+        let Some(extra) = self.call_args(py, params)? else {
+            return Ok(None);
+        };
+        let outputs = self.forward_arrays(py, vec![arr], &extra)?;
         structured(py, outputs).map(Some)
     }
 
@@ -272,9 +317,10 @@ impl TorchScriptModel {
         data: &Bound<'py, PyAny>,
         table: &Table<'py>,
         plan: Option<&Plan>,
+        params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         if let Some(Plan::Tensors(t)) = plan {
-            return self.predict_frame_values(py, t, table);
+            return self.predict_frame_values(py, t, table, params);
         }
         let cols: Vec<Option<Column<'_>>> = (0..table.width()).map(|i| table.column(i)).collect();
         let labels: Vec<Option<&str>> = table.labels.iter().map(|l| l.as_deref()).collect();
@@ -297,7 +343,7 @@ impl TorchScriptModel {
             return Ok(None);
         }
         let Some(outputs) =
-            self.forward_to_numpy(py, table, &parts, ElemType::F32, Rounding::Direct)?
+            self.forward_to_numpy(py, table, &parts, ElemType::F32, Rounding::Direct, params)?
         else {
             return Ok(None);
         };
@@ -320,12 +366,13 @@ impl TorchScriptModel {
         py: Python<'py>,
         plan: &TensorPlan,
         table: &Table<'py>,
+        params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some((cols, elem)) = frame_values(plan, table) else {
             return Ok(None);
         };
         let parts: Vec<&Column<'_>> = cols.iter().collect();
-        match self.forward_to_numpy(py, table, &parts, elem, Rounding::ThroughF64)? {
+        match self.forward_to_numpy(py, table, &parts, elem, Rounding::ThroughF64, params)? {
             Some(outputs) => structured(py, outputs).map(Some),
             None => Ok(None),
         }
@@ -342,6 +389,7 @@ impl TorchScriptModel {
         parts: &[&Column<'_>],
         elem: ElemType,
         rounding: Rounding,
+        params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Outputs>> {
         if table.origin == Origin::Pandas
             && parts
@@ -350,6 +398,9 @@ impl TorchScriptModel {
         {
             return Ok(None);
         }
+        let Some(extra) = self.call_args(py, params)? else {
+            return Ok(None);
+        };
         let (rows, width) = (table.rows, parts.len());
         let data = py
             .detach(|| assemble(parts, elem, rounding, Layout::ColumnMajor))
@@ -363,7 +414,7 @@ impl TorchScriptModel {
         }];
         let module = &self.module;
         let outputs = py
-            .detach(|| module.forward(&feeds, &[]))
+            .detach(|| module.forward(&feeds, &extra))
             .map_err(|e| to_pyerr(py, e))?;
         drop(feeds);
         drop(data);
