@@ -6,6 +6,7 @@ from __future__ import annotations
 import decimal
 import json
 import logging
+import re
 from copy import deepcopy
 
 import mlflow
@@ -410,6 +411,70 @@ def test_nested_types_named_cases():
         specs, pd.DataFrame({"v": [["x"], [3]]})
     )
     assert_parity(specs, {"v": [1, 2]})  # a dict is one row when a column is an Array
+
+
+NESTED_SPECS = [
+    {"name": "v", "type": "array", "items": {"type": "long"}, "required": True},
+    {
+        "name": "o",
+        "type": "object",
+        "properties": {"a": {"type": "double", "required": True}, "b": {"type": "string", "required": False}},
+        "required": True,
+    },
+    {"name": "m", "type": "map", "values": {"type": "array", "items": {"type": "long"}}, "required": False},
+]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "dataframe_records": [
+                {"v": [1, 2], "o": {"a": 1}, "m": {"k": [3]}},
+                {"v": [], "o": {"a": 2.5, "b": "x"}, "m": {}},
+            ]
+        },
+        # a record without the optional map: NaN in its column, which both refuse
+        {
+            "dataframe_records": [
+                {"v": [1, 2], "o": {"a": 1}, "m": {"k": [3]}},
+                {"v": [], "o": {"a": 2.5, "b": "x"}},
+            ]
+        },
+        {"dataframe_split": {"columns": ["v", "o"], "data": [[[4], {"a": 0}]]}},
+        {"inputs": {"v": [7, 8], "o": {"a": 1.5}, "m": {"z": [1]}}},
+        {"dataframe_records": [{"v": ["x"], "o": {"a": 1}}]},  # an item mlflow cannot convert
+        {"dataframe_records": [{"v": [1], "o": {"c": 1}}]},  # a property the Object lacks
+        {"inputs": {"v": [1], "o": {"a": 1}, "m": {"k": 5}}},  # a map value that is no list
+    ],
+)
+def test_scoring_requests_cast_nested_columns_like_mlflow(body):
+    """The scoring JSON layouts cast nested columns with the same native rules as predict: the
+    parsed data (or the refusal's reason) equals mlflow's ``infer_and_parse_data``."""
+    from mlflow.pyfunc.scoring_server import infer_and_parse_data
+
+    from fastpyfunc._serving import parse_json_request
+    from fastpyfunc.exceptions import FastPyFuncError
+
+    try:
+        theirs = infer_and_parse_data(
+            json.loads(json.dumps(body)), MlflowSchema.from_json(json.dumps(NESTED_SPECS))
+        )
+    except Exception as e:
+        theirs = e
+    try:
+        ours = parse_json_request(json.dumps(body), None, Schema(NESTED_SPECS)).data
+    except FastPyFuncError as e:
+        ours = e
+    if isinstance(theirs, Exception):
+        assert isinstance(ours, Exception), f"mlflow refused ({theirs}) but fastpyfunc parsed {ours!r}"
+        # mlflow shows the inner exception's repr (MlflowException('...')); ours its message
+        inner = str(theirs).split("Error: ")[-1].strip("'")
+        inner = re.sub(r"^MlflowException\((['\"])(.*)\1\)$", r"\2", inner)
+        assert inner in str(ours)
+    else:
+        assert not isinstance(ours, Exception), f"fastpyfunc refused ({ours}) but mlflow parsed"
+        assert_same(ours, theirs)
 
 
 def test_tensor_rules():

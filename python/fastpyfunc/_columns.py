@@ -1,6 +1,6 @@
-"""Carrying out the native plan's column decisions with pandas, and mlflow's cell-by-cell rules for
-nested types (``_enforce_type``: Array, Object, Map, Any), whose scalar items are decided by the
-same native rules as whole columns.
+"""Carrying out the native plan's column decisions with pandas, and the pandas half of the
+native nested rules (``_native.NestedType``, mlflow's ``_enforce_type`` for Array, Object, Map,
+Any): scalars and an Array's scalar items go through ``pd.Series`` and the same column rules.
 """
 
 from __future__ import annotations
@@ -80,12 +80,8 @@ def apply(series: Any, action: _native.ColumnAction, decide: Decide) -> Any:
 
 
 # -- nested types -----------------------------------------------------------------------------------
-
-
-def _none_or_nan(x: Any) -> bool:
-    if isinstance(x, float):
-        return x != x
-    return x is None or x is pd.NA or x is pd.NaT
+# mlflow's ``_enforce_type`` (Array, Object, Map, Any) is the native ``NestedType``; what stays
+# here is the pandas it runs on scalars.
 
 
 def _scalar_series(data: Any, type_name: str) -> Any:
@@ -98,21 +94,7 @@ def _scalar_series(data: Any, type_name: str) -> Any:
     return apply(series, decide(series.dtype, False), decide)
 
 
-def _datatype(data: Any, name: str, required: bool) -> Any:
-    if not required and _none_or_nan(data):
-        return None
-    if not np.isscalar(data):
-        fail(f"Expected data to be scalar, got {type(data).__name__}")
-    try:
-        series = _scalar_series(data, name)
-    except PandasFailure:
-        raise
-    except Failure:
-        fail(f"Failed to enforce schema of data `{str(data)}` with dtype `{name}`")  # str(b"x") as mlflow
-    return series[0]
-
-
-#: DataType -> numpy dtype name (``DataType.to_numpy()``), for nested items and params.
+#: DataType -> numpy dtype name (``DataType.to_numpy()``), for an Array's scalar items.
 NUMPY_DTYPES = {
     "boolean": "bool",
     "integer": "int32",
@@ -125,100 +107,15 @@ NUMPY_DTYPES = {
 }
 
 
-def _array(data: Any, t: dict[str, Any], required: bool) -> Any:
-    items = t["items"]
-    if (not required or items.get("type") == "any") and (
-        data is None or (isinstance(data, (list, np.ndarray)) and len(data) == 0)
-    ):
-        return data
-    if not isinstance(data, (list, np.ndarray)):
-        fail(f"Expected data to be list or numpy array, got {type(data).__name__}")
-    name = _scalar_name(items)
-    if name is not None:
-        out = (
-            _scalar_series(data, name).to_numpy(dtype=np.dtype(NUMPY_DTYPES[name])) if len(data) > 0 else data
-        )
-    else:
-        out = [enforce_type(x, items, required) for x in data]
-    if isinstance(data, list) and isinstance(out, np.ndarray):
-        return out.tolist()
-    if isinstance(data, np.ndarray) and isinstance(out, list):
-        return np.array(out)
-    return out
-
-
-def _object(data: Any, t: dict[str, Any], required: bool) -> Any:
-    from ._schema import _type_repr
-
-    if not required and (data is None or data == {}):
-        return data
-    if not isinstance(data, dict):
-        fail(
-            f"Failed to enforce schema of '{data}' with type '{_type_repr(t)}'. "
-            f"Expected data to be dictionary, got {type(data).__name__}"
-        )
-    props = t.get("properties", {})
-    required_props = {k for k, p in props.items() if p.get("required", True)}
-    if missing := required_props - set(data.keys()):
-        fail(f"Missing required properties: {missing}")
-    if invalid := data.keys() - props.keys():
-        fail(f"Invalid properties not defined in the schema found: {invalid}")
-    out = {}  # a new dict: mlflow rewrites the caller's in place
-    for k, v in data.items():
-        try:
-            out[k] = enforce_type(v, props[k], props[k].get("required", True))
-        except PandasFailure:
-            raise
-        except Failure:
-            fail(
-                f"Failed to enforce schema for key `{k}`. Expected type {props[k]['type']}, "
-                f"received type {type(v).__name__}"
-            )
-    return out
-
-
-def _map(data: Any, t: dict[str, Any], required: bool) -> Any:
-    values = t["values"]
-    if (not required or values.get("type") == "any") and (data is None or data == {}):
-        return data
-    if not isinstance(data, dict):
-        fail(f"Expected data to be a dict, got {type(data).__name__}")
-    if not all(isinstance(k, str) for k in data):
-        fail("Expected all keys in the map type data are string type.")
-    return {k: enforce_type(v, values, required) for k, v in data.items()}
-
-
-def _scalar_name(t: Any) -> str | None:
-    """The DataType name when ``t`` is a scalar type (``"long"`` or ``{"type": "long"}``)."""
-    name = t if isinstance(t, str) else t.get("type")
-    return name if name in NUMPY_DTYPES else None
+def scalars(data: Any, type_name: str, as_array: bool) -> Any:
+    """What mlflow's nested rules make of a scalar (``as_array`` False: ``series[0]``) or of an
+    Array's scalar items (``to_numpy`` in the DataType's numpy dtype), through ``pd.Series`` and
+    the column rules. Called by the native ``NestedType``."""
+    series = _scalar_series(data, type_name)
+    return series.to_numpy(dtype=np.dtype(NUMPY_DTYPES[type_name])) if as_array else series[0]
 
 
 def enforce_type(data: Any, t: Any, required: bool = True) -> Any:
-    """mlflow's ``_enforce_type`` for one cell; ``t`` is a DataType name or a type's JSON dict.
-    Errors that are not mlflow's own (numpy/pandas conversions) keep their message and pass
-    through the Object and DataType wrappers untouched, as in mlflow."""
-    try:
-        return _enforce_type(data, t, required)
-    except Failure:
-        raise
-    except Exception as e:
-        raise PandasFailure(str(e)) from e
-
-
-def _enforce_type(data: Any, t: Any, required: bool) -> Any:
-    name = _scalar_name(t)
-    if name is not None:
-        return _datatype(data, name, required)
-    kind = t["type"]
-    if kind == "array":
-        return _array(data, t, required)
-    if kind == "object":
-        return _object(data, t, required)
-    if kind == "map":
-        return _map(data, t, required)
-    if kind == "any":
-        return data
-    from ._schema import _type_repr
-
-    fail(f"Invalid data type: {_type_repr(t)}")
+    """mlflow's ``_enforce_type`` for one value; ``t`` is a DataType name or a type's dict.
+    Callers with many values build one ``_native.NestedType(t)`` and call it instead."""
+    return _native.NestedType(t)(data, required)

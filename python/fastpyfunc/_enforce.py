@@ -12,8 +12,8 @@ Where a rule depends on values (object columns go through ``infer_objects()``, i
 into double need all 0/1, nullable dtypes may hold NA), the plan names the pandas operation to
 run and is asked again about its result, exactly in mlflow's order.
 
-Nested column types (array/object/map/any) are checked cell by cell with the same rules
-(``_columns.py``); params by the native ``ParamPlan`` (Rust). Only scipy sparse matrices and
+Nested column types (array/object/map/any) are checked cell by cell by the native
+``NestedType`` (Rust; scalars through ``_columns.scalars``); params by the native ``ParamPlan``. Only scipy sparse matrices and
 Spark DataFrames still go to mlflow's own function (when mlflow is installed).
 Without mlflow, those parts pass unchanged with a one-time RuntimeWarning.
 """
@@ -29,7 +29,7 @@ from typing import Any
 from . import _native
 from . import exceptions as exc
 from ._columns import Failure as _Failure
-from ._columns import apply, enforce_type
+from ._columns import apply
 from ._columns import fail as _fail
 from ._dependencies import loaded, pandas, require
 from ._dependencies import numpy as np
@@ -91,6 +91,8 @@ class Enforcer:
         )
         # (labels, dtypes) -> decisions; see _columns.
         self._decisions: dict[Any, Any] = {}
+        # schema index -> the nested column's compiled type (see _nested)
+        self._nested_types: dict[int, _native.NestedType] = {}
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -234,9 +236,9 @@ class Enforcer:
                 if isinstance(
                     action, _native.ColumnAction.Nested
                 ):  # cells one by one, as mlflow's _enforce_type
-                    t, required = self._col_types[schema_index], self._col_required[schema_index]
+                    rules, required = self._nested(schema_index), self._col_required[schema_index]
                     out[label] = pd.Series(
-                        [enforce_type(obj, t, required) for obj in series], index=series.index, name=label
+                        [rules(obj, required) for obj in series], index=series.index, name=label
                     )
                     continue
 
@@ -247,6 +249,13 @@ class Enforcer:
 
                 out[label] = apply(series, action, decide)
         return pd.DataFrame(out, copy=False)
+
+    def _nested(self, index: int) -> _native.NestedType:
+        """The nested column's type, compiled on its first use."""
+        rules = self._nested_types.get(index)
+        if rules is None:
+            rules = self._nested_types[index] = _native.NestedType(self._col_types[index])
+        return rules
 
     def _odd_names(self, df: Any, labels: list[Any]) -> Any:
         """mlflow's check of a schema with non-str names: labels match names by Python equality

@@ -30,6 +30,7 @@ __all__ = [
     "EnforcePlan",
     "ParamPlan",
     "ParamError",
+    "NestedType",
     "nan_int_hint",
     "scalar_action",
     "ColumnAction",
@@ -198,6 +199,16 @@ class ParamPlan:
         """Builds the plan from the params schema's canonical form (``ParamSchema.to_dict()``)."""
     def __call__(self, params: Any) -> dict[str, Any]:
         """The params the model gets; raises ParamError with mlflow's message."""
+
+@final
+class NestedType:
+    """A nested type (Array, Object, Map, Any) compiled once: mlflow's ``_enforce_type``."""
+
+    def __new__(cls, ty: str | dict[str, Any]) -> NestedType:
+        """From mlflow's dict form of the type, or a DataType's name."""
+    def __call__(self, data: Any, required: bool = True) -> Any:
+        """The value the model gets; raises ``_columns.Failure`` with mlflow's message, or
+        ``_columns.PandasFailure`` with what pandas or numpy raised."""
 
 def nan_int_hint() -> str: ...
 def scalar_action(type_name: str, dtype: Any, inferred: bool) -> ColumnAction:

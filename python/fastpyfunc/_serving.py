@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from . import _native
 from . import exceptions as exc
 from ._columns import NUMPY_DTYPES as _NUMPY
 from ._dependencies import loaded
@@ -204,7 +205,7 @@ def _dataframe(decoded: Any, orient: str, schema: Any) -> Any:
 
 def _cast_frame(pdf: Any, schema: Any) -> Any:
     """mlflow's ``cast_df_types_according_to_schema``."""
-    from ._columns import Failure, enforce_type
+    from ._columns import Failure
 
     tensor = schema.is_tensor_spec()
     actual = set(pdf.columns)
@@ -234,8 +235,8 @@ def _cast_frame(pdf: Any, schema: Any) -> Any:
             elif not tensor and not scalar:
                 if t["type"] == "any":
                     continue
-                req = name in required
-                pdf[name] = pdf[name].map(lambda x, t=t, req=req: enforce_type(x, t, req))
+                rules, req = _native.NestedType(t), name in required
+                pdf[name] = pdf[name].map(lambda x, rules=rules, req=req: rules(x, req))
             elif scalar and t == "datetime":
                 parsed = pd.to_datetime(pdf[name])
                 if pd.api.types.is_datetime64_any_dtype(parsed) and getattr(parsed.dt, "unit", "ns") != "ns":
@@ -285,10 +286,10 @@ def _convert(data: Any, spec: Any) -> Any:
         if t["type"] in ("object", "map"):
             return enforce_type(data, t, spec.required)
         return data
-    except Failure as e:
-        raise _Invalid(str(e)) from e
+    except Failure as e:  # mlflow's MlflowInvalidInputException words both "Invalid input. ..."
+        raise _Invalid(f"Invalid input. {e}") from e
     except Exception as e:
-        raise _Invalid(_one_line(e)) from e
+        raise _Invalid(f"Invalid input. {_one_line(e)}") from e
 
 
 def _cast(data: Any, schema: Any) -> Any:

@@ -6,6 +6,7 @@ mod enforce;
 mod errors;
 mod input;
 mod model;
+mod nested;
 mod onnx;
 mod output;
 mod params;
@@ -38,6 +39,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<enforce::EnforcePlan>()?;
     m.add_class::<enforce::ColumnAction>()?;
     params::register(m)?;
+    m.add_class::<nested::NestedType>()?;
     m.add_function(wrap_pyfunction!(enforce::nan_int_hint, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::scalar_action, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::all_zero_or_one, m)?)?;

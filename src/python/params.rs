@@ -14,6 +14,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyModule, PySet, PyStr
 use pyo3::{create_exception, intern};
 
 use super::model::{json_to_py, py_to_json};
+use super::nested::Rules;
 use crate::schema::enforce::params::{
     check_list_shape, datetime_outcome, decide, decide_object_item, invalid_params_message,
     not_a_dict_message, param_type_text, passes_as_is, spec_repr, unknown_keys_warning,
@@ -53,8 +54,8 @@ struct Helpers {
     array: Py<PyAny>,
     datetime64: Py<PyAny>,
     logger: Py<PyAny>,
-    /// `_columns.enforce_type` and `copy.deepcopy`, for Object params.
-    object_rules: Option<(Py<PyAny>, Py<PyAny>)>,
+    /// The nested rules and `copy.deepcopy`, for Object params.
+    object_rules: Option<(Rules, Py<PyAny>)>,
 }
 
 struct Spec {
@@ -64,8 +65,6 @@ struct Spec {
     repr: String,
     /// `str(dtype)`.
     type_text: String,
-    /// Object params: the type's canonical dict, for `_columns.enforce_type`.
-    object_type: Option<Py<PyAny>>,
     default: Py<PyAny>,
 }
 
@@ -86,12 +85,9 @@ impl ParamPlan {
     pub(crate) fn build(py: Python<'_>, specs: &[ParamSpec]) -> PyResult<Self> {
         let np = py.import(intern!(py, "numpy"))?;
         let object_rules = if specs.iter().any(|s| !matches!(s.ty, ColType::Data(_))) {
-            // The nested Object rules are still Python (`_columns.py`); mlflow's
-            // `_enforce_object` is their counterpart.
-            let columns = py.import(intern!(py, "fastpyfunc._columns"))?;
             let copy = py.import(intern!(py, "copy"))?;
             Some((
-                columns.getattr(intern!(py, "enforce_type"))?.unbind(),
+                Rules::new(py)?,
                 copy.getattr(intern!(py, "deepcopy"))?.unbind(),
             ))
         } else {
@@ -112,12 +108,6 @@ impl ParamPlan {
         for s in specs {
             let name = PyString::new(py, &s.name);
             let name_repr = name.repr()?.to_string();
-            let object_type = match &s.ty {
-                ColType::Data(_) => None,
-                other => {
-                    Some(json_to_py(py, &serde_json::Value::Object(other.to_json()))?.unbind())
-                }
-            };
             let raw = json_to_py(py, &s.default)?;
             let mut spec = Spec {
                 core: s.clone(),
@@ -125,7 +115,6 @@ impl ParamPlan {
                 // mlflow's repr shows the raw default while the default itself is validated
                 repr: spec_repr(s, &name_repr, &raw.str()?.to_string()),
                 type_text: param_type_text(&s.ty),
-                object_type,
                 default: py.None(),
             };
             let default = match py_.validate(&spec, &raw)? {
@@ -498,16 +487,15 @@ impl Helpers {
     }
 
     /// `_enforce_object(deepcopy(value), dtype)`, returning the value itself as mlflow does.
-    /// The nested rules are `_columns.enforce_type` (still Python, not yet in the core).
     fn object<'py>(&self, spec: &Spec, v: &Bound<'py, PyAny>) -> Result<Bound<'py, PyAny>, String> {
         let py = v.py();
-        let (Some((enforce, deepcopy)), Some(ty)) = (&self.object_rules, &spec.object_type) else {
+        let Some((rules, deepcopy)) = &self.object_rules else {
             return Err("no rules for this type".into());
         };
         deepcopy
             .bind(py)
             .call1((v,))
-            .and_then(|copy| enforce.bind(py).call1((copy, ty.bind(py))))
+            .and_then(|copy| rules.enforce(&copy, &spec.core.ty, true))
             .map(|_| v.clone())
             .map_err(|e| err_text(py, &e))
     }

@@ -5,6 +5,7 @@
 //! facts the binding computes on request), never Python objects.
 
 pub mod columns;
+pub mod nested;
 pub mod params;
 pub mod tensors;
 
