@@ -337,12 +337,8 @@ class Enforcer:
                     _fail(str(e), self._missing(keys))
                 extra_set = set(extras)
                 _warn_extras([g for g, k in zip(given, keys, strict=True) if k in extra_set])
-            if frame:
-                out = {}
-                for i, name in enumerate(names):
-                    with _keyed(name):
-                        out[name] = self._column_to_tensor(i, name, data[name])
-                return out
+            if frame:  # mlflow's per-column reshaping, in the core
+                return _native.frame_to_tensors(plan, data)
             if not isinstance(data, dict):
                 _fail(
                     "This model contains a tensor-based model signature with input names, which"
@@ -364,27 +360,8 @@ class Enforcer:
                     self._check_tensor(i, value)
                 out[name] = value
             return out
-        if frame:
-            if data.empty:
-                _fail("Input DataFrame is empty.")
-            ncols = len(data.columns)
-            if ncols == 1:
-                return self._column_to_tensor(0, None, data[data.columns[0]])
-            _, _, shape = plan.tensor_specs[0]
-            if tuple(shape) != (-1, ncols):
-                _fail(
-                    "This model contains a model signature with an unnamed input. Since the "
-                    "input data is a pandas DataFrame containing multiple columns, "
-                    "the input shape must be of the structure "
-                    "(-1, number_of_dataframe_columns). "
-                    f"Instead, the input DataFrame passed had {ncols} columns and "
-                    f"an input shape of {tuple(shape)} with all values within the "
-                    "DataFrame of scalar type. Please adjust the passed in DataFrame to "
-                    "match the expected structure"
-                )
-            arr = data.to_numpy()
-            self._check_tensor(0, arr)
-            return arr
+        if frame:  # one column reshaped, or several as df.to_numpy(): the core's rules
+            return _native.frame_to_tensors(plan, data)
         if np is not None and isinstance(data, np.ndarray):
             self._check_tensor(0, data)
             return data  # checked, never copied
@@ -394,68 +371,6 @@ class Enforcer:
             "This model contains a tensor-based model signature with no input names,"
             " which suggests a numpy array input or a pandas dataframe input with"
             f" proper column values, but an input of type {type(data)} was found."
-        )
-
-    def _column_to_tensor(self, index: int, name: str | None, series: Any) -> Any:
-        """mlflow's ``_reshape_and_cast_pandas_column_values``: one DataFrame column as a tensor."""
-        _, dtype_name, spec_shape = self._plan.tensor_specs[index]  # type: ignore[union-attr]
-        shape = tuple(spec_shape)
-        dtype = np.dtype(dtype_name)
-        if shape[0] != -1 or -1 in shape[1:]:
-            _fail(
-                "For pandas dataframe input, the first dimension of shape must be a variable "
-                "dimension and other dimensions must be fixed, but in model signature the shape "
-                f"of {'input ' + name if name else 'the unnamed input'} is {shape}."
-            )
-        try:
-            first = series[0]  # by label, as mlflow reads it
-        except Exception as e:
-            raise _Failure(str(e)) from e
-        if np.isscalar(first):
-            if shape in ((-1,), (-1, 1)):
-                try:
-                    arr = np.array(series, dtype=dtype).reshape(shape)
-                except Exception as e:
-                    raise _Failure(str(e)) from e
-                self._check_tensor(index, arr)
-                return arr
-            _fail(
-                f"The input pandas dataframe column '{name}' contains scalar "
-                "values, which requires the shape to be (-1,) or (-1, 1), but got tensor spec "
-                f"shape of {shape}."
-            )
-        if isinstance(first, list) and np.isscalar(first[0]):
-            message = (
-                f"The value in the Input DataFrame column '{name}' could not be converted to the "
-                f"expected shape of: '{shape}'. Ensure that each of the input list "
-                "elements are of uniform length and that the data can be coerced to the tensor "
-                f"type '{dtype}'"
-            )
-            try:
-                arr = np.vstack(series.tolist()).reshape(shape).astype(dtype)
-            except ValueError:
-                _fail(message)
-            if len(arr) != len(series):
-                _fail(message)
-            return arr
-        if isinstance(first, np.ndarray):
-            message = (
-                f"The value in the Input DataFrame column '{name}' could not be converted to the "
-                f"expected shape of: '{shape}'. Ensure that each of the input numpy "
-                "array elements are of uniform length and can be reshaped to above expected shape."
-            )
-            try:
-                arr = np.vstack(series.tolist()).reshape(shape)
-            except ValueError:
-                _fail(message)
-            if len(arr) != len(series):
-                _fail(message)
-            return arr
-        _fail(
-            "Because the model signature requires tensor spec input, the input "
-            "pandas dataframe values should be either scalar value, python list "
-            "containing scalar values or numpy array containing scalar values, "
-            "other types are not supported."
         )
 
     def _check_tensor(self, index: int, arr: Any) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "NestedType",
     "nan_int_hint",
     "scalar_action",
+    "frame_to_tensors",
     "ColumnAction",
     "all_zero_or_one",
     "nan_and_integers",
@@ -209,6 +210,10 @@ class NestedType:
     def __call__(self, data: Any, required: bool = True) -> Any:
         """The value the model gets; raises ``_columns.Failure`` with mlflow's message, or
         ``_columns.PandasFailure`` with what pandas or numpy raised."""
+
+def frame_to_tensors(plan: EnforcePlan, df: Any) -> Any:
+    """mlflow's ``_enforce_tensor_schema`` for a pandas DataFrame: ``{name: array}`` for named
+    specs (columns already matched), else the one array; raises ``_columns.Failure``."""
 
 def nan_int_hint() -> str: ...
 def scalar_action(type_name: str, dtype: Any, inferred: bool) -> ColumnAction:

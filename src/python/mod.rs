@@ -4,6 +4,7 @@
 mod convert;
 mod enforce;
 mod errors;
+mod frame_tensors;
 mod input;
 mod model;
 mod nested;
@@ -42,6 +43,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<nested::NestedType>()?;
     m.add_function(wrap_pyfunction!(enforce::nan_int_hint, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::scalar_action, m)?)?;
+    m.add_function(wrap_pyfunction!(frame_tensors::frame_to_tensors, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::all_zero_or_one, m)?)?;
     m.add_function(wrap_pyfunction!(enforce::nan_and_integers, m)?)?;
     m.add_function(wrap_pyfunction!(safety::verify_pickle, m)?)?;

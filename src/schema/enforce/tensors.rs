@@ -114,3 +114,137 @@ pub fn frame_tensor(plan: &TensorPlan, dtypes: &[ElemType], rows: usize) -> Opti
     (usize::try_from(*k).ok() == Some(dtypes.len()) && common_type(dtypes) == Some(elem))
         .then_some(elem)
 }
+
+/// Which of mlflow's `_reshape_and_cast_pandas_column_values` cases a DataFrame column's first
+/// value (`series[0]`, by label) selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstCell {
+    /// `np.isscalar`: the column is the tensor, shaped `(-1,)` or `(-1, 1)`.
+    Scalar,
+    /// A list of scalars: the rows stacked (`np.vstack`), reshaped and cast.
+    ScalarList,
+    /// An ndarray: the rows stacked and reshaped.
+    Array,
+    Other,
+}
+
+fn input_text(name: Option<&str>) -> String {
+    match name {
+        Some(n) if !n.is_empty() => format!("input {n}"),
+        _ => "the unnamed input".into(),
+    }
+}
+
+fn shape_text(shape: &[i64]) -> String {
+    py_tuple(shape.iter().map(|d| d.to_string()))
+}
+
+/// A DataFrame column fed to `spec` needs a variable first dimension and fixed others.
+pub fn column_shape(spec: &TensorSpec) -> Result<(), String> {
+    let s = &spec.shape;
+    if s.first() == Some(&-1) && !s[1..].contains(&-1) {
+        return Ok(());
+    }
+    Err(format!(
+        "For pandas dataframe input, the first dimension of shape must be a variable dimension \
+         and other dimensions must be fixed, but in model signature the shape of {} is {}.",
+        input_text(spec.name.as_deref()),
+        shape_text(s)
+    ))
+}
+
+/// A column of scalars is the tensor itself: `(-1,)` or `(-1, 1)` only. (`name` prints as
+/// Python's f-string prints None for the unnamed input.)
+pub fn scalar_column(spec: &TensorSpec) -> Result<(), String> {
+    if matches!(spec.shape.as_slice(), [-1] | [-1, 1]) {
+        return Ok(());
+    }
+    Err(format!(
+        "The input pandas dataframe column '{}' contains scalar values, which requires the shape \
+         to be (-1,) or (-1, 1), but got tensor spec shape of {}.",
+        spec.name.as_deref().unwrap_or("None"),
+        shape_text(&spec.shape)
+    ))
+}
+
+/// Rows of lists or arrays that do not stack into the spec's shape.
+pub fn unstackable(spec: &TensorSpec, cell: FirstCell) -> String {
+    let name = spec.name.as_deref().unwrap_or("None");
+    let shape = shape_text(&spec.shape);
+    match cell {
+        FirstCell::Array => format!(
+            "The value in the Input DataFrame column '{name}' could not be converted to the \
+             expected shape of: '{shape}'. Ensure that each of the input numpy array elements \
+             are of uniform length and can be reshaped to above expected shape."
+        ),
+        _ => format!(
+            "The value in the Input DataFrame column '{name}' could not be converted to the \
+             expected shape of: '{shape}'. Ensure that each of the input list elements are of \
+             uniform length and that the data can be coerced to the tensor type '{}'",
+            dtype_text(&spec.dtype)
+        ),
+    }
+}
+
+pub const UNSUPPORTED_CELLS: &str = "Because the model signature requires tensor spec input, \
+    the input pandas dataframe values should be either scalar value, python list containing \
+    scalar values or numpy array containing scalar values, other types are not supported.";
+
+pub const EMPTY_FRAME: &str = "Input DataFrame is empty.";
+
+/// Several scalar columns into the one unnamed input: its shape must be `(-1, columns)`.
+pub fn several_columns(spec: &TensorSpec, columns: usize) -> Result<(), String> {
+    if spec.shape.as_slice() == [-1, columns as i64] {
+        return Ok(());
+    }
+    Err(format!(
+        "This model contains a model signature with an unnamed input. Since the input data is a \
+         pandas DataFrame containing multiple columns, the input shape must be of the structure \
+         (-1, number_of_dataframe_columns). Instead, the input DataFrame passed had {columns} \
+         columns and an input shape of {} with all values within the DataFrame of scalar type. \
+         Please adjust the passed in DataFrame to match the expected structure",
+        shape_text(&spec.shape)
+    ))
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::*;
+
+    fn spec(name: Option<&str>, dtype: &str, shape: &[i64]) -> TensorSpec {
+        TensorSpec {
+            name: name.map(Into::into),
+            dtype: dtype.into(),
+            shape: shape.to_vec(),
+        }
+    }
+
+    #[test]
+    fn frame_columns_need_a_variable_first_dimension_and_fixed_others() {
+        assert!(column_shape(&spec(None, "float32", &[-1, 3])).is_ok());
+        let err = column_shape(&spec(Some("x"), "float32", &[-1, -1])).unwrap_err();
+        assert!(err.ends_with("the shape of input x is (-1, -1)."), "{err}");
+        let err = column_shape(&spec(None, "float32", &[4])).unwrap_err();
+        assert!(
+            err.ends_with("the shape of the unnamed input is (4,)."),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn scalar_columns_are_one_dimensional_or_one_wide() {
+        assert!(scalar_column(&spec(None, "int64", &[-1])).is_ok());
+        assert!(scalar_column(&spec(None, "int64", &[-1, 1])).is_ok());
+        let err = scalar_column(&spec(None, "int64", &[-1, 2])).unwrap_err();
+        assert!(
+            err.starts_with("The input pandas dataframe column 'None' contains"),
+            "{err}"
+        );
+        assert!(several_columns(&spec(None, "float64", &[-1, 3]), 3).is_ok());
+        assert!(several_columns(&spec(None, "float64", &[-1, 3]), 2).is_err());
+        assert!(
+            unstackable(&spec(Some("a"), "str", &[-1, 2]), FirstCell::ScalarList)
+                .ends_with("coerced to the tensor type '<U0'")
+        );
+    }
+}
