@@ -402,6 +402,21 @@ pub fn assemble(
     rounding: Rounding,
     layout: Layout,
 ) -> Result<Data, String> {
+    if layout == Layout::RowMajor {
+        if let Some(data) = assemble_rows_fast(cols, out, rounding) {
+            return Ok(data);
+        }
+    }
+    assemble_generic(cols, out, rounding, layout)
+}
+
+/// [`assemble`] for any columns: chunked, strided, with nulls, of mixed types.
+fn assemble_generic(
+    cols: &[&Column<'_>],
+    out: ElemType,
+    rounding: Rounding,
+    layout: Layout,
+) -> Result<Data, String> {
     let k = cols.len();
     let n = cols.first().map_or(0, |c| c.len());
     macro_rules! fill {
@@ -468,6 +483,132 @@ pub fn assemble(
         ElemType::Bool => fill!(Bool, bool, |v: Num| v.bool(), None),
         ElemType::String => return Err("string tensors are not assembled from columns".into()),
     })
+}
+
+/// The common row-major case, written a row at a time: 1 to [`FAST_MAX_K`] columns of one
+/// source type (float64, float32, int64, int32), all contiguous, without nulls, chunked alike
+/// (one chunk each, most of all). Each row's k values are written together and each column is
+/// read sequentially, with k a constant (so the row is unrolled and the conversion can be
+/// vectorised) instead of the generic path's k strided passes with per-element stride
+/// bookkeeping. The conversions are the generic path's expressions for these types, so every bit
+/// is the same. None: not this case (the generic path does it).
+fn assemble_rows_fast(cols: &[&Column<'_>], out: ElemType, rounding: Rounding) -> Option<Data> {
+    let (&first, _) = cols.split_first()?;
+    if cols.len() > FAST_MAX_K {
+        return None;
+    }
+    let src = first.chunks.first()?.data.elem_type();
+    let alike = cols.iter().all(|col| {
+        col.chunks.len() == first.chunks.len()
+            && col.chunks.iter().zip(&first.chunks).all(|(c, c0)| {
+                c.len == c0.len
+                    && c.nulls.is_none()
+                    && (c.stride == 1 || c.len <= 1)
+                    && c.data.elem_type() == src
+                    && c.data.len() >= c.len
+            })
+    });
+    if !alike {
+        return None;
+    }
+    macro_rules! go {
+        ($variant:ident, $src:ident, $conv:expr) => {
+            Data::$variant(fill_rows(
+                &slices(cols, |d| match d {
+                    DataRef::$src(s) => Some(s),
+                    _ => None,
+                })?,
+                $conv,
+            ))
+        };
+    }
+    use ElemType as E;
+    use Rounding::{Direct, ThroughF64};
+    // The same expressions as `Num::f64`, `Num::f32` and `Num::int` give these sources.
+    Some(match (out, src, rounding) {
+        (E::F64, E::F64, _) => go!(F64, F64, |x: f64| x),
+        (E::F64, E::F32, _) => go!(F64, F32, |x: f32| x as f64),
+        (E::F64, E::I64, _) => go!(F64, I64, |x: i64| x as f64),
+        (E::F64, E::I32, _) => go!(F64, I32, |x: i32| x as i64 as f64),
+        (E::F32, E::F64, _) => go!(F32, F64, |x: f64| x as f32),
+        (E::F32, E::F32, _) => go!(F32, F32, |x: f32| x as f64 as f32),
+        (E::F32, E::I64, ThroughF64) => go!(F32, I64, |x: i64| x as f64 as f32),
+        (E::F32, E::I64, Direct) => go!(F32, I64, |x: i64| x as f32),
+        (E::F32, E::I32, ThroughF64) => go!(F32, I32, |x: i32| x as i64 as f64 as f32),
+        (E::F32, E::I32, Direct) => go!(F32, I32, |x: i32| x as i64 as f32),
+        (E::I64, E::I64, _) => go!(I64, I64, |x: i64| x),
+        (E::I64, E::I32, _) => go!(I64, I32, |x: i32| x as i64),
+        (E::I32, E::I32, _) => go!(I32, I32, |x: i32| x),
+        _ => return None,
+    })
+}
+
+/// The most columns [`assemble_rows_fast`] takes (one monomorphised row loop per count).
+const FAST_MAX_K: usize = 8;
+
+/// Per column, per chunk: the chunk's `len` elements as a slice of `S`. None if a chunk is not
+/// of `S`.
+fn slices<'a, S>(
+    cols: &[&Column<'a>],
+    get: impl Fn(DataRef<'a>) -> Option<&'a [S]>,
+) -> Option<Vec<Vec<&'a [S]>>> {
+    cols.iter()
+        .map(|col| {
+            col.chunks
+                .iter()
+                .map(|c| get(c.data).map(|s| &s[..c.len]))
+                .collect()
+        })
+        .collect()
+}
+
+/// The `[N, k]` row-major buffer of `parts` (k columns, each chunked alike), each value through
+/// `conv`.
+fn fill_rows<S: Copy, T: Copy>(parts: &[Vec<&[S]>], conv: impl Fn(S) -> T + Copy) -> Vec<T> {
+    let k = parts.len();
+    let n: usize = parts.first().map_or(0, |p| p.iter().map(|s| s.len()).sum());
+    let mut dst: Vec<T> = Vec::with_capacity(n * k);
+    let spare = &mut dst.spare_capacity_mut()[..n * k];
+    let mut row = 0;
+    for (ci, chunk) in parts.first().into_iter().flatten().enumerate() {
+        let len = chunk.len();
+        let out = &mut spare[row * k..(row + len) * k];
+        macro_rules! rows {
+            ($($k:literal)*) => {
+                match k {
+                    $($k => fill_rows_k::<S, T, $k>(
+                        std::array::from_fn(|j| parts[j][ci]),
+                        out,
+                        conv,
+                    ),)*
+                    _ => unreachable!("at most FAST_MAX_K columns"),
+                }
+            };
+        }
+        rows!(1 2 3 4 5 6 7 8);
+        row += len;
+    }
+    // SAFETY: the chunks' lengths sum to n, and `fill_rows_k` wrote every element of each
+    // chunk's rows `row * k..(row + len) * k`, so all n * k elements are initialised.
+    unsafe { dst.set_len(n * k) };
+    dst
+}
+
+/// Rows of `K` columns (each `src[j]` as long as `out` has rows) into `out`, row by row.
+#[inline(always)]
+fn fill_rows_k<S: Copy, T: Copy, const K: usize>(
+    src: [&[S]; K],
+    out: &mut [std::mem::MaybeUninit<T>],
+    conv: impl Fn(S) -> T,
+) {
+    let n = out.len() / K;
+    // sliced to n once here, so the loop's `src[j][i]` (i < n) needs no bounds check
+    let src = src.map(|s| &s[..n]);
+    for (row, i) in out.chunks_exact_mut(K).zip(0..n) {
+        for j in 0..K {
+            row[j].write(conv(src[j][i]));
+        }
+    }
 }
 
 /// One value as read from a chunk, before conversion.
@@ -594,6 +735,280 @@ mod tests {
                 len,
                 nulls: None,
             }],
+        }
+    }
+
+    /// Column values of each source type, with the awkward ones (NaN, infinities, -0.0,
+    /// subnormals, integers past 2**53 where the two roundings differ) among ordinary ones.
+    fn sample_f64(n: usize, salt: u64) -> Vec<f64> {
+        let special = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            f64::MIN_POSITIVE / 3.0,
+            1e300,
+            -3.4e38 * 1.5,
+            1.0 + f64::EPSILON,
+        ];
+        (0..n as u64)
+            .map(|i| {
+                let h = (i ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                if h % 11 == 0 {
+                    special[(h >> 8) as usize % special.len()]
+                } else {
+                    ((h >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 1e6
+                }
+            })
+            .collect()
+    }
+
+    fn sample_i64(n: usize, salt: u64) -> Vec<i64> {
+        let special = [
+            (1i64 << 53) + 1,
+            16777217i64 * (1 << 30) + 1,
+            i64::MAX,
+            i64::MIN,
+            -(1i64 << 53) - 1,
+            0,
+        ];
+        (0..n as u64)
+            .map(|i| {
+                let h = (i ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                if h % 5 == 0 {
+                    special[(h >> 8) as usize % special.len()]
+                } else {
+                    (h as i64) >> (h % 60)
+                }
+            })
+            .collect()
+    }
+
+    /// Bits of every element, so NaNs and -0.0 compare too.
+    fn bits(d: &Data) -> Vec<u64> {
+        match d {
+            Data::F64(v) => v.iter().map(|x| x.to_bits()).collect(),
+            Data::F32(v) => v.iter().map(|x| x.to_bits() as u64).collect(),
+            Data::I64(v) => v.iter().map(|&x| x as u64).collect(),
+            Data::I32(v) => v.iter().map(|&x| x as u32 as u64).collect(),
+            other => panic!("unexpected output {other:?}"),
+        }
+    }
+
+    /// The row-major fast path gives the generic path's bits and a reference's, for every source
+    /// and output type it takes, both roundings, 1 to 8 columns (and 9, which it leaves to the
+    /// generic path), and row counts on and off the generic path's block size.
+    #[test]
+    fn row_major_fast_path_matches_generic_and_reference() {
+        let rows = [0, 1, 7, BLOCK_ROWS - 1, BLOCK_ROWS, 2 * BLOCK_ROWS + 123];
+        let f64s: Vec<Vec<f64>> = (0..9).map(|j| sample_f64(rows[5], j)).collect();
+        let f32s: Vec<Vec<f32>> = f64s
+            .iter()
+            .map(|c| c.iter().map(|&x| x as f32).collect())
+            .collect();
+        let i64s: Vec<Vec<i64>> = (0..9).map(|j| sample_i64(rows[5], 100 + j)).collect();
+        let i32s: Vec<Vec<i32>> = i64s
+            .iter()
+            .map(|c| c.iter().map(|&x| (x >> 20) as i32).collect())
+            .collect();
+        let mut fast_taken = 0;
+        for &n in &rows {
+            for k in 1..=9usize {
+                for src in [ElemType::F64, ElemType::F32, ElemType::I64, ElemType::I32] {
+                    let cols: Vec<Column<'_>> = (0..k)
+                        .map(|j| {
+                            let data = match src {
+                                ElemType::F64 => DataRef::F64(&f64s[j][..n]),
+                                ElemType::F32 => DataRef::F32(&f32s[j][..n]),
+                                ElemType::I64 => DataRef::I64(&i64s[j][..n]),
+                                _ => DataRef::I32(&i32s[j][..n]),
+                            };
+                            col(src, data, 1, n)
+                        })
+                        .collect();
+                    let parts: Vec<&Column<'_>> = cols.iter().collect();
+                    // what mlflow's path gives element (r, j), written out here per type
+                    let reference = |out: ElemType, rounding: Rounding| -> Vec<u64> {
+                        let mut v = Vec::with_capacity(n * k);
+                        for r in 0..n {
+                            for j in 0..k {
+                                let (f, i): (f64, Option<i64>) = match src {
+                                    ElemType::F64 => (f64s[j][r], None),
+                                    ElemType::F32 => (f32s[j][r] as f64, None),
+                                    ElemType::I64 => (i64s[j][r] as f64, Some(i64s[j][r])),
+                                    _ => (i32s[j][r] as f64, Some(i32s[j][r] as i64)),
+                                };
+                                v.push(match (out, rounding, i) {
+                                    (ElemType::F64, _, _) => f.to_bits(),
+                                    (ElemType::F32, Rounding::Direct, Some(i)) => {
+                                        (i as f32).to_bits() as u64
+                                    }
+                                    (ElemType::F32, _, _) => (f as f32).to_bits() as u64,
+                                    (ElemType::I64, _, Some(i)) => i as u64,
+                                    (ElemType::I32, _, Some(i)) => i as i32 as u32 as u64,
+                                    _ => unreachable!(),
+                                });
+                            }
+                        }
+                        v
+                    };
+                    let mut outs = vec![ElemType::F64, ElemType::F32];
+                    if src == ElemType::I64 {
+                        outs.push(ElemType::I64);
+                    }
+                    if src == ElemType::I32 {
+                        outs.extend([ElemType::I64, ElemType::I32]);
+                    }
+                    for out in outs {
+                        for rounding in [Rounding::ThroughF64, Rounding::Direct] {
+                            let what = format!("{src:?} -> {out:?} {rounding:?}, {n} x {k}");
+                            let generic =
+                                assemble_generic(&parts, out, rounding, Layout::RowMajor).unwrap();
+                            let fast = assemble_rows_fast(&parts, out, rounding);
+                            assert_eq!(fast.is_some(), k <= FAST_MAX_K, "{what}");
+                            let got = assemble(&parts, out, rounding, Layout::RowMajor).unwrap();
+                            let want = reference(out, rounding);
+                            assert_eq!(bits(&generic), want, "generic {what}");
+                            assert_eq!(bits(&got), want, "assemble {what}");
+                            fast_taken += usize::from(fast.is_some());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(fast_taken > 0);
+        // the two roundings do differ on these columns (so the comparison above covers both)
+        let c = col(ElemType::I64, DataRef::I64(&i64s[0]), 1, rows[5]);
+        let [through, direct] = [Rounding::ThroughF64, Rounding::Direct]
+            .map(|r| assemble(&[&c], ElemType::F32, r, Layout::RowMajor).unwrap());
+        assert_ne!(through, direct);
+    }
+
+    /// Chunked alike (the same boundaries in every column), the fast path reads chunk by chunk;
+    /// anything else it does not take is left to the generic path.
+    #[test]
+    fn row_major_fast_path_takes_aligned_chunks_and_leaves_the_rest() {
+        let n = BLOCK_ROWS + 300;
+        let a = sample_f64(n, 1);
+        let b = sample_f64(n, 2);
+        let cuts = [0, 5, 5, BLOCK_ROWS + 1, n];
+        fn chunked<'a>(v: &'a [f64], cuts: &[usize]) -> Vec<Chunk<'a>> {
+            cuts.windows(2)
+                .map(|w| Chunk {
+                    data: DataRef::F64(&v[w[0]..w[1]]),
+                    stride: 1,
+                    len: w[1] - w[0],
+                    nulls: None,
+                })
+                .collect()
+        }
+        let ca = Column {
+            dtype: ElemType::F64,
+            chunks: chunked(&a, &cuts),
+        };
+        let cb = Column {
+            dtype: ElemType::F64,
+            chunks: chunked(&b, &cuts),
+        };
+        for rounding in [Rounding::ThroughF64, Rounding::Direct] {
+            let fast = assemble_rows_fast(&[&ca, &cb], ElemType::F32, rounding).unwrap();
+            let generic =
+                assemble_generic(&[&ca, &cb], ElemType::F32, rounding, Layout::RowMajor).unwrap();
+            let want: Vec<u64> = (0..n)
+                .flat_map(|r| [a[r], b[r]])
+                .map(|x| (x as f32).to_bits() as u64)
+                .collect();
+            assert_eq!(bits(&fast), want);
+            assert_eq!(bits(&generic), want);
+        }
+        // not taken: boundaries that differ, a strided column, nulls, mixed source types
+        let whole = col(ElemType::F64, DataRef::F64(&b), 1, n);
+        assert!(assemble_rows_fast(&[&ca, &whole], ElemType::F32, Rounding::ThroughF64).is_none());
+        let strided = col(ElemType::F64, DataRef::F64(&a[..n - 1]), 2, n / 2);
+        let half = col(ElemType::F64, DataRef::F64(&b[..n / 2]), 1, n / 2);
+        assert!(
+            assemble_rows_fast(&[&strided, &half], ElemType::F64, Rounding::ThroughF64).is_none()
+        );
+        let ints: Vec<i64> = (0..n as i64).collect();
+        let ci = col(ElemType::I64, DataRef::I64(&ints), 1, n);
+        assert!(assemble_rows_fast(&[&whole, &ci], ElemType::F64, Rounding::ThroughF64).is_none());
+        let bitmap = vec![0xFEu8; n.div_ceil(8)];
+        let with_nulls = Column {
+            dtype: ElemType::F64,
+            chunks: vec![Chunk {
+                data: DataRef::F64(&a),
+                stride: 1,
+                len: n,
+                nulls: Some(Nulls {
+                    bits: &bitmap,
+                    offset: 0,
+                }),
+            }],
+        };
+        assert!(
+            assemble_rows_fast(&[&whole, &with_nulls], ElemType::F64, Rounding::ThroughF64)
+                .is_none()
+        );
+        let Data::F64(out) = assemble(
+            &[&whole, &with_nulls],
+            ElemType::F64,
+            Rounding::ThroughF64,
+            Layout::RowMajor,
+        )
+        .unwrap() else {
+            panic!("f64 expected")
+        };
+        assert!(out[1].is_nan() && out[17].is_nan());
+        // unequal lengths still fail as before
+        let short = col(ElemType::F64, DataRef::F64(&b[..n - 1]), 1, n - 1);
+        assert!(assemble(
+            &[&whole, &short],
+            ElemType::F64,
+            Rounding::ThroughF64,
+            Layout::RowMajor
+        )
+        .is_err());
+    }
+
+    /// Timings of the row-major assembly, fast path against the generic one (not a test: run
+    /// with `cargo test --release --lib time_row_major -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn time_row_major_assembly() {
+        let n = 1_000_000;
+        let time = |f: &dyn Fn() -> Data| {
+            let mut ts: Vec<f64> = (0..25)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    std::hint::black_box(f());
+                    t.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            ts.sort_by(f64::total_cmp);
+            ts[ts.len() / 2]
+        };
+        for k in [1, 2, 5, 8] {
+            let f64s: Vec<Vec<f64>> = (0..k).map(|j| sample_f64(n, j as u64)).collect();
+            let i64s: Vec<Vec<i64>> = (0..k).map(|j| sample_i64(n, j as u64)).collect();
+            let cf: Vec<Column<'_>> = f64s
+                .iter()
+                .map(|v| col(ElemType::F64, DataRef::F64(v), 1, n))
+                .collect();
+            let ci: Vec<Column<'_>> = i64s
+                .iter()
+                .map(|v| col(ElemType::I64, DataRef::I64(v), 1, n))
+                .collect();
+            let pf: Vec<&Column<'_>> = cf.iter().collect();
+            let pi: Vec<&Column<'_>> = ci.iter().collect();
+            for (name, parts, out, rounding) in [
+                ("f64->f32", &pf, ElemType::F32, Rounding::ThroughF64),
+                ("f64->f64", &pf, ElemType::F64, Rounding::ThroughF64),
+                ("i64->f32 direct", &pi, ElemType::F32, Rounding::Direct),
+            ] {
+                let g = time(&|| assemble_generic(parts, out, rounding, Layout::RowMajor).unwrap());
+                let f = time(&|| assemble(parts, out, rounding, Layout::RowMajor).unwrap());
+                println!("{n} x {k} {name:16} generic {g:6.2} ms  fast {f:6.2} ms");
+            }
         }
     }
 
