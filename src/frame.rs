@@ -970,48 +970,6 @@ mod tests {
         .is_err());
     }
 
-    /// Timings of the row-major assembly, fast path against the generic one (not a test: run
-    /// with `cargo test --release --lib time_row_major -- --ignored --nocapture`).
-    #[test]
-    #[ignore]
-    fn time_row_major_assembly() {
-        let n = 1_000_000;
-        let time = |f: &dyn Fn() -> Data| {
-            let mut ts: Vec<f64> = (0..25)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    std::hint::black_box(f());
-                    t.elapsed().as_secs_f64() * 1e3
-                })
-                .collect();
-            ts.sort_by(f64::total_cmp);
-            ts[ts.len() / 2]
-        };
-        for k in [1, 2, 5, 8] {
-            let f64s: Vec<Vec<f64>> = (0..k).map(|j| sample_f64(n, j as u64)).collect();
-            let i64s: Vec<Vec<i64>> = (0..k).map(|j| sample_i64(n, j as u64)).collect();
-            let cf: Vec<Column<'_>> = f64s
-                .iter()
-                .map(|v| col(ElemType::F64, DataRef::F64(v), 1, n))
-                .collect();
-            let ci: Vec<Column<'_>> = i64s
-                .iter()
-                .map(|v| col(ElemType::I64, DataRef::I64(v), 1, n))
-                .collect();
-            let pf: Vec<&Column<'_>> = cf.iter().collect();
-            let pi: Vec<&Column<'_>> = ci.iter().collect();
-            for (name, parts, out, rounding) in [
-                ("f64->f32", &pf, ElemType::F32, Rounding::ThroughF64),
-                ("f64->f64", &pf, ElemType::F64, Rounding::ThroughF64),
-                ("i64->f32 direct", &pi, ElemType::F32, Rounding::Direct),
-            ] {
-                let g = time(&|| assemble_generic(parts, out, rounding, Layout::RowMajor).unwrap());
-                let f = time(&|| assemble(parts, out, rounding, Layout::RowMajor).unwrap());
-                println!("{n} x {k} {name:16} generic {g:6.2} ms  fast {f:6.2} ms");
-            }
-        }
-    }
-
     #[test]
     fn promotion_follows_numpy() {
         use ElemType::*;
