@@ -323,6 +323,26 @@ def test_tf1_estimator_runs_natively_with_mlflows_answers(tf1_models, name):
     _compare_tf1(root, {"x": np.float64(2.0).reshape(1), "n": np.array([3])})
 
 
+def test_tf1_estimator_frames_take_the_one_native_call(tf1_models):
+    """A DataFrame whose columns are the signature's inputs is fed, run and answered in one
+    native call (columns widened as ``to_list()`` widens them); anything else is handed on."""
+    ours, theirs = both(tf1_models["typed"])
+    rng = np.random.default_rng(3)
+    x, n = rng.random(5), rng.integers(0, 9, 5)
+    for df in (
+        pd.DataFrame({"x": x, "n": n}),
+        pd.DataFrame({"n": n.astype(np.uint8), "x": x.astype(np.float16)}, index=list("abcde")),
+    ):
+        direct = ours._native_predict(df, ours._native_plan)
+        assert isinstance(direct, pd.DataFrame)
+        expected = theirs.predict(df.copy())
+        assert_same(direct, expected[sorted(expected)])
+    assert ours._native_predict(pd.DataFrame({"x": x}), ours._native_plan) is None  # missing input
+    assert ours._native_predict({"x": x, "n": n}, ours._native_plan) is None  # dicts: Python path
+    mixed = pd.DataFrame({"x": x, "n": n.astype(np.uint64)})  # numpy decides uint64 by value
+    assert ours._native_predict(mixed, ours._native_plan) is None
+
+
 def test_tf1_estimator_multi_io_values(tf1_models):
     """The two inputs reach the graph by name (not by position): checked by arithmetic, since
     mlflow and fastpyfunc agreeing could hide a shared swap."""

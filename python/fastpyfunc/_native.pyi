@@ -318,6 +318,16 @@ class SavedModel:
         """mlflow.keras' exported-model predict in one call: the output array for an ndarray or
         a frame under a tensor signature, ``params`` enforced and ignored; None where mlflow's
         rules need Python for this input."""
+    def predict_signature(
+        self,
+        data: Any,
+        plan: EnforcePlan | None = None,
+        params: Any = None,
+        param_plan: ParamPlan | None = None,
+    ) -> Any | None:
+        """mlflow's ``_TF2Wrapper`` (a ``tf1-estimator`` signature) in one call for a pandas
+        DataFrame whose columns are the signature's inputs: ``pd.DataFrame.from_dict`` of the
+        outputs; ``params`` enforced and ignored; None for anything else."""
 
 def load_savedmodel(dir: str, tags: list[str], signature_key: str, library_dir: str) -> SavedModel:
     """Loads a SavedModel with the TensorFlow libraries in ``library_dir``."""

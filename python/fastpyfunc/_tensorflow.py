@@ -175,6 +175,8 @@ class SignatureModel(_Native):
         self._tags = tags
         self._run = native.run
         self._inputs = [name for name, _, _ in native.inputs]
+        #: The whole predict of a DataFrame in one native call (see ``PyFuncModel.predict``).
+        self.native_predict = native.predict_signature
         self._raw: Any = None
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:

@@ -3,3 +3,4 @@
 
 pub mod onnx;
 pub mod pytorch;
+pub mod tensorflow;

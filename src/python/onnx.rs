@@ -20,7 +20,7 @@ use super::errors::to_pyerr;
 use super::input::{Input, Table};
 use super::model::py_to_json;
 use super::output::table_result;
-use super::params::{CallParams, ParamPlan};
+use super::params::{with_params, CallParams, ParamPlan};
 use crate::engine::onnx::options;
 use crate::engine::onnx::{OnnxSession, RunOptions};
 use crate::error::Error;
@@ -228,17 +228,16 @@ impl OnnxModel {
         param_plan: Option<PyRef<'py, ParamPlan>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let plan = plan.as_deref().map(|p| &p.plan);
-        let params = CallParams::new(param_plan.as_deref(), params.as_ref());
-        if params.unplanned() {
-            return Ok(None);
-        }
-        let out = match Input::read(data)? {
-            Input::Array(arr) => self.predict_array(py, &arr, plan, &params),
-            Input::Table(table) => self.predict_table(py, &table, plan, &params),
-            Input::Other => Ok(None),
-        };
-        params.settle(py, &out)?;
-        out
+        with_params(
+            py,
+            param_plan.as_deref(),
+            params.as_ref(),
+            |params| match Input::read(data)? {
+                Input::Array(arr) => self.predict_array(py, &arr, plan, params),
+                Input::Table(table) => self.predict_table(py, &table, plan, params),
+                Input::Other => Ok(None),
+            },
+        )
     }
 
     fn __repr__(&self) -> String {

@@ -348,6 +348,24 @@ impl<'a, 'py> CallParams<'a, 'py> {
     }
 }
 
+/// A one-call predict's `body` with its params: None at once for params the Python path takes
+/// (given to a model without a params schema), and the warnings `body` enforced logged once it
+/// answered or raised (see [`CallParams::settle`]).
+pub(crate) fn with_params<'py, T>(
+    py: Python<'py>,
+    plan: Option<&ParamPlan>,
+    given: Option<&Bound<'py, PyAny>>,
+    body: impl FnOnce(&CallParams<'_, 'py>) -> PyResult<Option<T>>,
+) -> PyResult<Option<T>> {
+    let params = CallParams::new(plan, given);
+    if params.unplanned() {
+        return Ok(None);
+    }
+    let out = body(&params);
+    params.settle(py, &out)?;
+    out
+}
+
 impl Helpers {
     fn warn(&self, py: Python<'_>, message: &str) -> PyResult<()> {
         self.logger

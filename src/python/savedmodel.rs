@@ -1,25 +1,28 @@
 //! `fastpyfunc._native.SavedModel`: a TensorFlow SavedModel signature run through the C API.
 //! `run([array, ...])` takes one array per signature input (in `inputs` order) and returns
-//! `{output key: array}`, with the GIL released while TensorFlow runs. `predict_module` and
-//! `predict_keras` are whole predicts in one call for the wrappers that take ndarrays (a
-//! `tf2-module`; a Keras model saved with `save_exported_model=True`, whose tensor signature
-//! mlflow requires, so a DataFrame becomes an array by mlflow's rules first, in Python).
+//! `{output key: array}`, with the GIL released while TensorFlow runs. `predict_module`,
+//! `predict_keras` and `predict_signature` are whole predicts in one call for mlflow's three
+//! wrappers (a `tf2-module`; a Keras model saved with `save_exported_model=True`, whose tensor
+//! signature mlflow requires; a `tf1-estimator`'s serving signature fed from DataFrame columns).
 
 use std::path::PathBuf;
 
 use numpy::prelude::*;
+use numpy::PyUntypedArray;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::convert::{self, Held};
 use super::enforce::{array_passes, frame_values, EnforcePlan};
 use super::errors::to_pyerr;
-use super::input::{numpy_elem, Input, Table};
-use super::params::{CallParams, ParamPlan};
+use super::input::{numpy_elem, Input, Origin, Table};
+use super::params::{with_params, CallParams, ParamPlan};
 use crate::engine::savedmodel::SavedModelSession;
 use crate::error::Error;
+use crate::flavor::tensorflow::{self, OutputColumn};
 use crate::frame::{assemble, Column, Layout, Rounding};
-use crate::schema::enforce::{Plan, TensorPlan};
+use crate::schema::enforce::{table_columns, Plan, TensorPlan};
 use crate::tensor::{ElemType, Given, TensorRef, Value, ValueKind};
 
 #[pyclass(frozen, module = "fastpyfunc._native")]
@@ -135,27 +138,20 @@ impl SavedModel {
         params: Option<Bound<'py, PyAny>>,
         param_plan: Option<PyRef<'py, ParamPlan>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let params = CallParams::new(param_plan.as_deref(), params.as_ref());
-        let Input::Array(arr) = Input::read(data)? else {
-            return Ok(None);
-        };
-        if params.unplanned() {
-            return Ok(None);
-        }
-        let out = self
-            .run_array(py, &arr, plan.as_deref().map(|p| &p.plan), &params)
-            .and_then(|outputs| {
-                let Some(mut outputs) = outputs else {
-                    return Ok(None);
-                };
-                if outputs.len() == 1 {
-                    return convert::value_to_py(py, outputs.remove(0)).map(Some);
-                }
-                let names = self.session.outputs().into_iter().map(|p| p.name.as_str());
-                Ok(Some(convert::outputs_dict(py, names, outputs)?.into_any()))
-            });
-        params.settle(py, &out)?;
-        out
+        let plan = plan.as_deref().map(|p| &p.plan);
+        with_params(py, param_plan.as_deref(), params.as_ref(), |params| {
+            let Input::Array(arr) = Input::read(data)? else {
+                return Ok(None);
+            };
+            let Some(mut outputs) = self.run_array(py, &arr, plan, params)? else {
+                return Ok(None);
+            };
+            if outputs.len() == 1 {
+                return convert::value_to_py(py, outputs.remove(0)).map(Some);
+            }
+            let names = self.session.outputs().into_iter().map(|p| p.name.as_str());
+            Ok(Some(convert::outputs_dict(py, names, outputs)?.into_any()))
+        })
     }
 
     /// mlflow.keras' wrapper for an exported model, in one call: an ndarray (checked against the
@@ -173,27 +169,53 @@ impl SavedModel {
         param_plan: Option<PyRef<'py, ParamPlan>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let plan = plan.as_deref().map(|p| &p.plan);
-        let params = CallParams::new(param_plan.as_deref(), params.as_ref());
-        if params.unplanned() {
-            return Ok(None);
-        }
-        let out = match Input::read(data)? {
-            Input::Array(arr) => self.run_array(py, &arr, plan, &params).and_then(|outputs| {
-                Ok(match outputs {
+        with_params(
+            py,
+            param_plan.as_deref(),
+            params.as_ref(),
+            |params| match Input::read(data)? {
+                Input::Array(arr) => Ok(match self.run_array(py, &arr, plan, params)? {
                     Some(mut outputs) if !outputs.is_empty() => {
                         Some(convert::value_to_py(py, outputs.remove(0))?)
                     }
                     _ => None,
-                })
-            }),
-            Input::Table(table) => match plan {
-                Some(Plan::Tensors(t)) => self.keras_frame_values(py, t, &table, &params),
+                }),
+                Input::Table(table) => match plan {
+                    Some(Plan::Tensors(t)) => self.keras_frame_values(py, t, &table, params),
+                    _ => Ok(None),
+                },
+                Input::Other => Ok(None),
+            },
+        )
+    }
+
+    /// mlflow's `_TF2Wrapper` (a `tf1-estimator` model's serving signature) in one call for a
+    /// pandas DataFrame: its column signature (if any) enforced in place, each column fed to the
+    /// signature input of its name as `np.array(series.to_list())` would be (`flavor::tensorflow`),
+    /// `params` enforced with `param_plan` and then ignored as the wrapper ignores them, and the
+    /// answer `pd.DataFrame.from_dict` of the outputs by the wrapper's rules. None for anything
+    /// else (dicts, Arrow, columns that are not exactly the inputs, values numpy decides on).
+    #[pyo3(signature = (data, plan=None, params=None, param_plan=None))]
+    fn predict_signature<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        plan: Option<PyRef<'py, EnforcePlan>>,
+        params: Option<Bound<'py, PyAny>>,
+        param_plan: Option<PyRef<'py, ParamPlan>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let plan = plan.as_deref().map(|p| &p.plan);
+        with_params(
+            py,
+            param_plan.as_deref(),
+            params.as_ref(),
+            |params| match Input::read(data)? {
+                Input::Table(table) if table.origin == Origin::Pandas && table.rows > 0 => {
+                    self.signature_frame(py, &table, plan, params)
+                }
                 _ => Ok(None),
             },
-            Input::Other => Ok(None),
-        };
-        params.settle(py, &out)?;
-        out
+        )
     }
 
     fn __repr__(&self) -> String {
@@ -202,6 +224,72 @@ impl SavedModel {
 }
 
 impl SavedModel {
+    /// [`SavedModel::predict_signature`] on a DataFrame read natively.
+    fn signature_frame<'py>(
+        &self,
+        py: Python<'py>,
+        table: &Table<'py>,
+        plan: Option<&Plan>,
+        params: &CallParams<'_, 'py>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let cols: Vec<Option<Column<'_>>> = (0..table.width()).map(|i| table.column(i)).collect();
+        let labels: Vec<Option<&str>> = table.labels.iter().map(|l| l.as_deref()).collect();
+        let Some(taken) = table_columns(plan, &labels, &cols) else {
+            return Ok(None);
+        };
+        let names: Vec<Option<&str>> = taken.iter().map(|(i, _)| labels[*i]).collect();
+        let ports = self.session.inputs();
+        let inputs: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+        let Some(order) = tensorflow::feeds(&inputs, &names) else {
+            return Ok(None);
+        };
+        let mut owned = Vec::with_capacity(order.len());
+        for (port, &j) in ports.iter().zip(&order) {
+            let (i, enforced) = taken[j];
+            let (Some(col), Some(elem)) = (cols[i].as_ref(), tensorflow::column_feed(enforced))
+            else {
+                return Ok(None);
+            };
+            // the dtype the signature takes, else TensorFlow's error (worded in Python)
+            if !matches!(port.kind, ValueKind::Tensor { elem: e, .. } if e == elem) {
+                return Ok(None);
+            }
+            let data = py
+                .detach(|| assemble(&[col], elem, Rounding::ThroughF64, Layout::RowMajor))
+                .map_err(pyo3::exceptions::PyValueError::new_err)?;
+            owned.push(data);
+        }
+        params.enforce(py)?;
+        let shape = [table.rows];
+        let tensors: Vec<TensorRef<'_>> = owned
+            .iter()
+            .map(|d| TensorRef {
+                shape: &shape,
+                data: d.as_data_ref(),
+            })
+            .collect();
+        let session = &self.session;
+        let outputs = py
+            .detach(|| session.run(&tensors))
+            .map_err(|e| to_pyerr(py, e))?;
+        let preds = PyDict::new(py);
+        for (port, value) in self.session.outputs().into_iter().zip(outputs) {
+            let arr = convert::value_to_py(py, value)?;
+            let dims = arr.cast::<PyUntypedArray>()?.shape().to_vec();
+            let column = match tensorflow::output_column(&dims) {
+                OutputColumn::Flat => arr.call_method0(intern!(py, "ravel"))?,
+                OutputColumn::Lists => arr.call_method0(intern!(py, "tolist"))?,
+            };
+            preds.set_item(&port.name, column)?;
+        }
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "data"), preds)?;
+        py.import(intern!(py, "pandas"))?
+            .getattr(intern!(py, "DataFrame"))?
+            .call_method(intern!(py, "from_dict"), (), Some(&kwargs))
+            .map(Some)
+    }
+
     /// A table under the tensor signature mlflow requires of exported Keras models: the
     /// `df.to_numpy()` its enforcement hands the wrapper, assembled once; the output array.
     fn keras_frame_values<'py>(

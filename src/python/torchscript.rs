@@ -18,7 +18,7 @@ use super::enforce::{array_passes, frame_values, EnforcePlan};
 use super::errors::to_pyerr;
 use super::input::{numpy_elem, Input, Origin, Table};
 use super::output::unlabelled_frame;
-use super::params::{CallParams, ParamPlan};
+use super::params::{with_params, CallParams, ParamPlan};
 use crate::engine::torchscript::{
     self, ArgValue, Binding, Feed, Outputs, ParamValue, Structure, TorchScriptModule,
 };
@@ -159,17 +159,16 @@ impl TorchScriptModel {
         param_plan: Option<PyRef<'py, ParamPlan>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let plan = plan.as_deref().map(|p| &p.plan);
-        let params = CallParams::new(param_plan.as_deref(), params.as_ref());
-        if params.unplanned() {
-            return Ok(None);
-        }
-        let out = match Input::read(data)? {
-            Input::Array(arr) => self.predict_array(py, arr, plan, &params),
-            Input::Table(table) => self.predict_table(py, data, &table, plan, &params),
-            Input::Other => Ok(None),
-        };
-        params.settle(py, &out)?;
-        out
+        with_params(
+            py,
+            param_plan.as_deref(),
+            params.as_ref(),
+            |params| match Input::read(data)? {
+                Input::Array(arr) => self.predict_array(py, arr, plan, params),
+                Input::Table(table) => self.predict_table(py, data, &table, plan, params),
+                Input::Other => Ok(None),
+            },
+        )
     }
 
     fn __repr__(&self) -> String {
