@@ -13,8 +13,9 @@ into double need all 0/1, nullable dtypes may hold NA), the plan names the panda
 run and is asked again about its result, exactly in mlflow's order.
 
 Nested column types (array/object/map/any) are checked cell by cell by the native
-``NestedType`` (Rust; scalars through ``_columns.scalars``); params by the native ``ParamPlan``. Only scipy sparse matrices and
-Spark DataFrames still go to mlflow's own function (when mlflow is installed).
+``NestedType`` (Rust; scalars through ``_columns.scalars``); DataFrames under a tensor signature
+by ``_native.frame_to_tensors``; params by the native ``ParamPlan``. Only scipy sparse matrices
+and Spark DataFrames still go to mlflow's own function (when mlflow is installed).
 Without mlflow, those parts pass unchanged with a one-time RuntimeWarning.
 """
 

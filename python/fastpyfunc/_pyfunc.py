@@ -97,10 +97,9 @@ class PyFuncModel:
         Arrow input (pyarrow, polars, any Arrow PyCapsule producer) to a native engine gives an
         Arrow result of the same family, with the columns and values a pandas input gives.
         """
-        if self._native_predict is not None:
-            result = self._native_call(data, params)
-            if result is not None:
-                return result
+        result = self._native_call(data, params)
+        if result is not None:
+            return result
         origin = _arrow_origin(data) if self._native_route else None
         if origin is not None:  # the native reader handed it on: the flavor's rules read pandas
             data = self._enforce.arrow_input(data)

@@ -112,6 +112,16 @@ impl<'py> Table<'py> {
             Source::Unsupported => None,
         }
     }
+
+    /// Every column as [`Table::column`] reads it, in input order.
+    pub fn columns(&self) -> Vec<Option<Column<'_>>> {
+        (0..self.width()).map(|i| self.column(i)).collect()
+    }
+
+    /// The labels as the enforcement rules match them (None: not a str).
+    pub fn label_strs(&self) -> Vec<Option<&str>> {
+        self.labels.iter().map(|l| l.as_deref()).collect()
+    }
 }
 
 impl<'py> Input<'py> {

@@ -434,8 +434,7 @@ impl OnnxModel {
         if let Some(Plan::Tensors(t)) = plan {
             return self.predict_frame_values(py, t, table, params);
         }
-        let cols: Vec<Option<Column<'_>>> = (0..table.width()).map(|i| table.column(i)).collect();
-        let labels: Vec<Option<&str>> = table.labels.iter().map(|l| l.as_deref()).collect();
+        let (cols, labels) = (table.columns(), table.label_strs());
         let Some(taken) = table_columns(plan, &labels, &cols) else {
             return Ok(None);
         };

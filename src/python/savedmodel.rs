@@ -232,8 +232,7 @@ impl SavedModel {
         plan: Option<&Plan>,
         params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let cols: Vec<Option<Column<'_>>> = (0..table.width()).map(|i| table.column(i)).collect();
-        let labels: Vec<Option<&str>> = table.labels.iter().map(|l| l.as_deref()).collect();
+        let (cols, labels) = (table.columns(), table.label_strs());
         let Some(taken) = table_columns(plan, &labels, &cols) else {
             return Ok(None);
         };
