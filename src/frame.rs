@@ -402,10 +402,8 @@ pub fn assemble(
     rounding: Rounding,
     layout: Layout,
 ) -> Result<Data, String> {
-    if layout == Layout::RowMajor {
-        if let Some(data) = assemble_rows_fast(cols, out, rounding) {
-            return Ok(data);
-        }
+    if let Some(data) = assemble_fast(cols, out, rounding, layout) {
+        return Ok(data);
     }
     assemble_generic(cols, out, rounding, layout)
 }
@@ -485,42 +483,64 @@ fn assemble_generic(
     })
 }
 
-/// The common row-major case, written a row at a time: 1 to [`FAST_MAX_K`] columns of one
-/// source type (float64, float32, int64, int32), all contiguous, without nulls, chunked alike
-/// (one chunk each, most of all). Each row's k values are written together and each column is
-/// read sequentially, with k a constant (so the row is unrolled and the conversion can be
-/// vectorised) instead of the generic path's k strided passes with per-element stride
-/// bookkeeping. The conversions are the generic path's expressions for these types, so every bit
-/// is the same. None: not this case (the generic path does it).
-fn assemble_rows_fast(cols: &[&Column<'_>], out: ElemType, rounding: Rounding) -> Option<Data> {
+/// The common cases, for columns of one source type (float64, float32, int64, int32), every
+/// chunk contiguous and without nulls:
+/// - row-major: 1 to [`FAST_MAX_K`] columns chunked alike (one chunk each, most of all), written
+///   a row at a time. Each row's k values are written together and each column is read
+///   sequentially, with k a constant (so the row is unrolled and the conversion can be
+///   vectorised) instead of the generic path's k strided passes with per-element stride
+///   bookkeeping;
+/// - column-major: any number of columns, each chunk converted into its column's block in one
+///   sequential pass.
+///
+/// The conversions are the generic path's expressions for these types, so every bit is the same.
+/// None: not this case (the generic path does it).
+fn assemble_fast(
+    cols: &[&Column<'_>],
+    out: ElemType,
+    rounding: Rounding,
+    layout: Layout,
+) -> Option<Data> {
     let (&first, _) = cols.split_first()?;
-    if cols.len() > FAST_MAX_K {
-        return None;
-    }
     let src = first.chunks.first()?.data.elem_type();
-    let alike = cols.iter().all(|col| {
-        col.chunks.len() == first.chunks.len()
-            && col.chunks.iter().zip(&first.chunks).all(|(c, c0)| {
-                c.len == c0.len
-                    && c.nulls.is_none()
-                    && (c.stride == 1 || c.len <= 1)
-                    && c.data.elem_type() == src
-                    && c.data.len() >= c.len
-            })
-    });
-    if !alike {
+    let plain = |c: &Chunk<'_>| {
+        c.nulls.is_none()
+            && (c.stride == 1 || c.len <= 1)
+            && c.data.elem_type() == src
+            && c.data.len() >= c.len
+    };
+    let fits = match layout {
+        Layout::RowMajor => {
+            cols.len() <= FAST_MAX_K
+                && cols.iter().all(|col| {
+                    col.chunks.len() == first.chunks.len()
+                        && col
+                            .chunks
+                            .iter()
+                            .zip(&first.chunks)
+                            .all(|(c, c0)| c.len == c0.len && plain(c))
+                })
+        }
+        Layout::ColumnMajor => {
+            let n = first.len();
+            cols.iter()
+                .all(|col| col.len() == n && col.chunks.iter().all(plain))
+        }
+    };
+    if !fits {
         return None;
     }
     macro_rules! go {
-        ($variant:ident, $src:ident, $conv:expr) => {
-            Data::$variant(fill_rows(
-                &slices(cols, |d| match d {
-                    DataRef::$src(s) => Some(s),
-                    _ => None,
-                })?,
-                $conv,
-            ))
-        };
+        ($variant:ident, $src:ident, $conv:expr) => {{
+            let parts = slices(cols, |d| match d {
+                DataRef::$src(s) => Some(s),
+                _ => None,
+            })?;
+            Data::$variant(match layout {
+                Layout::RowMajor => fill_rows(&parts, $conv),
+                Layout::ColumnMajor => fill_columns(&parts, $conv),
+            })
+        }};
     }
     use ElemType as E;
     use Rounding::{Direct, ThroughF64};
@@ -543,7 +563,18 @@ fn assemble_rows_fast(cols: &[&Column<'_>], out: ElemType, rounding: Rounding) -
     })
 }
 
-/// The most columns [`assemble_rows_fast`] takes (one monomorphised row loop per count).
+/// The `[N, k]` column-major buffer of `parts` (k columns of N values each, however chunked),
+/// each value through `conv`: one sequential pass per chunk.
+fn fill_columns<S: Copy, T: Copy>(parts: &[Vec<&[S]>], conv: impl Fn(S) -> T + Copy) -> Vec<T> {
+    let n: usize = parts.first().map_or(0, |p| p.iter().map(|s| s.len()).sum());
+    let mut dst: Vec<T> = Vec::with_capacity(n * parts.len());
+    for chunk in parts.iter().flatten() {
+        dst.extend(chunk.iter().map(|&x| conv(x)));
+    }
+    dst
+}
+
+/// The most columns [`assemble_fast`] takes row-major (one monomorphised row loop per count).
 const FAST_MAX_K: usize = 8;
 
 /// Per column, per chunk: the chunk's `len` elements as a slice of `S`. None if a chunk is not
@@ -828,30 +859,39 @@ mod tests {
                         .collect();
                     let parts: Vec<&Column<'_>> = cols.iter().collect();
                     // what mlflow's path gives element (r, j), written out here per type
-                    let reference = |out: ElemType, rounding: Rounding| -> Vec<u64> {
-                        let mut v = Vec::with_capacity(n * k);
-                        for r in 0..n {
-                            for j in 0..k {
-                                let (f, i): (f64, Option<i64>) = match src {
-                                    ElemType::F64 => (f64s[j][r], None),
-                                    ElemType::F32 => (f32s[j][r] as f64, None),
-                                    ElemType::I64 => (i64s[j][r] as f64, Some(i64s[j][r])),
-                                    _ => (i32s[j][r] as f64, Some(i32s[j][r] as i64)),
-                                };
-                                v.push(match (out, rounding, i) {
-                                    (ElemType::F64, _, _) => f.to_bits(),
-                                    (ElemType::F32, Rounding::Direct, Some(i)) => {
-                                        (i as f32).to_bits() as u64
-                                    }
-                                    (ElemType::F32, _, _) => (f as f32).to_bits() as u64,
-                                    (ElemType::I64, _, Some(i)) => i as u64,
-                                    (ElemType::I32, _, Some(i)) => i as i32 as u32 as u64,
-                                    _ => unreachable!(),
-                                });
+                    let reference =
+                        |out: ElemType, rounding: Rounding, layout: Layout| -> Vec<u64> {
+                            let mut v = Vec::with_capacity(n * k);
+                            let cells: Vec<(usize, usize)> = match layout {
+                                Layout::RowMajor => {
+                                    (0..n).flat_map(|r| (0..k).map(move |j| (r, j))).collect()
+                                }
+                                Layout::ColumnMajor => {
+                                    (0..k).flat_map(|j| (0..n).map(move |r| (r, j))).collect()
+                                }
+                            };
+                            for (r, j) in cells {
+                                {
+                                    let (f, i): (f64, Option<i64>) = match src {
+                                        ElemType::F64 => (f64s[j][r], None),
+                                        ElemType::F32 => (f32s[j][r] as f64, None),
+                                        ElemType::I64 => (i64s[j][r] as f64, Some(i64s[j][r])),
+                                        _ => (i32s[j][r] as f64, Some(i32s[j][r] as i64)),
+                                    };
+                                    v.push(match (out, rounding, i) {
+                                        (ElemType::F64, _, _) => f.to_bits(),
+                                        (ElemType::F32, Rounding::Direct, Some(i)) => {
+                                            (i as f32).to_bits() as u64
+                                        }
+                                        (ElemType::F32, _, _) => (f as f32).to_bits() as u64,
+                                        (ElemType::I64, _, Some(i)) => i as u64,
+                                        (ElemType::I32, _, Some(i)) => i as i32 as u32 as u64,
+                                        _ => unreachable!(),
+                                    });
+                                }
                             }
-                        }
-                        v
-                    };
+                            v
+                        };
                     let mut outs = vec![ElemType::F64, ElemType::F32];
                     if src == ElemType::I64 {
                         outs.push(ElemType::I64);
@@ -861,16 +901,21 @@ mod tests {
                     }
                     for out in outs {
                         for rounding in [Rounding::ThroughF64, Rounding::Direct] {
-                            let what = format!("{src:?} -> {out:?} {rounding:?}, {n} x {k}");
-                            let generic =
-                                assemble_generic(&parts, out, rounding, Layout::RowMajor).unwrap();
-                            let fast = assemble_rows_fast(&parts, out, rounding);
-                            assert_eq!(fast.is_some(), k <= FAST_MAX_K, "{what}");
-                            let got = assemble(&parts, out, rounding, Layout::RowMajor).unwrap();
-                            let want = reference(out, rounding);
-                            assert_eq!(bits(&generic), want, "generic {what}");
-                            assert_eq!(bits(&got), want, "assemble {what}");
-                            fast_taken += usize::from(fast.is_some());
+                            for layout in [Layout::RowMajor, Layout::ColumnMajor] {
+                                let what = format!(
+                                    "{src:?} -> {out:?} {rounding:?} {layout:?}, {n} x {k}"
+                                );
+                                let generic =
+                                    assemble_generic(&parts, out, rounding, layout).unwrap();
+                                let fast = assemble_fast(&parts, out, rounding, layout);
+                                let taken = layout == Layout::ColumnMajor || k <= FAST_MAX_K;
+                                assert_eq!(fast.is_some(), taken, "{what}");
+                                let got = assemble(&parts, out, rounding, layout).unwrap();
+                                let want = reference(out, rounding, layout);
+                                assert_eq!(bits(&generic), want, "generic {what}");
+                                assert_eq!(bits(&got), want, "assemble {what}");
+                                fast_taken += usize::from(fast.is_some());
+                            }
                         }
                     }
                 }
@@ -911,7 +956,8 @@ mod tests {
             chunks: chunked(&b, &cuts),
         };
         for rounding in [Rounding::ThroughF64, Rounding::Direct] {
-            let fast = assemble_rows_fast(&[&ca, &cb], ElemType::F32, rounding).unwrap();
+            let fast =
+                assemble_fast(&[&ca, &cb], ElemType::F32, rounding, Layout::RowMajor).unwrap();
             let generic =
                 assemble_generic(&[&ca, &cb], ElemType::F32, rounding, Layout::RowMajor).unwrap();
             let want: Vec<u64> = (0..n)
@@ -923,15 +969,47 @@ mod tests {
         }
         // not taken: boundaries that differ, a strided column, nulls, mixed source types
         let whole = col(ElemType::F64, DataRef::F64(&b), 1, n);
-        assert!(assemble_rows_fast(&[&ca, &whole], ElemType::F32, Rounding::ThroughF64).is_none());
+        assert!(assemble_fast(
+            &[&ca, &whole],
+            ElemType::F32,
+            Rounding::ThroughF64,
+            Layout::RowMajor
+        )
+        .is_none());
+        // column-major takes columns chunked differently: each is its own block
+        let mixed = assemble_fast(
+            &[&ca, &whole],
+            ElemType::F32,
+            Rounding::ThroughF64,
+            Layout::ColumnMajor,
+        )
+        .unwrap();
+        let generic = assemble_generic(
+            &[&ca, &whole],
+            ElemType::F32,
+            Rounding::ThroughF64,
+            Layout::ColumnMajor,
+        )
+        .unwrap();
+        assert_eq!(bits(&mixed), bits(&generic));
         let strided = col(ElemType::F64, DataRef::F64(&a[..n - 1]), 2, n / 2);
         let half = col(ElemType::F64, DataRef::F64(&b[..n / 2]), 1, n / 2);
-        assert!(
-            assemble_rows_fast(&[&strided, &half], ElemType::F64, Rounding::ThroughF64).is_none()
-        );
+        assert!(assemble_fast(
+            &[&strided, &half],
+            ElemType::F64,
+            Rounding::ThroughF64,
+            Layout::RowMajor
+        )
+        .is_none());
         let ints: Vec<i64> = (0..n as i64).collect();
         let ci = col(ElemType::I64, DataRef::I64(&ints), 1, n);
-        assert!(assemble_rows_fast(&[&whole, &ci], ElemType::F64, Rounding::ThroughF64).is_none());
+        assert!(assemble_fast(
+            &[&whole, &ci],
+            ElemType::F64,
+            Rounding::ThroughF64,
+            Layout::RowMajor
+        )
+        .is_none());
         let bitmap = vec![0xFEu8; n.div_ceil(8)];
         let with_nulls = Column {
             dtype: ElemType::F64,
@@ -945,10 +1023,13 @@ mod tests {
                 }),
             }],
         };
-        assert!(
-            assemble_rows_fast(&[&whole, &with_nulls], ElemType::F64, Rounding::ThroughF64)
-                .is_none()
-        );
+        assert!(assemble_fast(
+            &[&whole, &with_nulls],
+            ElemType::F64,
+            Rounding::ThroughF64,
+            Layout::RowMajor
+        )
+        .is_none());
         let Data::F64(out) = assemble(
             &[&whole, &with_nulls],
             ElemType::F64,

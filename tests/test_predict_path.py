@@ -99,6 +99,17 @@ def models(tmp_path_factory):
         "rows": (_rows_out(), _cols(a="float", b="float")),
         # the issue's case with a params schema (the wrapper ignores params once enforced)
         "params": (_row_sum("float", 3), _cols(a="double", b="double", c="double")),
+        # named tensors, one per model input (dict input)
+        "named": (
+            _two_inputs(),
+            Schema(
+                [TensorSpec(np.dtype("float32"), (-1,), "a"), TensorSpec(np.dtype("float64"), (-1,), "b")]
+            ),
+        ),
+        # one named tensor (an ndarray becomes {name: array})
+        "named1": (_row_sum("float", 3), Schema([TensorSpec(np.dtype("float32"), (-1, 3), "X")])),
+        # two inputs, no signature (a dict fed as it is)
+        "two_nosig": (_two_inputs(), None),
     }
     params = ParamSchema([ParamSpec("k", "long", 1), ParamSpec("tag", "string", "x")])
     out = {}
@@ -259,6 +270,52 @@ def test_params_are_enforced_in_the_one_native_call(models, caplog):
         theirs.predict(df.copy(), params={"k": "three"})
 
 
+def test_dicts_take_the_one_native_call(models, caplog):
+    """A dict of ndarrays (named TensorSpecs, or no signature) and an ndarray under one named
+    spec are enforced, fed by name and answered in the one native call, as mlflow answers them;
+    what mlflow converts, warns about or refuses is handed on and answered as mlflow does."""
+    rng = np.random.default_rng(5)
+    a, b = rng.random(4).astype(np.float32), rng.random(4)
+    cases = {
+        "named": [{"a": a, "b": b}, {"b": b, "a": a}],
+        # float64 for the float input: mlflow's wrapper casts it (in the caller's dict)
+        "two_nosig": [{"a": a, "b": b}, {"a": a.astype(np.float64), "b": b}, {"a": a[::2], "b": b[::2]}],
+        "named1": [rng.random((3, 3)).astype(np.float32)],
+    }
+    for name, inputs in cases.items():
+        ours, theirs, _ = models[name]
+        for data in inputs:
+            direct = ours._native_predict(data, ours._native_plan)
+            assert direct is not None, (name, data)
+            expected = theirs.predict(
+                {k: v.copy() for k, v in data.items()} if isinstance(data, dict) else data
+            )
+            assert_same(direct, expected)
+            assert_same(ours.predict(data), expected)
+    ours, theirs, _ = models["named"]
+    handed_on = [
+        {"a": a},  # missing input: mlflow's error
+        {"a": a, "b": b, "c": b},  # an extra key: mlflow warns, then drops it
+        {"a": a.astype(np.float64), "b": b},  # a dtype the spec refuses
+        {"a": list(a), "b": b},  # not an ndarray
+        {"a": a.reshape(2, 2), "b": b},  # a shape the spec refuses
+    ]
+    for data in handed_on:
+        assert ours._native_predict(data, ours._native_plan) is None
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            got = _outcome(ours, dict(data))
+            expected = _outcome(theirs, dict(data))
+        _same_outcome(got, expected)
+        assert logged_warnings(caplog) == logged_warnings(caplog, "mlflow.models.utils")
+    # no signature: names the model lacks are onnxruntime's error, worded by the Python path
+    ours, theirs, path = models["two_nosig"]
+    assert ours._native_predict({"a": a}, None) is None
+    with pytest.raises(FastPyFuncError, match="missing") as info:
+        ours.predict({"a": a})
+    assert info.value.key == "b" and str(path) in str(info.value)
+
+
 def test_frames_under_a_tensor_signature_take_the_native_path(models):
     ours, theirs, _ = models["tensor"]
     df = pd.DataFrame(np.arange(12, dtype=np.float32).reshape(4, 3), columns=list("xyz"))
@@ -269,6 +326,26 @@ def test_frames_under_a_tensor_signature_take_the_native_path(models):
         assert_same(direct, expected)
     # float64 columns for a float32 spec: mlflow's error, worded by the Python path
     assert ours._native_predict(df.astype(np.float64), ours._native_plan) is None
+
+
+def test_arrow_results_outlive_the_model(tmp_path):
+    """An Arrow result's columns hold the engine's output memory without a copy: they stay valid
+    after the model, and every other result, is gone."""
+    import gc
+
+    d = tmp_path / "m"
+    mlflow.onnx.save_model(_rows_out(), str(d), signature=ModelSignature(inputs=_cols(a="float", b="float")))
+    df = pd.DataFrame({"a": np.arange(1000, dtype=np.float32), "b": -np.arange(1000, dtype=np.float32)})
+    model = fastpyfunc.load_model(str(d))
+    got = model.predict(pa.table(df))
+    del model
+    gc.collect()
+    junk = [np.full(1000 * 2, 7.0, np.float32) for _ in range(50)]  # reuse any freed memory
+    assert got.column_names == ["Y"]
+    # the model is the identity on [a, b] (mlflow's own frame scrambles an [N, 2] output's rows:
+    # see the differences table)
+    assert got.column("Y").to_pylist() == [[float(i), -float(i)] for i in range(1000)]
+    del junk
 
 
 def test_arrow_nulls_are_pandas_nan(models):

@@ -68,9 +68,9 @@ def boosting_models(tmp_path_factory, iris):
     save(
         "cb_classifier",
         mlflow.catboost.save_model,
-        cb.CatBoostClassifier(iterations=5, verbose=False).fit(X, y),
+        cb.CatBoostClassifier(iterations=5, verbose=False, allow_writing_files=False).fit(X, y),
     )
-    reg = cb.CatBoostRegressor(iterations=5, verbose=False).fit(X, y.astype(float))
+    reg = cb.CatBoostRegressor(iterations=5, verbose=False, allow_writing_files=False).fit(X, y.astype(float))
     save("cb_regressor_json", mlflow.catboost.save_model, reg, format="json")
     return out
 

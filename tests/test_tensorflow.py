@@ -338,7 +338,15 @@ def test_tf1_estimator_frames_take_the_one_native_call(tf1_models):
         expected = theirs.predict(df.copy())
         assert_same(direct, expected[sorted(expected)])
     assert ours._native_predict(pd.DataFrame({"x": x}), ours._native_plan) is None  # missing input
-    assert ours._native_predict({"x": x, "n": n}, ours._native_plan) is None  # dicts: Python path
+    # a dict of arrays of the signature's types: fed as tf.constant feeds them, answered as a dict
+    for d in ({"x": x, "n": n}, {"n": n, "x": x}):
+        direct = ours._native_predict(d, ours._native_plan)
+        assert isinstance(direct, dict)
+        assert_same(direct, dict(sorted(theirs.predict(dict(d)).items())))
+    # Python values (tf.constant converts them), other dtypes (TensorFlow's error), a missing
+    # input: the Python path's
+    for d in ({"x": list(x), "n": n}, {"x": x.astype(np.float32), "n": n}, {"x": x}):
+        assert ours._native_predict(d, ours._native_plan) is None
     mixed = pd.DataFrame({"x": x, "n": n.astype(np.uint64)})  # numpy decides uint64 by value
     assert ours._native_predict(mixed, ours._native_plan) is None
 

@@ -7,7 +7,7 @@ use numpy::{PyArrayDescr, PyReadonlyArrayDyn, PyUntypedArray};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString};
 
 use super::input::Table;
 use super::model::{json_to_py, py_to_json};
@@ -166,19 +166,74 @@ impl EnforcePlan {
 pub(crate) fn array_passes(plan: Option<&Plan>, arr: &Bound<'_, PyUntypedArray>) -> bool {
     match plan {
         None => true,
-        Some(Plan::Tensors(t)) if !t.named && t.specs.len() == 1 => {
-            let Some(elem) = super::input::numpy_elem(&arr.dtype()) else {
-                return false;
-            };
-            let input = TensorShape {
-                shape: arr.shape(),
-                dtype_name: elem.numpy_name(),
-                native_order: true,
-                dtype_text: elem.numpy_name(),
-            };
-            tensors::check(&t.specs[0], &input).is_ok()
-        }
+        Some(Plan::Tensors(t)) if !t.named && t.specs.len() == 1 => spec_passes(&t.specs[0], arr),
         Some(_) => false,
+    }
+}
+
+/// Whether `arr` satisfies `spec` as it is (mlflow's `_enforce_tensor_spec` returns it unchanged).
+fn spec_passes(spec: &TensorSpec, arr: &Bound<'_, PyUntypedArray>) -> bool {
+    let Some(elem) = super::input::numpy_elem(&arr.dtype()) else {
+        return false;
+    };
+    let input = TensorShape {
+        shape: arr.shape(),
+        dtype_name: elem.numpy_name(),
+        native_order: true,
+        dtype_text: elem.numpy_name(),
+    };
+    tensors::check(spec, &input).is_ok()
+}
+
+/// Named arrays, in the order the model's wrapper is handed them.
+pub(crate) type NamedArrays<'py> = Vec<(String, Bound<'py, PyUntypedArray>)>;
+
+/// A dict of ndarrays as mlflow's enforcement hands it to the flavor: without a signature as it
+/// is; under named TensorSpecs, one entry per spec (mlflow's `_enforce_tensor_schema` builds a new
+/// dict of exactly those), each array one its spec passes unchanged. None where the Python path
+/// converts, warns (keys the signature lacks) or words an error (a missing key, a value that is
+/// not an ndarray, a key that is not a str, an array its spec refuses).
+pub(crate) fn dict_arrays<'py>(
+    plan: Option<&Plan>,
+    dict: &Bound<'py, PyDict>,
+) -> PyResult<Option<NamedArrays<'py>>> {
+    let mut given = Vec::with_capacity(dict.len());
+    for (key, value) in dict.iter() {
+        let (Ok(key), Ok(arr)) = (key.cast::<PyString>(), value.cast_into::<PyUntypedArray>())
+        else {
+            return Ok(None);
+        };
+        given.push((key.to_str()?.to_owned(), arr));
+    }
+    let t = match plan {
+        None => return Ok(Some(given)),
+        Some(Plan::Tensors(t)) if t.named && t.specs.len() == given.len() => t,
+        Some(_) => return Ok(None),
+    };
+    let mut ordered = Vec::with_capacity(given.len());
+    for spec in &t.specs {
+        let Some(name) = spec.name.as_deref() else {
+            return Ok(None);
+        };
+        match given.iter().find(|(k, _)| k == name) {
+            Some((k, arr)) if spec_passes(spec, arr) => ordered.push((k.clone(), arr.clone())),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(ordered))
+}
+
+/// An ndarray under one named TensorSpec: mlflow's enforcement makes it `{name: array}`.
+pub(crate) fn named_array<'py>(
+    plan: Option<&Plan>,
+    arr: &Bound<'py, PyUntypedArray>,
+) -> Option<NamedArrays<'py>> {
+    match plan {
+        Some(Plan::Tensors(t)) if t.named => match t.specs.as_slice() {
+            [spec] if spec_passes(spec, arr) => Some(vec![(spec.name.clone()?, arr.clone())]),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

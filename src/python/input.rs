@@ -1,5 +1,5 @@
-//! The one reader of `predict` inputs: NumPy arrays, pandas DataFrames (their column arrays read
-//! in place) and Arrow data (pyarrow Tables and RecordBatches, polars, anything exporting the
+//! The one reader of `predict` inputs: NumPy arrays, dicts, pandas DataFrames (their column
+//! arrays read in place) and Arrow data (pyarrow Tables and RecordBatches, polars, anything exporting the
 //! Arrow PyCapsule interface, read through the C data interface without pandas). Columns become
 //! [`frame::Column`]s, which the core's rules read whatever they came from.
 
@@ -11,7 +11,7 @@ use numpy::prelude::*;
 use numpy::{PyArray1, PyArrayDescr, PyReadonlyArray1, PyUntypedArray};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString};
 use pyo3_arrow::{PyRecordBatch, PyTable};
 
 use crate::frame::{arrow_column, arrow_dtype, pandas_meta, Chunk, Column};
@@ -23,7 +23,9 @@ pub(crate) enum Input<'py> {
     Array(Bound<'py, PyUntypedArray>),
     /// Labelled columns: a pandas DataFrame or Arrow data.
     Table(Table<'py>),
-    /// Anything else (dicts, lists, scalars, Series, ...): mlflow's coercions, in Python.
+    /// A dict (of named arrays, for multi-input models).
+    Dict(Bound<'py, PyDict>),
+    /// Anything else (lists, scalars, Series, ...): mlflow's coercions, in Python.
     Other,
 }
 
@@ -128,6 +130,9 @@ impl<'py> Input<'py> {
     pub fn read(data: &Bound<'py, PyAny>) -> PyResult<Input<'py>> {
         if let Ok(arr) = data.cast::<PyUntypedArray>() {
             return Ok(Input::Array(arr.clone()));
+        }
+        if let Ok(dict) = data.cast::<PyDict>() {
+            return Ok(Input::Dict(dict.clone()));
         }
         let module = data.get_type().module()?;
         let module = module.to_str()?;

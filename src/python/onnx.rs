@@ -1,6 +1,7 @@
 //! `fastpyfunc._native.OnnxModel`: a loaded ONNX session. `run` takes `{input name: array}` and
 //! returns `{output name: array}` like `InferenceSession.run`, with the GIL released while
-//! onnxruntime runs. The container rules (DataFrame, ndarray, dict) live in `_onnx.py`.
+//! onnxruntime runs; `predict` is the whole pyfunc predict in one call (mlflow's wrapper rules
+//! are in `flavor::onnx`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -15,7 +16,9 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::sync::PyOnceLock;
 
 use super::convert::{self, Held};
-use super::enforce::{array_passes, frame_values, EnforcePlan};
+use super::enforce::{
+    array_passes, dict_arrays, frame_values, named_array, EnforcePlan, NamedArrays,
+};
 use super::errors::to_pyerr;
 use super::input::{Input, Table};
 use super::model::py_to_json;
@@ -190,31 +193,16 @@ impl OnnxModel {
                     ),
                 ));
             };
-            let h = match feed(&port.kind, given) {
-                Feed::Reject(reason) => return Err(invalid(Some(port.name.clone()), reason)),
-                Feed::Strings => convert::strings(&arr)
-                    .map_err(|e| invalid(Some(port.name.clone()), e.to_string()))?,
-                // Borrowed where it fits; else the one conversion (contiguous, byte order, cast).
-                Feed::AsIs(elem) | Feed::Cast(elem) => convert::lend(&arr, elem)?,
-            };
-            held.push(h);
+            held.push(self.hold(py, port, &arr, feed(&port.kind, given))?);
         }
-        let tensors: Vec<(&str, TensorRef<'_>)> = ports
-            .iter()
-            .zip(&held)
-            .map(|(p, h)| (p.name.as_str(), h.tensor()))
-            .collect();
-        let outputs = self.execute(py, &tensors)?;
-        drop(tensors);
-        let names = self.session.outputs().iter().map(|p| p.name.as_str());
-        convert::outputs_dict(py, names, outputs)
+        self.run_held(py, &held)
     }
 
-    /// One call for a whole predict: reads `data` (a NumPy array, a pandas DataFrame, Arrow
-    /// data), enforces `plan` (the signature's inputs; None without a signature), then `params`
+    /// One call for a whole predict: reads `data` (a NumPy array, a dict of arrays, a pandas
+    /// DataFrame, Arrow data), enforces `plan` (the signature's inputs; None without a signature), then `params`
     /// with `param_plan` (mlflow's wrapper ignores them once enforced), applies mlflow's ONNX
     /// wrapper rules, runs the session with the GIL released and builds what mlflow returns
-    /// (`{output: array}` for arrays; a DataFrame for pandas; the same columns as a pyarrow Table
+    /// (`{output: array}` for arrays and dicts; a DataFrame for pandas; the same columns as a pyarrow Table
     /// or polars DataFrame for Arrow input). Returns None where mlflow's rules need pandas for
     /// this input (object or extension dtypes, extra or missing columns, nested types, values
     /// mlflow refuses): the Python path takes it from there and words any error.
@@ -233,8 +221,15 @@ impl OnnxModel {
             param_plan.as_deref(),
             params.as_ref(),
             |params| match Input::read(data)? {
-                Input::Array(arr) => self.predict_array(py, &arr, plan, params),
+                Input::Array(arr) => match named_array(plan, &arr) {
+                    Some(named) => self.predict_named(py, named, params),
+                    None => self.predict_array(py, &arr, plan, params),
+                },
                 Input::Table(table) => self.predict_table(py, &table, plan, params),
+                Input::Dict(dict) => match dict_arrays(plan, &dict)? {
+                    Some(named) => self.predict_named(py, named, params),
+                    None => Ok(None),
+                },
                 Input::Other => Ok(None),
             },
         )
@@ -353,6 +348,80 @@ impl OnnxModel {
         );
         self.last_elements.store(elements, Relaxed);
         Ok(outputs)
+    }
+
+    /// One input's feed as mlflow's wrapper gives it to onnxruntime: borrowed where it fits, else
+    /// converted once (contiguous, byte order, mlflow's float64 -> float32 cast); strings as
+    /// onnxruntime's Python API converts them; onnxruntime's own error where it refuses the type.
+    fn hold<'py>(
+        &self,
+        py: Python<'py>,
+        port: &crate::tensor::Port,
+        arr: &Bound<'py, PyUntypedArray>,
+        how: Feed,
+    ) -> PyResult<Held<'py>> {
+        let invalid = |reason: String| {
+            to_pyerr(
+                py,
+                Error::InvalidInput {
+                    path: self.session.path().to_path_buf(),
+                    key: Some(port.name.clone()),
+                    reason,
+                },
+            )
+        };
+        match how {
+            Feed::Reject(reason) => Err(invalid(reason)),
+            Feed::Strings => convert::strings(arr).map_err(|e| invalid(e.to_string())),
+            Feed::AsIs(elem) | Feed::Cast(elem) => convert::lend(arr, elem),
+        }
+    }
+
+    /// Runs the session on one held feed per input (in the session's input order); returns
+    /// `{output name: array}`.
+    fn run_held<'py>(&self, py: Python<'py>, held: &[Held<'py>]) -> PyResult<Bound<'py, PyDict>> {
+        let tensors: Vec<(&str, TensorRef<'_>)> = self
+            .session
+            .inputs()
+            .iter()
+            .zip(held)
+            .map(|(p, h)| (p.name.as_str(), h.tensor()))
+            .collect();
+        let outputs = self.execute(py, &tensors)?;
+        let names = self.session.outputs().iter().map(|p| p.name.as_str());
+        convert::outputs_dict(py, names, outputs)
+    }
+
+    /// Named arrays (a dict, or an ndarray under one named TensorSpec), already enforced: fed by
+    /// name as mlflow's wrapper feeds a dict, answered `{output: array}`. None where the names
+    /// are not exactly the model's inputs or onnxruntime would refuse a type (the Python path
+    /// words those errors).
+    fn predict_named<'py>(
+        &self,
+        py: Python<'py>,
+        named: NamedArrays<'py>,
+        params: &CallParams<'_, 'py>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let ports = self.session.inputs();
+        if named.len() != ports.len() {
+            return Ok(None);
+        }
+        let mut planned = Vec::with_capacity(ports.len());
+        for port in ports {
+            let Some((_, arr)) = named.iter().find(|(name, _)| *name == port.name) else {
+                return Ok(None);
+            };
+            match convert::given(arr).map(|g| feed(&port.kind, g)) {
+                Some(Feed::Reject(_)) | None => return Ok(None),
+                Some(how) => planned.push((port, arr, how)),
+            }
+        }
+        params.enforce(py)?;
+        let held = planned
+            .into_iter()
+            .map(|(port, arr, how)| self.hold(py, port, arr, how))
+            .collect::<PyResult<Vec<Held<'py>>>>()?;
+        Ok(Some(self.run_held(py, &held)?.into_any()))
     }
 
     /// An ndarray: checked against a single unnamed TensorSpec, fed to the single input.

@@ -6,11 +6,17 @@
 
 use std::sync::Arc;
 
+use arrow_array::types::{
+    Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
+    UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow_array::PrimitiveArray;
 use arrow_array::{
     ArrayRef, BooleanArray, FixedSizeListArray, Float16Array, Float32Array, Float64Array,
     Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray, UInt16Array,
     UInt32Array, UInt64Array, UInt8Array,
 };
+use arrow_buffer::{alloc::Allocation, Buffer, ScalarBuffer};
 use arrow_schema::{Field, Schema};
 use numpy::prelude::*;
 use numpy::PyUntypedArray;
@@ -19,10 +25,12 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 use pyo3_arrow::PyTable;
+use std::panic::AssertUnwindSafe;
+use std::ptr::NonNull;
 
 use super::convert::{outputs_dict, value_to_py};
 use super::input::Origin;
-use crate::tensor::{DataRef, Value};
+use crate::tensor::{Data, DataRef, EngineBuffer, Value};
 
 /// The result of a table input: `names[i]` is the column of `values[i]`. `columns` caches the
 /// pandas Index of the names (building one costs more than the rest of a small predict).
@@ -36,7 +44,7 @@ pub(crate) fn table_result<'py>(
     if origin == Origin::Pandas {
         return pandas_frame(py, names, values, columns);
     }
-    let Some(batch) = arrow_batch(names, &values)? else {
+    if values.iter().any(|v| matches!(v, Value::MapSequence(_))) {
         // Outputs Arrow has no column for here (sequences of maps): through pandas, as
         // pyarrow itself would convert them.
         let df = pandas_frame(py, names, values, columns)?;
@@ -51,8 +59,8 @@ pub(crate) fn table_result<'py>(
             Origin::Polars => py.import("polars")?.call_method1("from_arrow", (table,)),
             _ => Ok(table),
         };
-    };
-    arrow_result(py, origin, batch)
+    }
+    arrow_result(py, origin, arrow_batch(names, values)?)
 }
 
 /// A record batch as the input's family: a pyarrow Table, or a polars DataFrame.
@@ -116,17 +124,20 @@ fn pandas_frame<'py>(
         .call1((pd, d))
 }
 
-/// The outputs as one record batch; None where an output is not a tensor.
-fn arrow_batch(names: &[&str], values: &[Value]) -> PyResult<Option<RecordBatch>> {
+/// The outputs (tensors) as one record batch.
+fn arrow_batch(names: &[&str], values: Vec<Value>) -> PyResult<RecordBatch> {
     let mut fields = Vec::with_capacity(values.len());
     let mut columns = Vec::with_capacity(values.len());
     for (name, value) in names.iter().zip(values) {
-        let (shape, data) = match value {
-            Value::Tensor(t) => (t.shape.as_slice(), t.data.as_data_ref()),
-            Value::Engine { shape, buffer } => (shape.as_slice(), buffer.view()),
-            Value::MapSequence(_) => return Ok(None),
+        let (shape, mut column) = match value {
+            Value::Tensor(t) => (t.shape, owned_array(t.data)),
+            Value::Engine { shape, buffer } => (shape, lent_array(buffer)),
+            Value::MapSequence(_) => {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "sequences of maps have no Arrow column",
+                ))
+            }
         };
-        let mut column = flat_array(data);
         // pandas' rule: reshape(-1) unless the rows hold more than one value each
         let size: usize = shape.iter().product();
         if shape.len() >= 2 && size != shape[0] {
@@ -144,13 +155,64 @@ fn arrow_batch(names: &[&str], values: &[Value]) -> PyResult<Option<RecordBatch>
         fields.push(Field::new(*name, column.data_type().clone(), true));
         columns.push(column);
     }
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-    Ok(Some(batch))
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }
 
-/// The elements as one Arrow array (copied out of the engine's memory).
-fn flat_array(data: DataRef<'_>) -> ArrayRef {
+/// Owned elements as one Arrow array: the vector becomes the Arrow buffer (no copy); booleans
+/// (bit-packed in Arrow) and strings are converted.
+fn owned_array(data: Data) -> ArrayRef {
+    macro_rules! arrays {
+        ($(($v:ident, $t:ty, $a:ty)),*) => {
+            match data {
+                Data::Bool(v) => Arc::new(BooleanArray::from(v)),
+                $(Data::$v(v) => Arc::new(PrimitiveArray::<$a>::new(ScalarBuffer::from(v), None)),)*
+                Data::Str(v) => Arc::new(StringArray::from(v)),
+            }
+        };
+    }
+    arrow_types!(arrays)
+}
+
+/// An engine's output memory lent to Arrow: the Arrow buffer owns the engine's value and frees
+/// it with the last array over it (no copy). Booleans, strings and memory not aligned for its
+/// type are copied.
+fn lent_array(buffer: Box<dyn EngineBuffer>) -> ArrayRef {
+    macro_rules! arrays {
+        ($(($v:ident, $t:ty, $a:ty)),*) => {
+            match buffer.view() {
+                $(DataRef::$v(s) if s.as_ptr().align_offset(std::mem::align_of::<$t>()) == 0 => {
+                    let (ptr, len) = (s.as_ptr().cast::<u8>(), std::mem::size_of_val(s));
+                    let owner: Arc<dyn Allocation> = Arc::new(Lent {
+                        _engine: AssertUnwindSafe(buffer),
+                    });
+                    // SAFETY: `ptr..ptr + len` are the elements `view` returned, which stay valid
+                    // and unmoved for as long as the engine value lives (`EngineBuffer`); the
+                    // Arrow buffer holds `owner`, which owns it. The pointer is non-null (a slice)
+                    // and aligned for the type (checked above).
+                    let bytes = unsafe {
+                        Buffer::from_custom_allocation(
+                            NonNull::new(ptr.cast_mut()).unwrap_or(NonNull::dangling()),
+                            len,
+                            owner,
+                        )
+                    };
+                    Arc::new(PrimitiveArray::<$a>::new(ScalarBuffer::from(bytes), None))
+                })*
+                other => copied_array(other),
+            }
+        };
+    }
+    arrow_types!(arrays)
+}
+
+/// Keeps an engine's output alive under an Arrow buffer (dropped with the buffer).
+struct Lent {
+    _engine: AssertUnwindSafe<Box<dyn EngineBuffer>>,
+}
+
+/// The elements as one Arrow array, copied.
+fn copied_array(data: DataRef<'_>) -> ArrayRef {
     match data {
         DataRef::Bool(s) => Arc::new(BooleanArray::from(s.to_vec())),
         DataRef::I8(s) => Arc::new(Int8Array::from(s.to_vec())),
@@ -167,6 +229,26 @@ fn flat_array(data: DataRef<'_>) -> ArrayRef {
         DataRef::Str(s) => Arc::new(StringArray::from(s.to_vec())),
     }
 }
+
+/// The numeric element types with their Arrow types (booleans are bit-packed in Arrow: not one).
+macro_rules! arrow_types {
+    ($m:ident) => {
+        $m! {
+            (I8, i8, Int8Type),
+            (I16, i16, Int16Type),
+            (I32, i32, Int32Type),
+            (I64, i64, Int64Type),
+            (U8, u8, UInt8Type),
+            (U16, u16, UInt16Type),
+            (U32, u32, UInt32Type),
+            (U64, u64, UInt64Type),
+            (F16, half::f16, Float16Type),
+            (F32, f32, Float32Type),
+            (F64, f64, Float64Type)
+        }
+    };
+}
+use arrow_types;
 
 /// mlflow's `DataFrame(out, index=df.index)` for a table input whose model returns one unlabelled
 /// array (the PyTorch wrapper): columns `0..m` of a `[N]` or `[N, m]` output. For Arrow input,

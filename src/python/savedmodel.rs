@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::convert::{self, Held};
-use super::enforce::{array_passes, frame_values, EnforcePlan};
+use super::enforce::{array_passes, dict_arrays, frame_values, EnforcePlan, NamedArrays};
 use super::errors::to_pyerr;
 use super::input::{numpy_elem, Input, Origin, Table};
 use super::params::{with_params, CallParams, ParamPlan};
@@ -184,7 +184,7 @@ impl SavedModel {
                     Some(Plan::Tensors(t)) => self.keras_frame_values(py, t, &table, params),
                     _ => Ok(None),
                 },
-                Input::Other => Ok(None),
+                Input::Dict(_) | Input::Other => Ok(None),
             },
         )
     }
@@ -213,6 +213,10 @@ impl SavedModel {
                 Input::Table(table) if table.origin == Origin::Pandas && table.rows > 0 => {
                     self.signature_frame(py, &table, plan, params)
                 }
+                Input::Dict(dict) => match dict_arrays(plan, &dict)? {
+                    Some(named) => self.signature_dict(py, named, params),
+                    None => Ok(None),
+                },
                 _ => Ok(None),
             },
         )
@@ -224,6 +228,66 @@ impl SavedModel {
 }
 
 impl SavedModel {
+    /// Runs the signature on `tensors` (in `inputs` order) with the GIL released; the outputs by
+    /// `_TF2Wrapper`'s rule: raveled where they hold one value per row, else `tolist()`.
+    fn signature_outputs<'py>(
+        &self,
+        py: Python<'py>,
+        tensors: &[TensorRef<'_>],
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let session = &self.session;
+        let outputs = py
+            .detach(|| session.run(tensors))
+            .map_err(|e| to_pyerr(py, e))?;
+        let preds = PyDict::new(py);
+        for (port, value) in self.session.outputs().into_iter().zip(outputs) {
+            let arr = convert::value_to_py(py, value)?;
+            let dims = arr.cast::<PyUntypedArray>()?.shape().to_vec();
+            let column = match tensorflow::output_column(&dims) {
+                OutputColumn::Flat => arr.call_method0(intern!(py, "ravel"))?,
+                OutputColumn::Lists => arr.call_method0(intern!(py, "tolist"))?,
+            };
+            preds.set_item(&port.name, column)?;
+        }
+        Ok(preds)
+    }
+
+    /// [`SavedModel::predict_signature`] on a dict of ndarrays: each fed as `tf.constant` feeds
+    /// an ndarray (its own dtype), by name; answered with the dict of outputs. None unless the
+    /// names are exactly the signature's inputs, each of the type it takes.
+    fn signature_dict<'py>(
+        &self,
+        py: Python<'py>,
+        named: NamedArrays<'py>,
+        params: &CallParams<'_, 'py>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let ports = self.session.inputs();
+        let inputs: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<Option<&str>> = named.iter().map(|(n, _)| Some(n.as_str())).collect();
+        let Some(order) = tensorflow::feeds(&inputs, &names) else {
+            return Ok(None);
+        };
+        for (port, &j) in ports.iter().zip(&order) {
+            let elem = numpy_elem(&named[j].1.dtype());
+            // the dtype the signature takes, else TensorFlow's error (worded in Python)
+            if !matches!((&port.kind, elem), (ValueKind::Tensor { elem: e, .. }, Some(g)) if *e == g)
+            {
+                return Ok(None);
+            }
+        }
+        params.enforce(py)?;
+        let held = order
+            .iter()
+            .zip(ports)
+            .map(|(&j, port)| match port.kind {
+                ValueKind::Tensor { elem, .. } => convert::lend(&named[j].1, elem),
+                _ => unreachable!("checked above"),
+            })
+            .collect::<PyResult<Vec<Held<'py>>>>()?;
+        let tensors: Vec<TensorRef<'_>> = held.iter().map(|h| h.tensor()).collect();
+        Ok(Some(self.signature_outputs(py, &tensors)?.into_any()))
+    }
+
     /// [`SavedModel::predict_signature`] on a DataFrame read natively.
     fn signature_frame<'py>(
         &self,
@@ -267,20 +331,7 @@ impl SavedModel {
                 data: d.as_data_ref(),
             })
             .collect();
-        let session = &self.session;
-        let outputs = py
-            .detach(|| session.run(&tensors))
-            .map_err(|e| to_pyerr(py, e))?;
-        let preds = PyDict::new(py);
-        for (port, value) in self.session.outputs().into_iter().zip(outputs) {
-            let arr = convert::value_to_py(py, value)?;
-            let dims = arr.cast::<PyUntypedArray>()?.shape().to_vec();
-            let column = match tensorflow::output_column(&dims) {
-                OutputColumn::Flat => arr.call_method0(intern!(py, "ravel"))?,
-                OutputColumn::Lists => arr.call_method0(intern!(py, "tolist"))?,
-            };
-            preds.set_item(&port.name, column)?;
-        }
+        let preds = self.signature_outputs(py, &tensors)?;
         let kwargs = PyDict::new(py);
         kwargs.set_item(intern!(py, "data"), preds)?;
         py.import(intern!(py, "pandas"))?

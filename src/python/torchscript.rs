@@ -166,7 +166,7 @@ impl TorchScriptModel {
             |params| match Input::read(data)? {
                 Input::Array(arr) => self.predict_array(py, arr, plan, params),
                 Input::Table(table) => self.predict_table(py, data, &table, plan, params),
-                Input::Other => Ok(None),
+                Input::Dict(_) | Input::Other => Ok(None),
             },
         )
     }
