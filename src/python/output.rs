@@ -182,20 +182,16 @@ fn lent_array(buffer: Box<dyn EngineBuffer>) -> ArrayRef {
         ($(($v:ident, $t:ty, $a:ty)),*) => {
             match buffer.view() {
                 $(DataRef::$v(s) if s.as_ptr().align_offset(std::mem::align_of::<$t>()) == 0 => {
-                    let (ptr, len) = (s.as_ptr().cast::<u8>(), std::mem::size_of_val(s));
+                    let (ptr, len) = (NonNull::from(s).cast::<u8>(), std::mem::size_of_val(s));
                     let owner: Arc<dyn Allocation> = Arc::new(Lent {
                         _engine: AssertUnwindSafe(buffer),
                     });
                     // SAFETY: `ptr..ptr + len` are the elements `view` returned, which stay valid
                     // and unmoved for as long as the engine value lives (`EngineBuffer`); the
-                    // Arrow buffer holds `owner`, which owns it. The pointer is non-null (a slice)
+                    // Arrow buffer holds `owner`, which owns it. The pointer is a slice's (non-null)
                     // and aligned for the type (checked above).
                     let bytes = unsafe {
-                        Buffer::from_custom_allocation(
-                            NonNull::new(ptr.cast_mut()).unwrap_or(NonNull::dangling()),
-                            len,
-                            owner,
-                        )
+                        Buffer::from_custom_allocation(ptr, len, owner)
                     };
                     Arc::new(PrimitiveArray::<$a>::new(ScalarBuffer::from(bytes), None))
                 })*
