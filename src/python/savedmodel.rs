@@ -267,22 +267,20 @@ impl SavedModel {
         let Some(order) = tensorflow::feeds(&inputs, &names) else {
             return Ok(None);
         };
+        let mut feeds = Vec::with_capacity(order.len());
         for (port, &j) in ports.iter().zip(&order) {
-            let elem = numpy_elem(&named[j].1.dtype());
             // the dtype the signature takes, else TensorFlow's error (worded in Python)
-            if !matches!((&port.kind, elem), (ValueKind::Tensor { elem: e, .. }, Some(g)) if *e == g)
-            {
-                return Ok(None);
+            match (&port.kind, numpy_elem(&named[j].1.dtype())) {
+                (ValueKind::Tensor { elem, .. }, Some(given)) if *elem == given => {
+                    feeds.push((&named[j].1, given));
+                }
+                _ => return Ok(None),
             }
         }
         params.enforce(py)?;
-        let held = order
-            .iter()
-            .zip(ports)
-            .map(|(&j, port)| match port.kind {
-                ValueKind::Tensor { elem, .. } => convert::lend(&named[j].1, elem),
-                _ => unreachable!("checked above"),
-            })
+        let held = feeds
+            .into_iter()
+            .map(|(arr, elem)| convert::lend(arr, elem))
             .collect::<PyResult<Vec<Held<'py>>>>()?;
         let tensors: Vec<TensorRef<'_>> = held.iter().map(|h| h.tensor()).collect();
         Ok(Some(self.signature_outputs(py, &tensors)?.into_any()))
