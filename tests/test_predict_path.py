@@ -91,6 +91,8 @@ def models(tmp_path_factory):
         "two": (_two_inputs(), _cols(a="float", b="double")),
         # unnamed columns
         "unnamed": (_row_sum("double", 2), Schema([ColSpec("double"), ColSpec("double")])),
+        # one unnamed column (a scalar is one row)
+        "one": (_row_sum("double", 1), Schema([ColSpec("double")])),
         # no signature at all
         "nosig": (_row_sum("float", 2), None),
         # a tensor signature
@@ -314,6 +316,59 @@ def test_dicts_take_the_one_native_call(models, caplog):
     with pytest.raises(FastPyFuncError, match="missing") as info:
         ours.predict({"a": a})
     assert info.value.key == "b" and str(path) in str(info.value)
+
+
+def test_series_lists_scalars_and_row_dicts_take_the_one_native_call(models, caplog):
+    """Under a column signature, a Series, a list (of rows or of row dicts), a dict (of columns or
+    of one row) and a scalar become the DataFrame mlflow's enforcement makes of them (its own
+    pandas call), which the one native call then reads, enforces and runs. What the coercion or
+    the rules refuse is handed on and answered as mlflow does."""
+    cases = {
+        "doubles": [
+            [{"a": 1.0, "b": 2.0, "c": 3.0}, {"a": 4.0, "b": 5.0, "c": 6.5}],
+            {"a": 1.0, "b": 2.0, "c": 3.0},  # one row
+            {"a": [1.0, 4.0], "b": [2.0, 5.0], "c": [3.0, 6.5]},  # columns
+            {"a": np.array([1.0, 4.0]), "b": np.array([2.0, 5.0]), "c": np.array([3.0, 6.5])},
+        ],
+        "unnamed": [[[1.0, 2.0], [4.0, 5.5]]],
+        "one": [3.5, np.float64(-1.0), [1.0, 2.0], pd.Series([1.0, 2.0], index=[4, 2], name="s")],
+        "two": [pd.Series([1.5, 2.5], name="a").to_frame().assign(b=[3.0, 4.0])["a"]],
+    }
+    for name, inputs in cases.items():
+        ours, theirs, _ = models[name]
+        for data in inputs:
+            direct = ours._native_predict(data, ours._native_plan)
+            expected = _outcome(theirs, data)
+            if name == "two":  # a Series is one column: mlflow's missing-input error, in Python
+                assert direct is None
+                _same_outcome(_outcome(ours, data), expected)
+                continue
+            assert direct is not None, (name, data)
+            _same_outcome(direct, expected)
+            _same_outcome(_outcome(ours, data), expected)
+    handed_on = {
+        "doubles": [
+            [{"a": 1.0, "b": 2.0}],  # a missing column: mlflow's error
+            [{"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}],  # an extra column: mlflow warns, then drops it
+            {"a": "x", "b": 2.0, "c": 3.0},  # a str for a double: mlflow's error
+            [[1.0, 2.0, 3.0]],  # columns 0, 1, 2 for a named signature: mlflow's error
+            {"a": [1.0], "b": [2.0, 3.0], "c": [3.0]},  # ragged: pandas refuses, mlflow words it
+            "text",
+            3.5,
+        ],
+        "unnamed": [np.float32(2.5)],  # one column for two
+        "one": ["text"],
+    }
+    for name, inputs in handed_on.items():
+        ours, theirs, _ = models[name]
+        for data in inputs:
+            assert ours._native_predict(data, ours._native_plan) is None, data
+            caplog.clear()
+            with caplog.at_level(logging.WARNING):
+                got = _outcome(ours, data)
+                expected = _outcome(theirs, data)
+            _same_outcome(got, expected)
+            assert logged_warnings(caplog) == logged_warnings(caplog, "mlflow.models.utils")
 
 
 def test_frames_under_a_tensor_signature_take_the_native_path(models):

@@ -199,7 +199,7 @@ def _mixed_frame(n, seed=0):
     )
 
 
-def test_tables_and_arrays_take_the_one_native_call(ts_models, ts_columns):
+def test_tables_and_arrays_take_the_one_native_call(ts_models, ts_columns, tmp_path):
     """ndarrays, DataFrames (with and without a column signature), Arrow and polars are read,
     enforced, fed and answered in one native call; answers are mlflow's (Arrow: the Python path's
     DataFrame as Arrow)."""
@@ -223,6 +223,21 @@ def test_tables_and_arrays_take_the_one_native_call(ts_models, ts_columns):
         assert isinstance(got, pl.DataFrame) and got.to_arrow().equals(as_arrow)
         # the index stored as a column is to_pandas()'s index, never a feature (Python path)
         assert ours.predict(pa.table(df)).equals(as_arrow)
+    # records, a dict of columns, one row dict and a Series: mlflow's DataFrame of them, read in
+    # the same call (the columns' types are what Python's float and int become: double, long)
+    import torch
+
+    wide = frame.astype({"c": np.float64, "d": np.int64})
+    module = torch.jit.load(str(ts_models["scripted"] / "data" / "model.pth"))
+    d = tmp_path / "doubles-longs"
+    signature = mlflow.models.infer_signature(wide)
+    mlflow.pytorch.save_model(module, str(d), serialization_format="pickle", signature=signature)
+    ours, theirs = both(d)
+    records = wide.to_dict("records")
+    for data in (records, wide.to_dict("list"), records[0]):
+        direct = ours._native_predict(data, ours._native_plan)
+        assert direct is not None, data
+        assert_same(direct, theirs.predict(data))
     ours, theirs = both(ts_models["scripted"])
     x = np.random.default_rng(2).random((3, 4), dtype=np.float32)
     direct = ours._native_predict(x, ours._native_plan)

@@ -467,6 +467,26 @@ def _to_frame(pd: Any, data: Any, dict_is_row: bool) -> Any:
     return frame
 
 
+def native_frame(data: Any, dict_is_row: bool) -> Any:
+    """For the one native call: the DataFrame mlflow's enforcement makes of a Series, list,
+    scalar or dict under a column signature, so the native reader reads it as any DataFrame.
+    None for other inputs and for any coercion that fails: the Python path then words mlflow's
+    error."""
+    pd = loaded("pandas")
+    if not (
+        isinstance(data, (list, dict, str, bytes))
+        or np.isscalar(data)
+        or (pd is not None and isinstance(data, pd.Series))
+    ):
+        return None
+    try:
+        return _to_frame(
+            require("pandas", "A column signature's list, dict or scalar input"), data, dict_is_row
+        )
+    except (_Failure, ImportError):
+        return None
+
+
 def arrow_to_pandas(data: Any) -> Any:
     """A pyarrow Table/RecordBatch, or anything exporting an Arrow C stream (polars, DuckDB
     relations...), as the pandas DataFrame ``to_pandas()`` gives; None for anything else."""

@@ -11,10 +11,13 @@ use numpy::prelude::*;
 use numpy::{PyArray1, PyArrayDescr, PyReadonlyArray1, PyUntypedArray};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
 use pyo3_arrow::{PyRecordBatch, PyTable};
 
 use crate::frame::{arrow_column, arrow_dtype, pandas_meta, Chunk, Column};
+use crate::schema::enforce::Plan;
+use crate::schema::ColType;
 use crate::tensor::{DataRef, ElemType};
 
 /// What a `predict` input is, as far as the native path reads it.
@@ -25,7 +28,8 @@ pub(crate) enum Input<'py> {
     Table(Table<'py>),
     /// A dict (of named arrays, for multi-input models).
     Dict(Bound<'py, PyDict>),
-    /// Anything else (lists, scalars, Series, ...): mlflow's coercions, in Python.
+    /// Anything else (a Series, list or scalar [`Input::read_coerced`] did not turn into a
+    /// DataFrame, Spark, sparse matrices, Arrow arrays): the Python path.
     Other,
 }
 
@@ -171,6 +175,37 @@ impl<'py> Input<'py> {
             ));
         }
         Ok(Input::Other)
+    }
+}
+
+impl<'py> Input<'py> {
+    /// [`Input::read`] after mlflow's coercion of the inputs its enforcement of a column
+    /// signature turns into a DataFrame first: a Series, list, scalar or dict (`pd.DataFrame` of
+    /// it, or of `[it]` for one row). The coercion is `_enforce.native_frame`, the pandas call
+    /// mlflow's rule names. Also returns the object read (the frame, where one was made): pandas
+    /// results keep its index.
+    pub fn read_coerced(
+        data: &Bound<'py, PyAny>,
+        plan: Option<&Plan>,
+    ) -> PyResult<(Bound<'py, PyAny>, Input<'py>)> {
+        static NATIVE_FRAME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let input = Input::read(data)?;
+        let dict_is_row = match (plan, &input) {
+            // mlflow reads a dict as one row when any column is an Array or Object
+            (Some(Plan::Columns(c)), Input::Other | Input::Dict(_)) => c
+                .cols
+                .iter()
+                .any(|c| matches!(c.ty, ColType::Array(_) | ColType::Object(_))),
+            _ => return Ok((data.clone(), input)),
+        };
+        let py = data.py();
+        let coerce = NATIVE_FRAME.import(py, "fastpyfunc._enforce", "native_frame")?;
+        let frame = coerce.call1((data, dict_is_row))?;
+        if frame.is_none() {
+            return Ok((data.clone(), input));
+        }
+        let input = Input::read(&frame)?;
+        Ok((frame, input))
     }
 }
 

@@ -163,10 +163,10 @@ impl TorchScriptModel {
             py,
             param_plan.as_deref(),
             params.as_ref(),
-            |params| match Input::read(data)? {
-                Input::Array(arr) => self.predict_array(py, arr, plan, params),
-                Input::Table(table) => self.predict_table(py, data, &table, plan, params),
-                Input::Dict(_) | Input::Other => Ok(None),
+            |params| match Input::read_coerced(data, plan)? {
+                (_, Input::Array(arr)) => self.predict_array(py, arr, plan, params),
+                (data, Input::Table(table)) => self.predict_table(py, &data, &table, plan, params),
+                (_, Input::Dict(_) | Input::Other) => Ok(None),
             },
         )
     }
