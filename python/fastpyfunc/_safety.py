@@ -31,10 +31,32 @@ PICKLING_LOADERS = frozenset(
         "mlflow.pyfunc.model",
         "mlflow.pytorch",
         "mlflow.statsmodels",
-        "mlflow.prophet",
         "mlflow.pmdarima",
         "mlflow.shap",
         "mlflow.h2o",
+    }
+)
+# mlflow's loader modules checked to read only data from the model directory (with the checks of
+# _loader_reason): an allow-list, so a flavor nobody has read (or a new mlflow one) needs trust.
+#   mlflow.onnx: the ONNX file (onnxruntime); mlflow.prophet: prophet's JSON (model_from_json);
+#   mlflow.keras: a SavedModel, or a .keras archive loaded in Keras' safe mode;
+#   mlflow.tensorflow: a SavedModel, or a Keras file without its cloudpickled custom objects and
+#   with a keras_module.txt naming Keras itself; the boosting loaders: see BOOSTING_LOADERS.
+DATA_LOADERS = frozenset({"mlflow.onnx", "mlflow.prophet", "mlflow.keras", "mlflow.tensorflow"})
+# mlflow.tensorflow's Keras model files that make it run code: cloudpickles it loads, and the
+# module keras_module.txt names (imported, then its ``.models.load_model`` called).
+_KERAS_PICKLES = ("custom_objects.cloudpickle", "global_custom_objects.cloudpickle")
+_KERAS_MODULE_FILE = "keras_module.txt"
+# (the ``__name__`` of ``tensorflow.keras`` that mlflow writes, across TensorFlow releases)
+_KERAS_MODULES = frozenset(
+    {
+        "keras",
+        "tf_keras",
+        "tensorflow.keras",
+        "keras.api._v2.keras",
+        "keras._tf_keras.keras",
+        "tensorflow.python.keras",
+        "tensorflow.python.keras.api._v2.keras",
     }
 )
 # mlflow's boosting flavors: their models are data (xgboost's UBJ/JSON, lightgbm's text,
@@ -301,6 +323,49 @@ def code_reasons(
                     "flavors.python_function.loader_module",
                     f"{module} deserializes pickled Python objects (for example eager PyTorch modules) "
                     "that fastpyfunc cannot verify",
+                )
+            )
+        elif module not in DATA_LOADERS:
+            reasons.append(
+                (
+                    "flavors.python_function.loader_module",
+                    f"{module} is not one of the mlflow loaders fastpyfunc has checked to read only "
+                    f"data ({', '.join(sorted(DATA_LOADERS | BOOSTING_LOADERS.keys()))}); it may "
+                    "unpickle files or import names from the model directory",
+                )
+            )
+        elif module == "mlflow.tensorflow":
+            reasons += _keras_code(model_path, plan.data_path)
+    return reasons
+
+
+def _keras_code(model_path: str, data_path: str) -> list[tuple[str, str]]:
+    """What in an mlflow.tensorflow Keras model's data directory would run code when loaded."""
+    reasons = []
+    for name in _KERAS_PICKLES:
+        if os.path.lexists(os.path.join(data_path, name)):
+            rel = os.path.relpath(os.path.join(data_path, name), model_path)
+            reasons.append(
+                (
+                    "flavors.python_function.data",
+                    f"its Keras custom objects {rel} are a cloudpickle of Python code, which "
+                    "mlflow.tensorflow loads",
+                )
+            )
+    spec = os.path.join(data_path, _KERAS_MODULE_FILE)
+    if os.path.lexists(spec):
+        try:
+            with open(confine(model_path, spec, "flavors.python_function.data"), "rb") as f:
+                named = f.read(256).decode("utf-8", "replace")
+        except OSError as e:
+            named = f"<unreadable: {e.strerror}>"
+        if named not in _KERAS_MODULES:
+            rel = os.path.relpath(spec, model_path)
+            reasons.append(
+                (
+                    "flavors.python_function.data",
+                    f"{rel} names the module {named[:80]!r}, which mlflow.tensorflow would import and "
+                    "whose models.load_model it would call; it is not one of Keras' own names",
                 )
             )
     return reasons
@@ -677,6 +742,11 @@ def scan(model_uri: str | os.PathLike[str]) -> ScanReport:
             _scan_model_file(model_path, found.path, found.format, files, reasons)
     else:
         formats.append(route.module)
+        if route.module == "mlflow.tensorflow":  # Keras custom objects: their globals and code
+            for name in _KERAS_PICKLES:
+                path = os.path.join(plan.data_path, name)
+                if os.path.isfile(path) and _inside(model_path, os.path.realpath(path)):
+                    files.append(_scan_pickle(model_path, path, "cloudpickle"))
     if isinstance(pyfunc_conf.get("python_model"), str):
         path = os.path.join(model_path, pyfunc_conf["python_model"])
         if os.path.isfile(path):
