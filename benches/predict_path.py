@@ -3,7 +3,8 @@
     .venv/bin/python benches/predict_path.py [--quick]
 
 The issue-12 model: the `onnx` flavor, a column signature of 5 named doubles over one [-1, 5]
-float input (Y = the row sum). Inputs: a pandas DataFrame, a pyarrow Table, and for the tensor
+float input (Y = the row sum). Inputs: a pandas DataFrame, a pyarrow Table, a list of row dicts
+(what a JSON API hands over; by hand: the rows' values into a float32 array), and for the tensor
 signature ([-1, 5] float32, same graph) an ndarray. The raw baselines are onnxruntime's own
 Python API: `InferenceSession.run` on a ready float32 ndarray, and the hand-written Arrow path
 (`np.column_stack` of the table's columns, cast to float32, run). Per-call medians, each
@@ -26,6 +27,7 @@ CASES = [  # (input kind, rows, calls)
     ("pandas", 1, 3000),
     ("arrow", 1, 3000),
     ("ndarray-tensor", 1, 3000),
+    ("records", 1, 1000),
     ("pandas", 10_000, 300),
     ("arrow", 10_000, 300),
     ("ndarray-tensor", 10_000, 300),
@@ -73,11 +75,11 @@ names = [f"f{i}" for i in range(5)]
 if which == "fastpyfunc":
     import fastpyfunc
     cm, tm = fastpyfunc.load_model(cols_path), fastpyfunc.load_model(tens_path)
-    fns = {"pandas": cm.predict, "arrow": cm.predict, "ndarray-tensor": tm.predict}
+    fns = {"pandas": cm.predict, "arrow": cm.predict, "ndarray-tensor": tm.predict, "records": cm.predict}
 elif which == "mlflow.pyfunc":
     import mlflow.pyfunc
     cm, tm = mlflow.pyfunc.load_model(cols_path), mlflow.pyfunc.load_model(tens_path)
-    fns = {"pandas": cm.predict, "ndarray-tensor": tm.predict}  # mlflow rejects Arrow input
+    fns = {"pandas": cm.predict, "ndarray-tensor": tm.predict, "records": cm.predict}  # mlflow rejects Arrow
 else:
     import onnxruntime
     s = onnxruntime.InferenceSession(cols_path + "/model.onnx", providers=["CPUExecutionProvider"])
@@ -86,6 +88,7 @@ else:
         "pandas": lambda df: run(df.to_numpy(np.float32)),
         "arrow": lambda t: run(np.column_stack([t.column(n).to_numpy() for n in names]).astype(np.float32)),
         "ndarray-tensor": run,
+        "records": lambda recs: run(np.array([[r[n] for n in names] for r in recs], dtype=np.float32)),
     }
 rng = np.random.default_rng(0)
 def data(kind, rows):
@@ -93,6 +96,8 @@ def data(kind, rows):
     if kind == "ndarray-tensor":
         return x.astype(np.float32)
     df = pd.DataFrame(x, columns=names)
+    if kind == "records":
+        return df.to_dict("records")
     return pa.Table.from_pandas(df, preserve_index=False) if kind == "arrow" else df
 clock = time.perf_counter_ns
 out = {}

@@ -15,7 +15,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
@@ -369,6 +369,75 @@ def test_series_lists_scalars_and_row_dicts_take_the_one_native_call(models, cap
                 expected = _outcome(theirs, data)
             _same_outcome(got, expected)
             assert logged_warnings(caplog) == logged_warnings(caplog, "mlflow.models.utils")
+
+
+_cell = st.one_of(
+    # (float32's range: beyond it numpy's cast to the model's float warns, in either path)
+    st.floats(allow_nan=True, allow_infinity=True, width=32),
+    st.integers(-(2**63), 2**63 - 1),
+    st.integers(-(2**54), 2**54),
+    st.booleans(),
+    st.none(),
+    st.sampled_from([np.float64(1.5), np.int64(3), 2**70]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# (found by this test: mlflow's missing-values check meets the infinity and reports int()'s error)
+@example(
+    name="longs", cells=[[0.0, None, 0.0], [None, 0.0, 0.0], [float("inf"), 0.0, 0.0]], homogeneous=False
+)
+@given(
+    name=st.sampled_from(["doubles", "longs"]),
+    cells=st.lists(st.lists(_cell, min_size=3, max_size=3), min_size=1, max_size=4),
+    homogeneous=st.booleans(),
+)
+def test_records_like_mlflow(models, name, cells, homogeneous):
+    """A list of row dicts (read natively where every value is a Python float or int, else by
+    pandas) answers as mlflow's predict does; the native reading gives what pandas would."""
+    ours, theirs, _ = models[name]
+    keys = ["a", "b", "c"] if name == "doubles" else ["a", "b", "x"]
+    if homogeneous:  # one Python type per column: the case read natively
+        cells = [[float(v) if isinstance(v, float) else v for v in row] for row in cells]
+    records = [dict(zip(keys, row, strict=True)) for row in cells]
+    direct = ours._native_predict(records, ours._native_plan)
+    expected = _outcome(theirs, [dict(r) for r in records])
+    if direct is not None:
+        _same_outcome(direct, expected)
+    _same_outcome(_outcome(ours, records), expected)
+
+
+def test_records_are_read_natively(models):
+    """Records of Python floats and ints take the one native call without pandas building a
+    frame, and answer as mlflow does (mixed ints and floats are float64, as pandas makes them)."""
+    import sys
+
+    cases = {
+        "doubles": [
+            [{"a": 1.0, "b": 2.5, "c": float("nan")}],
+            [{"a": 1.0, "b": 2.0, "c": 3.0}, {"c": 4.0, "a": 5.0, "b": -0.0}],  # key order: the first's
+            [{"a": 1.0, "b": 2.0, "c": 3.0}, {"a": 2, "b": 2.0, "c": 3.0}],  # ints among floats
+        ],
+        "longs": [[{"a": 1, "b": 2}, {"a": -(2**40), "b": 7}]],
+    }
+    for name, inputs in cases.items():
+        ours, theirs, _ = models[name]
+        for records in inputs:
+            expected = _outcome(theirs, [dict(r) for r in records])
+            if name == "doubles":
+                assert ours._native_predict(records, ours._native_plan) is not None
+            _same_outcome(_outcome(ours, records), expected)  # longs: int64 for an integer column
+    ours, _, _ = models["doubles"]
+    frame = pd.DataFrame
+    try:  # the native reader builds no DataFrame for the input (only the result's)
+        calls = []
+        pd.DataFrame = lambda *a, **k: (calls.append(a[:1]), frame(*a, **k))[1]  # type: ignore[misc]
+        sys.modules["pandas"].DataFrame = pd.DataFrame
+        ours.predict([{"a": 1.0, "b": 2.0, "c": 3.0}])
+    finally:
+        pd.DataFrame = frame
+        sys.modules["pandas"].DataFrame = frame
+    assert not any(isinstance(a[0], list) for a in calls if a), calls
 
 
 def test_frames_under_a_tensor_signature_take_the_native_path(models):

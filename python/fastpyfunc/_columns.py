@@ -45,8 +45,11 @@ def apply(series: Any, action: _native.ColumnAction, decide: Decide) -> Any:
                 series = series.infer_objects()
                 return apply(series, decide(series.dtype, True), decide)
             case _A.Reject(message=message, nan_int_hint=hint):
-                if hint and _native.nan_and_integers(series.to_numpy()):
-                    message += _native.nan_int_hint()
+                try:
+                    if hint and _native.nan_and_integers(series.to_numpy()):
+                        message += _native.nan_int_hint()
+                except OverflowError as e:  # mlflow's int(inf), reported as it is
+                    fail(str(e))
                 fail(message)
             case _A.Cast(to=to):
                 return series.astype(to, errors="raise")

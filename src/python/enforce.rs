@@ -373,7 +373,8 @@ pub(crate) fn all_zero_or_one(
     Ok(py.detach(|| view.iter().all(|&v| v == 0 || v == 1)))
 }
 
-/// The float64 data holds a NaN and is otherwise all integers (mlflow's missing-values hint).
+/// The float64 data holds a NaN and is otherwise all integers (mlflow's missing-values hint);
+/// OverflowError where mlflow's check meets an infinity first.
 #[pyfunction]
 pub(crate) fn nan_and_integers(
     py: Python<'_>,
@@ -384,15 +385,23 @@ pub(crate) fn nan_and_integers(
         .try_readonly()
         .map_err(|e| PyTypeError::new_err(e.to_string()))?;
     let view = arr.as_array();
-    Ok(py.detach(|| {
-        let mut nan = false;
+    // mlflow's `values.hasnans and all(pd.isnull(x) or int(x) == x ...)`, in its order: an
+    // infinity reached before any fraction is int()'s OverflowError, which mlflow reports.
+    let verdict = py.detach(|| {
+        if !view.iter().any(|v| v.is_nan()) {
+            return Some(false);
+        }
         for &v in view.iter() {
-            if v.is_nan() {
-                nan = true;
-            } else if v.fract() != 0.0 || v.is_infinite() {
-                return false;
+            if v.is_infinite() {
+                return None;
+            }
+            if !v.is_nan() && v.fract() != 0.0 {
+                return Some(false);
             }
         }
-        nan
-    }))
+        Some(true)
+    });
+    verdict.ok_or_else(|| {
+        pyo3::exceptions::PyOverflowError::new_err("cannot convert float infinity to integer")
+    })
 }

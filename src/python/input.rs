@@ -198,6 +198,9 @@ impl<'py> Input<'py> {
                 .any(|c| matches!(c.ty, ColType::Array(_) | ColType::Object(_))),
             _ => return Ok((data.clone(), input)),
         };
+        if let Some(table) = records_table(data)? {
+            return Ok((data.clone(), Input::Table(table)));
+        }
         let py = data.py();
         let coerce = NATIVE_FRAME.import(py, "fastpyfunc._enforce", "native_frame")?;
         let frame = coerce.call1((data, dict_is_row))?;
@@ -207,6 +210,102 @@ impl<'py> Input<'py> {
         let input = Input::read(&frame)?;
         Ok((frame, input))
     }
+}
+
+/// A list of row dicts (what JSON APIs hand over) read as `pd.DataFrame(records)` reads it, in
+/// the case whose answer is certain: every record an exact dict with the same str keys, every
+/// value an exact Python `float` or `int`. A column of ints is int64, one with a float is
+/// float64 (its ints converted, all within 2**53 so exactly). None for anything else: pandas
+/// builds the frame. Its index would be the default RangeIndex, as results built from it have.
+fn records_table<'py>(data: &Bound<'py, PyAny>) -> PyResult<Option<Table<'py>>> {
+    use arrow_array::{Float64Array, Int64Array};
+    use pyo3::types::{PyFloat, PyInt, PyList};
+
+    enum Col {
+        Ints(Vec<i64>),
+        Floats(Vec<f64>),
+    }
+    const EXACT: i64 = 1 << 53;
+    let Ok(list) = data.cast_exact::<PyList>() else {
+        return Ok(None);
+    };
+    let rows = list.len();
+    let Some(first) = list.iter().next() else {
+        return Ok(None);
+    };
+    let Ok(first) = first.cast_exact::<PyDict>().cloned() else {
+        return Ok(None);
+    };
+    let mut keys = Vec::with_capacity(first.len());
+    for k in first.keys() {
+        let Ok(k) = k.cast_exact::<PyString>().cloned() else {
+            return Ok(None);
+        };
+        keys.push(k);
+    }
+    let mut cols: Vec<Col> = keys
+        .iter()
+        .map(|_| Col::Ints(Vec::with_capacity(rows)))
+        .collect();
+    for record in list.iter() {
+        let Ok(record) = record.cast_exact::<PyDict>() else {
+            return Ok(None);
+        };
+        if record.len() != keys.len() {
+            return Ok(None);
+        }
+        for (key, col) in keys.iter().zip(cols.iter_mut()) {
+            let Some(v) = record.get_item(key)? else {
+                return Ok(None);
+            };
+            if let Ok(f) = v.cast_exact::<PyFloat>() {
+                let f = f.value();
+                match col {
+                    Col::Floats(xs) => xs.push(f),
+                    Col::Ints(xs) => {
+                        if xs.iter().any(|i| !(-EXACT..=EXACT).contains(i)) {
+                            return Ok(None);
+                        }
+                        let mut fs: Vec<f64> = xs.iter().map(|&i| i as f64).collect();
+                        fs.reserve(rows - fs.len());
+                        fs.push(f);
+                        *col = Col::Floats(fs);
+                    }
+                }
+            } else if v.cast_exact::<PyInt>().is_ok() {
+                let Ok(i) = v.extract::<i64>() else {
+                    return Ok(None);
+                };
+                match col {
+                    Col::Ints(xs) => xs.push(i),
+                    Col::Floats(xs) if (-EXACT..=EXACT).contains(&i) => xs.push(i as f64),
+                    Col::Floats(_) => return Ok(None),
+                }
+            } else {
+                return Ok(None);
+            }
+        }
+    }
+    let mut labels = Vec::with_capacity(keys.len());
+    for k in &keys {
+        labels.push(Some(k.to_str()?.to_owned()));
+    }
+    let sources = cols
+        .into_iter()
+        .map(|c| {
+            let array: ArrayRef = match c {
+                Col::Ints(xs) => Arc::new(Int64Array::from(xs)),
+                Col::Floats(xs) => Arc::new(Float64Array::from(xs)),
+            };
+            Source::Arrow(vec![array])
+        })
+        .collect();
+    Ok(Some(Table {
+        origin: Origin::Pandas,
+        labels,
+        rows,
+        sources,
+    }))
 }
 
 /// A DataFrame's columns: labels from `columns`, dtypes and arrays from its block manager

@@ -272,7 +272,10 @@ pub(crate) fn unlabelled_frame<'py>(
         let pd = py.import(intern!(py, "pandas"))?;
         let arr = value_to_py(py, out)?;
         let kwargs = PyDict::new(py);
-        kwargs.set_item(intern!(py, "index"), input.getattr(intern!(py, "index"))?)?;
+        // a list of records read natively: pd.DataFrame(records) has the default RangeIndex
+        if !input.is_instance_of::<PyList>() {
+            kwargs.set_item(intern!(py, "index"), input.getattr(intern!(py, "index"))?)?;
+        }
         return pd
             .getattr(intern!(py, "DataFrame"))?
             .call((arr,), Some(&kwargs))
