@@ -37,7 +37,7 @@ PICKLING_LOADERS = frozenset(
     }
 )
 # mlflow's loader modules checked to read only data from the model directory (with the checks of
-# _loader_reason): an allow-list, so a flavor nobody has read (or a new mlflow one) needs trust.
+# code_reasons and _keras_code): an allow-list, so a flavor nobody has read (or a new one) needs trust.
 #   mlflow.onnx: the ONNX file (onnxruntime); mlflow.prophet: prophet's JSON (model_from_json);
 #   mlflow.keras: a SavedModel, or a .keras archive loaded in Keras' safe mode;
 #   mlflow.tensorflow: a SavedModel, or a Keras file without its cloudpickled custom objects and
