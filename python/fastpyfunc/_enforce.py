@@ -79,10 +79,7 @@ class Enforcer:
             if any(not isinstance(n, str) for n in names)
             else None
         )
-        # mlflow reads a dict as one row when any column is an Array or Object
-        self._dict_is_row = any(
-            isinstance(t, dict) and t["type"] in ("array", "object") for t in self._col_types
-        )
+        self._dict_is_row = columns and self._plan.dict_is_row  # type: ignore[union-attr]
         # Built at load, as mlflow validates the defaults when it reads the MLmodel: a default
         # that does not fit its spec is a malformed model, not a failure of every predict.
         # ``param_plan`` (ModelInfo.param_plan) builds it from the signature parsed at load.

@@ -171,6 +171,9 @@ class EnforcePlan:
     @property
     def named(self) -> bool: ...
     @property
+    def dict_is_row(self) -> bool:
+        """Whether a dict input is one row rather than columns (column signatures only)."""
+    @property
     def names(self) -> list[str | None]: ...
     @property
     def types(self) -> list[str | dict[str, Any]]:

@@ -59,6 +59,12 @@ impl EnforcePlan {
         }
     }
 
+    /// Whether a dict input is one row rather than columns (column signatures only).
+    #[getter]
+    fn dict_is_row(&self) -> bool {
+        matches!(&self.plan, Plan::Columns(c) if c.dict_is_row())
+    }
+
     /// Schema input names (None for unnamed inputs), in schema order.
     #[getter]
     fn names(&self) -> Vec<Option<String>> {

@@ -17,7 +17,6 @@ use pyo3_arrow::{PyRecordBatch, PyTable};
 
 use crate::frame::{arrow_column, arrow_dtype, pandas_meta, Chunk, Column};
 use crate::schema::enforce::Plan;
-use crate::schema::ColType;
 use crate::tensor::{DataRef, ElemType};
 
 /// What a `predict` input is, as far as the native path reads it.
@@ -47,6 +46,9 @@ pub(crate) struct Table<'py> {
     /// Column labels; None for a label that is not a str (never matches a schema name).
     pub labels: Vec<Option<String>>,
     pub rows: usize,
+    /// The pandas DataFrame read, whose index pandas results keep; None for records (whose
+    /// `pd.DataFrame` has the default RangeIndex) and Arrow.
+    pub frame: Option<Bound<'py, PyAny>>,
     sources: Vec<Source<'py>>,
 }
 
@@ -155,15 +157,10 @@ impl<'py> Input<'py> {
             Origin::Arrow
         };
         let py = data.py();
-        if data.hasattr(intern!(py, "__arrow_c_stream__"))? {
-            // A ChunkedArray or array stream is not a table: the Python path reads it.
-            let Ok(table) = data.extract::<PyTable>() else {
-                return Ok(Input::Other);
-            };
-            let (batches, schema) = table.into_inner();
-            return Ok(arrow_table(origin, &schema, &batches));
-        }
-        if data.hasattr(intern!(py, "__arrow_c_array__"))? {
+        // A pyarrow Table only streams; a RecordBatch streams at several times the cost of
+        // exporting it as one array; a failed `hasattr` costs an AttributeError: ask once.
+        let table = module == "pyarrow.lib" && data.get_type().name()?.to_str()? == "Table";
+        if !table && data.hasattr(intern!(py, "__arrow_c_array__"))? {
             let Ok(batch) = data.extract::<PyRecordBatch>() else {
                 return Ok(Input::Other);
             };
@@ -174,6 +171,14 @@ impl<'py> Input<'py> {
                 std::slice::from_ref(&batch),
             ));
         }
+        if data.hasattr(intern!(py, "__arrow_c_stream__"))? {
+            // A ChunkedArray or array stream is not a table: the Python path reads it.
+            let Ok(table) = data.extract::<PyTable>() else {
+                return Ok(Input::Other);
+            };
+            let (batches, schema) = table.into_inner();
+            return Ok(arrow_table(origin, &schema, &batches));
+        }
         Ok(Input::Other)
     }
 }
@@ -182,33 +187,24 @@ impl<'py> Input<'py> {
     /// [`Input::read`] after mlflow's coercion of the inputs its enforcement of a column
     /// signature turns into a DataFrame first: a Series, list, scalar or dict (`pd.DataFrame` of
     /// it, or of `[it]` for one row). The coercion is `_enforce.native_frame`, the pandas call
-    /// mlflow's rule names. Also returns the object read (the frame, where one was made): pandas
-    /// results keep its index.
-    pub fn read_coerced(
-        data: &Bound<'py, PyAny>,
-        plan: Option<&Plan>,
-    ) -> PyResult<(Bound<'py, PyAny>, Input<'py>)> {
+    /// mlflow's rule names; pandas results keep the frame's index ([`Table::frame`]).
+    pub fn read_coerced(data: &Bound<'py, PyAny>, plan: Option<&Plan>) -> PyResult<Input<'py>> {
         static NATIVE_FRAME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let input = Input::read(data)?;
         let dict_is_row = match (plan, &input) {
-            // mlflow reads a dict as one row when any column is an Array or Object
-            (Some(Plan::Columns(c)), Input::Other | Input::Dict(_)) => c
-                .cols
-                .iter()
-                .any(|c| matches!(c.ty, ColType::Array(_) | ColType::Object(_))),
-            _ => return Ok((data.clone(), input)),
+            (Some(Plan::Columns(c)), Input::Other | Input::Dict(_)) => c.dict_is_row(),
+            _ => return Ok(input),
         };
         if let Some(table) = records_table(data)? {
-            return Ok((data.clone(), Input::Table(table)));
+            return Ok(Input::Table(table));
         }
         let py = data.py();
         let coerce = NATIVE_FRAME.import(py, "fastpyfunc._enforce", "native_frame")?;
         let frame = coerce.call1((data, dict_is_row))?;
         if frame.is_none() {
-            return Ok((data.clone(), input));
+            return Ok(input);
         }
-        let input = Input::read(&frame)?;
-        Ok((frame, input))
+        Input::read(&frame)
     }
 }
 
@@ -304,6 +300,7 @@ fn records_table<'py>(data: &Bound<'py, PyAny>) -> PyResult<Option<Table<'py>>> 
         origin: Origin::Pandas,
         labels,
         rows,
+        frame: None,
         sources,
     }))
 }
@@ -352,6 +349,7 @@ fn read_pandas<'py>(df: &Bound<'py, PyAny>) -> PyResult<Option<Table<'py>>> {
         origin: Origin::Pandas,
         labels,
         rows,
+        frame: Some(df.clone()),
         sources,
     }))
 }
@@ -409,6 +407,7 @@ fn arrow_table<'py>(origin: Origin, schema: &Schema, batches: &[RecordBatch]) ->
         origin,
         labels,
         rows,
+        frame: None,
         sources,
     })
 }

@@ -220,7 +220,7 @@ impl OnnxModel {
             py,
             param_plan.as_deref(),
             params.as_ref(),
-            |params| match Input::read_coerced(data, plan)?.1 {
+            |params| match Input::read_coerced(data, plan)? {
                 Input::Array(arr) => match named_array(plan, &arr) {
                     Some(named) => self.predict_named(py, named, params),
                     None => self.predict_array(py, &arr, plan, params),

@@ -13,8 +13,8 @@ use arrow_array::types::{
 use arrow_array::PrimitiveArray;
 use arrow_array::{
     ArrayRef, BooleanArray, FixedSizeListArray, Float16Array, Float32Array, Float64Array,
-    Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray, UInt16Array,
-    UInt32Array, UInt64Array, UInt8Array,
+    Int16Array, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray, StructArray,
+    UInt16Array, UInt32Array, UInt64Array, UInt8Array,
 };
 use arrow_buffer::{alloc::Allocation, Buffer, ScalarBuffer};
 use arrow_schema::{Field, Schema};
@@ -24,12 +24,13 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
+use pyo3_arrow::ffi::to_array_pycapsules;
 use pyo3_arrow::PyTable;
 use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
 
 use super::convert::{outputs_dict, value_to_py};
-use super::input::Origin;
+use super::input::{Origin, Table};
 use crate::tensor::{Data, DataRef, EngineBuffer, Value};
 
 /// The result of a table input: `names[i]` is the column of `values[i]`. `columns` caches the
@@ -69,17 +70,34 @@ fn arrow_result<'py>(
     origin: Origin,
     batch: RecordBatch,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let schema = batch.schema();
-    let table = Bound::new(py, PyTable::try_new(vec![batch], schema)?)?;
-    match origin {
-        Origin::Polars => py.import("polars")?.getattr("DataFrame")?.call1((table,)),
-        // Through the C stream: `pyarrow.table()` would import pandas to rule out a DataFrame.
-        _ => py
-            .import("pyarrow")?
-            .getattr("RecordBatchReader")?
-            .call_method1("from_stream", (table,))?
-            .call_method0("read_all"),
+    if origin == Origin::Polars {
+        let schema = batch.schema();
+        let table = Bound::new(py, PyTable::try_new(vec![batch], schema)?)?;
+        return py.import("polars")?.getattr("DataFrame")?.call1((table,));
     }
+    // One batch through the C data interface: a third of the C stream's cost (which exports and
+    // imports the schema twice) and no `pyarrow.table()`, which would import pandas.
+    static IMPORT_BATCH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static FROM_BATCHES: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let pyarrow = |class: &str, method: &str| {
+        Ok::<_, PyErr>(
+            py.import("pyarrow")?
+                .getattr(class)?
+                .getattr(method)?
+                .unbind(),
+        )
+    };
+    let import_batch =
+        IMPORT_BATCH.get_or_try_init(py, || pyarrow("RecordBatch", "_import_from_c_capsule"))?;
+    let from_batches = FROM_BATCHES.get_or_try_init(py, || pyarrow("Table", "from_batches"))?;
+    let field = Arc::new(Field::new_struct(
+        "",
+        batch.schema().fields().clone(),
+        false,
+    ));
+    let capsules = to_array_pycapsules(py, field, &StructArray::from(batch), None)?;
+    let batch = import_batch.bind(py).call1(capsules)?;
+    from_batches.bind(py).call1(([batch],))
 }
 
 /// mlflow's `DataFrame({name: np.asarray(out).reshape(-1)})`; a single numeric column is built
@@ -253,10 +271,10 @@ use arrow_types;
 /// words that error) or one without columns.
 pub(crate) fn unlabelled_frame<'py>(
     py: Python<'py>,
-    origin: Origin,
-    input: &Bound<'py, PyAny>,
+    table: &Table<'py>,
     out: Value,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let origin = table.origin;
     let shape = match &out {
         Value::Tensor(t) => t.shape.as_slice(),
         Value::Engine { shape, .. } => shape.as_slice(),
@@ -272,9 +290,8 @@ pub(crate) fn unlabelled_frame<'py>(
         let pd = py.import(intern!(py, "pandas"))?;
         let arr = value_to_py(py, out)?;
         let kwargs = PyDict::new(py);
-        // a list of records read natively: pd.DataFrame(records) has the default RangeIndex
-        if !input.is_instance_of::<PyList>() {
-            kwargs.set_item(intern!(py, "index"), input.getattr(intern!(py, "index"))?)?;
+        if let Some(frame) = &table.frame {
+            kwargs.set_item(intern!(py, "index"), frame.getattr(intern!(py, "index"))?)?;
         }
         return pd
             .getattr(intern!(py, "DataFrame"))?

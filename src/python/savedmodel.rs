@@ -173,7 +173,7 @@ impl SavedModel {
             py,
             param_plan.as_deref(),
             params.as_ref(),
-            |params| match Input::read_coerced(data, plan)?.1 {
+            |params| match Input::read_coerced(data, plan)? {
                 Input::Array(arr) => Ok(match self.run_array(py, &arr, plan, params)? {
                     Some(mut outputs) if !outputs.is_empty() => {
                         Some(convert::value_to_py(py, outputs.remove(0))?)
@@ -209,7 +209,7 @@ impl SavedModel {
             py,
             param_plan.as_deref(),
             params.as_ref(),
-            |params| match Input::read_coerced(data, plan)?.1 {
+            |params| match Input::read_coerced(data, plan)? {
                 Input::Table(table) if table.origin == Origin::Pandas && table.rows > 0 => {
                     self.signature_frame(py, &table, plan, params)
                 }

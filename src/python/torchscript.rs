@@ -164,9 +164,9 @@ impl TorchScriptModel {
             param_plan.as_deref(),
             params.as_ref(),
             |params| match Input::read_coerced(data, plan)? {
-                (_, Input::Array(arr)) => self.predict_array(py, arr, plan, params),
-                (data, Input::Table(table)) => self.predict_table(py, &data, &table, plan, params),
-                (_, Input::Dict(_) | Input::Other) => Ok(None),
+                Input::Array(arr) => self.predict_array(py, arr, plan, params),
+                Input::Table(table) => self.predict_table(py, &table, plan, params),
+                Input::Dict(_) | Input::Other => Ok(None),
             },
         )
     }
@@ -313,7 +313,6 @@ impl TorchScriptModel {
     fn predict_table<'py>(
         &self,
         py: Python<'py>,
-        data: &Bound<'py, PyAny>,
         table: &Table<'py>,
         plan: Option<&Plan>,
         params: &CallParams<'_, 'py>,
@@ -351,7 +350,7 @@ impl TorchScriptModel {
         let Some((_, tensor)) = outputs.items.into_iter().next() else {
             return Ok(None);
         };
-        unlabelled_frame(py, table.origin, data, Value::Tensor(tensor))
+        unlabelled_frame(py, table, Value::Tensor(tensor))
     }
 }
 

@@ -121,6 +121,14 @@ impl ColumnPlan {
         ColumnPlan { cols, named }
     }
 
+    /// mlflow reads a dict as one row (`pd.DataFrame([d])`), not as columns, when any column
+    /// is an Array or Object.
+    pub fn dict_is_row(&self) -> bool {
+        self.cols
+            .iter()
+            .any(|c| matches!(c.ty, ColType::Array(_) | ColType::Object(_)))
+    }
+
     /// Matches the input's column labels (as strings) to the schema.
     /// Named: missing required columns are an error (mlflow's message), extras are dropped.
     /// Unnamed: only the count is checked and the first N columns are taken.
