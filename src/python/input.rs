@@ -157,10 +157,19 @@ impl<'py> Input<'py> {
             Origin::Arrow
         };
         let py = data.py();
-        // A pyarrow Table only streams; a RecordBatch streams at several times the cost of
-        // exporting it as one array; a failed `hasattr` costs an AttributeError: ask once.
-        let table = module == "pyarrow.lib" && data.get_type().name()?.to_str()? == "Table";
-        if !table && data.hasattr(intern!(py, "__arrow_c_array__"))? {
+        // A RecordBatch exports itself as a stream at several times the cost of one array;
+        // everything else keeps the stream first (a failed `hasattr` on a polars DataFrame or
+        // a pyarrow Table costs an AttributeError).
+        let batch = module == "pyarrow.lib" && data.get_type().name()?.to_str()? == "RecordBatch";
+        if !batch && data.hasattr(intern!(py, "__arrow_c_stream__"))? {
+            // A ChunkedArray or array stream is not a table: the Python path reads it.
+            let Ok(table) = data.extract::<PyTable>() else {
+                return Ok(Input::Other);
+            };
+            let (batches, schema) = table.into_inner();
+            return Ok(arrow_table(origin, &schema, &batches));
+        }
+        if data.hasattr(intern!(py, "__arrow_c_array__"))? {
             let Ok(batch) = data.extract::<PyRecordBatch>() else {
                 return Ok(Input::Other);
             };
@@ -170,14 +179,6 @@ impl<'py> Input<'py> {
                 &batch.schema(),
                 std::slice::from_ref(&batch),
             ));
-        }
-        if data.hasattr(intern!(py, "__arrow_c_stream__"))? {
-            // A ChunkedArray or array stream is not a table: the Python path reads it.
-            let Ok(table) = data.extract::<PyTable>() else {
-                return Ok(Input::Other);
-            };
-            let (batches, schema) = table.into_inner();
-            return Ok(arrow_table(origin, &schema, &batches));
         }
         Ok(Input::Other)
     }
