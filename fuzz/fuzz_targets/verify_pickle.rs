@@ -1,8 +1,11 @@
 //! `cargo +nightly fuzz run verify_pickle`: the verifier must never panic, hang or overflow its
-//! stack on any input, compressed or not, and a Safe verdict must only name allow-listed globals.
+//! stack on any input, compressed or not, a Safe verdict must only name allow-listed globals, and
+//! the report must be the tracking machine's whether or not the untracked reading made it.
 #![no_main]
 
-use fastpyfunc::safety::{is_allowed, verify_data, Verdict};
+use fastpyfunc::safety::{
+    is_allowed, verify_bytes, verify_bytes_tracked, verify_data, Limits, Verdict,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,6 +14,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(report.globals.iter().all(|g| is_allowed(&g.module, &g.name)));
         assert!(report.code_objects.is_empty());
     }
+    let limits = Limits::default();
+    assert_eq!(verify_bytes(data, &limits), verify_bytes_tracked(data, &limits));
     // (every part of the report, as the binding reads it)
     let _ = format!("{report:?}");
 });

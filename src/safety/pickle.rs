@@ -3,6 +3,11 @@
 //! names); everything else is opaque. Whatever cannot be resolved statically is refused.
 //! Bounded in stack, memo and nesting; every read is checked, so it never panics. Values are
 //! `Copy` (no allocation per value): strings borrow the input, compound values index tables.
+//!
+//! One machine, read in two ways: untracked first (tuples, dicts and dtypes opaque), which is
+//! all an ordinary model pickle needs, and tracked (everything above) for any stream the
+//! untracked reading cannot vouch for. Both give the same report for the streams the first one
+//! accepts; `cargo test` and the `verify_pickle` fuzz target check that they do.
 
 use std::collections::HashMap;
 
@@ -145,7 +150,7 @@ struct Span {
 /// What calling a global does, decided once when the global is first seen (so that REDUCE does
 /// not compare names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Plain,
     /// joblib's `NumpyArrayWrapper` (only where joblib arrays are read).
     Wrapper,
@@ -239,12 +244,18 @@ impl Args {
     };
 }
 
+/// (module, name, kind) of each global of a stream, in the order of its report's globals.
+type Keys<'a> = Vec<(&'a str, &'a str, Kind)>;
+
 /// Stops the machine: the stream is unreadable at `offset`.
 struct Stop(Box<Finding>);
 
 type Step<T> = std::result::Result<T, Stop>;
 
-struct Machine<'a> {
+/// `FULL`: whether values are tracked (tuples, dicts, dtypes, code). The untracked machine
+/// (`FULL = false`) runs the same stack, memo and globals but keeps every compound value opaque;
+/// it only certifies streams whose report cannot depend on those values (see [`verify_stream`]).
+struct Machine<'a, const FULL: bool> {
     data: &'a [u8],
     pos: usize,
     op_start: usize,
@@ -269,7 +280,7 @@ struct Machine<'a> {
     /// (name, file) of each code object built.
     codes: Vec<(Option<&'a str>, Option<&'a str>)>,
     /// (module, name, kind) of each global, parallel to `report.globals`.
-    keys: Vec<(&'a str, &'a str, Kind)>,
+    keys: Keys<'a>,
     seen: HashMap<(&'a str, &'a str), usize>,
     proto: u8,
     /// Where the last FRAME ends (0 before any): a position before it is inside that frame.
@@ -278,6 +289,12 @@ struct Machine<'a> {
     report: Report,
     /// Whether joblib's array wrappers are read (not inside the nested pickle of one).
     joblib: bool,
+    /// Untracked machine only: an upper bound on the values the tracking machine's tables would
+    /// hold by now, less `strs` (so both machines stop at the same [`Limits::max_values`]).
+    untracked: usize,
+    /// Untracked machine only: the stream called a global whose result the tracking machine
+    /// reads (numpy's dtype aside), so only that machine can report it.
+    needs_tracking: bool,
 }
 
 /// Reads one pickle stream (up to its STOP) and reports what loading it would import and call.
@@ -287,16 +304,55 @@ pub fn verify_bytes(data: &[u8], limits: &Limits) -> Report {
 }
 
 /// The report, and the (module, name) of each of its globals borrowed from `data`.
-fn verify_stream<'a>(
+///
+/// Read first without tracking values: most model pickles import allow-listed globals, call them
+/// and build their state, and nothing in their report depends on a tuple's or dict's contents,
+/// which the tracking machine spends most of its time recording. The untracked reading is taken
+/// only when it is clean (no finding, readable, no call whose result is read, no joblib array);
+/// anything else is read again, from the start, by the tracking machine, whose report it is.
+fn verify_stream<'a>(data: &'a [u8], limits: &'a Limits, joblib: bool) -> (Report, Keys<'a>) {
+    verify_untracked(data, limits, joblib).unwrap_or_else(|| verify_tracked(data, limits, joblib))
+}
+
+/// The untracked reading, when it stands: None where the tracking machine must read the stream.
+pub(super) fn verify_untracked<'a>(
     data: &'a [u8],
     limits: &'a Limits,
     joblib: bool,
-) -> (Report, Vec<(&'a str, &'a str, Kind)>) {
+) -> Option<(Report, Keys<'a>)> {
+    let (report, keys, needs_tracking) = read_stream::<false>(data, limits, joblib);
+    let clean = !needs_tracking
+        && report.findings.is_empty()
+        && report.malformed.is_none()
+        && report.code_objects.is_empty()
+        && report.joblib_arrays.is_empty();
+    clean.then_some((report, keys))
+}
+
+/// The tracking machine alone (what [`verify_stream`] falls back to).
+fn verify_tracked<'a>(data: &'a [u8], limits: &'a Limits, joblib: bool) -> (Report, Keys<'a>) {
+    let (report, keys, _) = read_stream::<true>(data, limits, joblib);
+    (report, keys)
+}
+
+/// [`verify_bytes`] read by the tracking machine only: the reference the untracked reading is
+/// checked against (unit tests, the `verify_pickle` fuzz target).
+#[doc(hidden)]
+pub fn verify_bytes_tracked(data: &[u8], limits: &Limits) -> Report {
+    verify_tracked(data, limits, true).0
+}
+
+fn read_stream<'a, const FULL: bool>(
+    data: &'a [u8],
+    limits: &'a Limits,
+    joblib: bool,
+) -> (Report, Keys<'a>, bool) {
     // Sizes from the stream's length (model pickles: up to one memo entry per 32 bytes and one
     // tuple item per 16, as in a HistGradientBoosting pickle), bounded: large files are mostly
     // raw array bytes. (Growing these vectors was a tenth of the work.)
     let guess = (data.len() / 24).min(1 << 16);
-    let mut m = Machine {
+    let tables = if FULL { guess } else { 0 };
+    let mut m = Machine::<FULL> {
         data,
         pos: 0,
         op_start: 0,
@@ -310,9 +366,9 @@ fn verify_stream<'a>(
             dense: Vec::with_capacity(guess),
             ..Memo::default()
         },
-        items: Vec::with_capacity(2 * guess),
+        items: Vec::with_capacity(2 * tables),
         pairs: Vec::new(),
-        spans: Vec::with_capacity(guess),
+        spans: Vec::with_capacity(tables),
         dicts: Vec::new(),
         dtypes: Vec::new(),
         codes: Vec::new(),
@@ -322,6 +378,8 @@ fn verify_stream<'a>(
         frame_end: 0,
         report: Report::default(),
         joblib,
+        untracked: 0,
+        needs_tracking: false,
     };
     match m.run() {
         Ok(()) => m.report.end = m.pos,
@@ -329,10 +387,10 @@ fn verify_stream<'a>(
     }
     let mut report = std::mem::take(&mut m.report);
     report.protocol = m.proto.max(report.protocol);
-    (report, m.keys)
+    (report, m.keys, m.needs_tracking)
 }
 
-impl<'a> Machine<'a> {
+impl<'a, const FULL: bool> Machine<'a, FULL> {
     #[cold]
     fn fail<T>(&self, msg: impl Into<String>) -> Step<T> {
         Err(Stop(Box::new(Finding {
@@ -385,17 +443,18 @@ impl<'a> Machine<'a> {
         }
     }
 
+    /// An `N`-byte little-endian unsigned integer (`N` at most 8: one load, not a loop).
     #[inline]
-    fn le(&mut self, n: usize) -> Step<u64> {
-        let b = self.take(n)?;
-        Ok(b.iter()
-            .rev()
-            .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+    fn le<const N: usize>(&mut self) -> Step<u64> {
+        let b = self.take(N)?;
+        let mut full = [0u8; 8];
+        full[..N].copy_from_slice(b);
+        Ok(u64::from_le_bytes(full))
     }
 
     #[inline]
-    fn len(&mut self, n: usize) -> Step<usize> {
-        let v = self.le(n)?;
+    fn len<const N: usize>(&mut self) -> Step<usize> {
+        let v = self.le::<N>()?;
         usize::try_from(v).or_else(|_| self.fail("length does not fit in memory"))
     }
 
@@ -532,6 +591,11 @@ impl<'a> Machine<'a> {
     /// A tuple of `stack[from..]` (the caller truncates the stack). A (mutable) dict inside a
     /// tuple is frozen, as it is when the tuple is built; nesting deeper than the cap is opaque.
     fn tuple(&mut self, from: usize) -> Value {
+        if !FULL {
+            // its items, and a span for it and for each dict among them that would be frozen
+            self.untracked += 2 * (self.stack.len() - from) + 1;
+            return Value::Other;
+        }
         let start = self.items.len();
         // Most tuples hold no dict (1 to 3 scalars, strings, globals): copied as they are.
         let mut depth = 0;
@@ -630,6 +694,10 @@ impl<'a> Machine<'a> {
     }
 
     fn new_dict(&mut self) -> Value {
+        if !FULL {
+            self.untracked += 1;
+            return Value::Other;
+        }
         self.dicts.push(Dict {
             items: Vec::new(),
             exact: true,
@@ -638,9 +706,17 @@ impl<'a> Machine<'a> {
         Value::Dict(self.dicts.len() - 1)
     }
 
-    /// SETITEM(S) on a tracked dict: `stack[from..to]` as (key, value) pairs, kept while the
-    /// keys are literal strings.
-    fn set_items(&mut self, d: usize, from: usize, to: usize) {
+    /// SETITEM(S) on `target`: `stack[from..to]` as (key, value) pairs, kept in a tracked dict
+    /// while the keys are literal strings.
+    fn set_items(&mut self, target: Value, from: usize, to: usize) {
+        if !FULL {
+            // (a span for each value that is a dict, frozen as it is set)
+            self.untracked += (to - from) / 2;
+            return;
+        }
+        let Value::Dict(d) = target else {
+            return;
+        };
         let dict = &mut self.dicts[d];
         dict.frozen = None;
         if dict.exact {
@@ -855,6 +931,10 @@ impl<'a> Machine<'a> {
                 let (module, name, kind) = self.keys[g];
                 match kind {
                     Kind::Plain => {}
+                    // (the untracked machine keeps dtypes opaque: only a joblib array, read by
+                    // the tracking machine, asks for one's item size)
+                    Kind::NumpyDtype if !FULL => self.untracked += 1,
+                    _ if !FULL => self.needs_tracking = true,
                     Kind::Wrapper => {
                         if args.len == 0 {
                             return Value::Wrapper;
@@ -1067,12 +1147,7 @@ impl<'a> Machine<'a> {
     }
 
     /// Folds the report of a nested pickle (at `base`) into this one; continues after its STOP.
-    fn merge(
-        &mut self,
-        inner: Report,
-        keys: Vec<(&'a str, &'a str, Kind)>,
-        base: usize,
-    ) -> Step<()> {
+    fn merge(&mut self, inner: Report, keys: Keys<'a>, base: usize) -> Step<()> {
         if let Some(m) = inner.malformed {
             self.op_start = base + m.offset;
             return self.fail(format!(
@@ -1118,6 +1193,9 @@ impl<'a> Machine<'a> {
 
     /// Values held in the tables (see [`Limits::max_values`]).
     fn tracked(&self) -> usize {
+        if !FULL {
+            return self.strs.len() + self.untracked;
+        }
         self.strs.len()
             + self.items.len()
             + self.spans.len()
@@ -1153,7 +1231,7 @@ impl<'a> Machine<'a> {
                 }
                 0x95 => {
                     // FRAME
-                    let n = self.len(8)?;
+                    let n = self.len::<8>()?;
                     if self.op_start < self.frame_end {
                         return self.fail("a FRAME begins inside another frame");
                     }
@@ -1201,7 +1279,7 @@ impl<'a> Machine<'a> {
                     self.push(Value::Int(i64::from(v)))?;
                 }
                 b'M' => {
-                    let v = self.le(2)?;
+                    let v = self.le::<2>()?;
                     self.push(Value::Int(v as i64))?;
                 }
                 b'G' => {
@@ -1210,7 +1288,7 @@ impl<'a> Machine<'a> {
                 }
                 0x8a => {
                     // LONG1: little-endian two's complement.
-                    let n = self.len(1)?;
+                    let n = self.len::<1>()?;
                     let b = self.take(n)?;
                     let v = if n == 0 {
                         Value::Int(0)
@@ -1225,7 +1303,7 @@ impl<'a> Machine<'a> {
                     self.push(v)?;
                 }
                 0x8b => {
-                    let n = self.len(4)?;
+                    let n = self.len::<4>()?;
                     self.take(n)?;
                     self.push(Value::Other)?;
                 }
@@ -1236,9 +1314,9 @@ impl<'a> Machine<'a> {
                 }
                 b'T' | b'U' => {
                     let n = if op == b'T' {
-                        self.len(4)?
+                        self.len::<4>()?
                     } else {
-                        self.len(1)?
+                        self.len::<1>()?
                     };
                     let b = self.take(n)?;
                     let v = if b.is_ascii() {
@@ -1261,9 +1339,9 @@ impl<'a> Machine<'a> {
                 }
                 b'X' | 0x8c | 0x8d => {
                     let n = match op {
-                        b'X' => self.len(4)?,
-                        0x8c => self.len(1)?,
-                        _ => self.len(8)?,
+                        b'X' => self.len::<4>()?,
+                        0x8c => self.len::<1>()?,
+                        _ => self.len::<8>()?,
                     };
                     let b = self.take(n)?;
                     let v = self.utf8_value(b);
@@ -1271,9 +1349,9 @@ impl<'a> Machine<'a> {
                 }
                 b'B' | b'C' | 0x8e | 0x96 => {
                     let n = match op {
-                        b'B' => self.len(4)?,
-                        b'C' => self.len(1)?,
-                        _ => self.len(8)?,
+                        b'B' => self.len::<4>()?,
+                        b'C' => self.len::<1>()?,
+                        _ => self.len::<8>()?,
                     };
                     self.take(n)?;
                     self.push(Value::Bytes)?;
@@ -1314,9 +1392,7 @@ impl<'a> Machine<'a> {
                 b'd' => {
                     let start = self.pop_mark()?;
                     let d = self.new_dict();
-                    if let Value::Dict(i) = d {
-                        self.set_items(i, start, self.stack.len());
-                    }
+                    self.set_items(d, start, self.stack.len());
                     self.stack.truncate(start);
                     self.push(d)?;
                 }
@@ -1339,23 +1415,19 @@ impl<'a> Machine<'a> {
                     let k = self.pop()?;
                     let target = self.top()?;
                     self.check_target("SETITEM", target);
-                    if let Value::Dict(d) = target {
-                        // (k and v are still in the stack's spare capacity: push them back to
-                        // read them as a pair)
-                        self.stack.push(k);
-                        self.stack.push(v);
-                        let to = self.stack.len();
-                        self.set_items(d, to - 2, to);
-                        self.stack.truncate(to - 2);
-                    }
+                    // (k and v are still in the stack's spare capacity: push them back to read
+                    // them as a pair)
+                    self.stack.push(k);
+                    self.stack.push(v);
+                    let to = self.stack.len();
+                    self.set_items(target, to - 2, to);
+                    self.stack.truncate(to - 2);
                 }
                 b'u' => {
                     let start = self.pop_mark()?;
                     let target = self.below(start)?;
                     self.check_target("SETITEMS", target);
-                    if let Value::Dict(d) = target {
-                        self.set_items(d, start, self.stack.len());
-                    }
+                    self.set_items(target, start, self.stack.len());
                     self.stack.truncate(start);
                 }
                 b'b' => {
@@ -1379,11 +1451,11 @@ impl<'a> Machine<'a> {
                     self.memo_put(i)?;
                 }
                 b'q' => {
-                    let i = self.le(1)?;
+                    let i = self.le::<1>()?;
                     self.memo_put(i)?;
                 }
                 b'r' => {
-                    let i = self.le(4)?;
+                    let i = self.le::<4>()?;
                     self.memo_put(i)?;
                 }
                 0x94 => {
@@ -1395,11 +1467,11 @@ impl<'a> Machine<'a> {
                     self.memo_get(i)?;
                 }
                 b'h' => {
-                    let i = self.le(1)?;
+                    let i = self.le::<1>()?;
                     self.memo_get(i)?;
                 }
                 b'j' => {
-                    let i = self.le(4)?;
+                    let i = self.le::<4>()?;
                     self.memo_get(i)?;
                 }
                 // Globals.
@@ -1425,12 +1497,11 @@ impl<'a> Machine<'a> {
                     }
                 }
                 0x82..=0x84 => {
-                    let n = match op {
-                        0x82 => 1,
-                        0x83 => 2,
-                        _ => 4,
+                    let (n, code) = match op {
+                        0x82 => (1, self.le::<1>()?),
+                        0x83 => (2, self.le::<2>()?),
+                        _ => (4, self.le::<4>()?),
                     };
-                    let code = self.le(n)?;
                     self.finding(format!(
                         "EXT{n} code {code}: the extension registry is process-global and cannot be verified"
                     ));

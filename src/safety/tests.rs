@@ -262,6 +262,85 @@ fn allowlist_is_sorted_and_exact() {
     assert!(is_allowed("sklearn.tree._tree", "Tree"));
 }
 
+/// The verifier's report is the tracking machine's, whichever reading made it.
+fn both_readings_agree(data: &[u8]) -> bool {
+    let limits = Limits::default();
+    let tracked = verify_bytes_tracked(data, &limits);
+    assert_eq!(verify_bytes(data, &limits), tracked, "{data:?}");
+    pickle::verify_untracked(data, &limits, true).is_some()
+}
+
+#[test]
+fn untracked_reading_agrees_on_the_seed_corpus() {
+    // Real model pickles (scripts/fuzz_seeds.py) and the hand-made seeds: scikit-learn models
+    // are certified by the untracked reading; a joblib dump and a cloudpickled function are
+    // read by the tracking machine.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/verify_pickle");
+    let mut models = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let data = std::fs::read(&path).unwrap();
+        let untracked = both_readings_agree(&data);
+        if name.starts_with("sk_") {
+            models += 1;
+            assert!(
+                untracked,
+                "{name}: {:?}",
+                verify_bytes(&data, &Limits::default())
+            );
+            assert_eq!(
+                verify_bytes(&data, &Limits::default()).verdict(),
+                Verdict::Safe
+            );
+        }
+        if name.starts_with("jl_") || name.starts_with("cp_") {
+            assert!(!untracked, "{name}");
+        }
+    }
+    assert_eq!(models, 12);
+}
+
+#[test]
+fn untracked_reading_hands_on_what_it_cannot_read() {
+    let limits = Limits::default();
+    // a code object (cloudpickle's _builtin_type): its name is only in the tracked report
+    let code = b"\x80\x05\x8c\x17cloudpickle.cloudpickle\x8c\r_builtin_type\x93\x8c\x08CodeType\x85R(K\x00C\x04code\x8c\x07file.py\x8c\x04evilt\x94R.";
+    // numpy.dtype('f8') built and its state set: opaque, and the stream stays certified
+    let dtype = b"\x80\x04\x8c\x05numpy\x8c\x05dtype\x93\x8c\x02f8\x89\x88\x87R(K\x03\x8c\x01<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb.";
+    // a global that is not allowed, and a call of a tuple
+    let unsafe_global = b"cos\nsystem\n(S'id'\ntR.";
+    let call_tuple = b"\x80\x04)\x94h\x00R.";
+    for (b, certified) in [
+        (&code[..], false),
+        (&dtype[..], true),
+        (&unsafe_global[..], false),
+        (&call_tuple[..], false),
+        (&b"\x80\x04\x93."[..], false),
+    ] {
+        assert_eq!(both_readings_agree(b), certified, "{b:?}");
+    }
+    assert_eq!(verify_bytes(dtype, &limits).verdict(), Verdict::Safe);
+    assert!(pickle::verify_untracked(code, &limits, true).is_none());
+    // the values bound: the untracked reading counts at least what the tracking machine holds,
+    // so both refuse `)0` past the limit (and a dict per `}0`)
+    for unit in [&b")0"[..], b"}0", b"N\x85\x85\x85\x850"] {
+        let mut b = b"\x80\x04".to_vec();
+        for _ in 0..20_000 {
+            b.extend_from_slice(unit);
+        }
+        b.extend_from_slice(b"N.");
+        let limits = Limits {
+            max_values: 10_000,
+            ..Limits::default()
+        };
+        let tracked = verify_bytes_tracked(&b, &limits);
+        assert_eq!(tracked.verdict(), Verdict::Malformed, "{unit:?}");
+        assert_eq!(verify_bytes(&b, &limits), tracked);
+        assert!(pickle::verify_untracked(&b, &limits, true).is_none());
+    }
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;
@@ -275,6 +354,7 @@ mod fuzz {
             assert!(r.globals.iter().all(|g| is_allowed(&g.module, &g.name)));
             assert!(r.code_objects.is_empty());
         }
+        both_readings_agree(data);
     }
 
     proptest! {
