@@ -1451,7 +1451,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     self.memo_put(i)?;
                 }
                 b'q' => {
-                    let i = self.le::<1>()?;
+                    let i = u64::from(self.u8()?);
                     self.memo_put(i)?;
                 }
                 b'r' => {
@@ -1459,15 +1459,23 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     self.memo_put(i)?;
                 }
                 0x94 => {
-                    let i = self.memo.len as u64;
-                    self.memo_put(i)?;
+                    // MEMOIZE (one opcode in four): appended without index arithmetic while the
+                    // memo is dense, as picklers that write MEMOIZE keep it
+                    let v = self.top()?;
+                    if self.memo.sparse.is_empty() && self.memo.len < self.limits.max_memo {
+                        self.memo.dense.push(Some(v));
+                        self.memo.len += 1;
+                    } else {
+                        let i = self.memo.len as u64;
+                        self.memo_put(i)?;
+                    }
                 }
                 b'g' => {
                     let i = self.decimal()?;
                     self.memo_get(i)?;
                 }
                 b'h' => {
-                    let i = self.le::<1>()?;
+                    let i = u64::from(self.u8()?);
                     self.memo_get(i)?;
                 }
                 b'j' => {
