@@ -7,7 +7,9 @@ imported from there): every pickle payload family in a scikit-learn model direct
 hidden in a working Pipeline, joblib, classes and functions pickled by value (cloudpickle), a
 .skops file whose MLmodel trusts `os.system`, a custom PythonModel pickle (plain and lzma/gzip/
 bzip2-compressed), a `torch.save` payload, a loader module in `code/`, a non-builtin
-loader_module and models-from-code. The legitimate corpus is scripts/safety_corpus.py's
+loader_module, models-from-code, Keras models (mlflow.tensorflow) carrying cloudpickled custom
+objects or a keras_module.txt naming a module other than Keras, and mlflow flavors whose loaders
+unpickle their data file (dspy, langchain, paddle) with a payload there. The legitimate corpus is scripts/safety_corpus.py's
 scikit-learn models saved by mlflow in pickle, cloudpickle and skops formats (--quick: the first
 8 models).
 
@@ -120,6 +122,39 @@ def build_attacks(root: Path) -> list[Path]:
     src.unlink()
     saved = d / Path(mlflow.models.Model.load(str(d)).flavors["python_function"]["model_code_path"]).name
     saved.write_text(f"{A.open_src(marker)}\n" + saved.read_text())  # the payload goes in after saving
+
+    import cloudpickle
+    import tensorflow as tf
+
+    inp = tf.keras.Input((3,))
+    keras_base = root / "_base-keras"
+    mlflow.tensorflow.save_model(
+        tf.keras.Model(inp, tf.keras.layers.Dense(2)(inp)),
+        str(keras_base),
+        keras_model_kwargs={"save_format": "h5"},
+        pip_requirements=["tensorflow"],
+    )
+    # mlflow.tensorflow cloudpickle-loads these before Keras reads the model
+    for name in ("custom_objects", "global_custom_objects"):
+        d = root / f"keras_{name}"
+        shutil.copytree(keras_base, d)
+        payload = {"Dense": A.Reduce(os.system, A.touch_cmd(marker))}
+        (d / "data" / f"{name}.cloudpickle").write_bytes(cloudpickle.dumps(payload))
+    # ... and imports the module this file names, then calls its models.load_model (antigravity
+    # opens a web browser on import)
+    d = root / "keras_module_txt"
+    shutil.copytree(keras_base, d)
+    (d / "data" / "keras_module.txt").write_text("antigravity")
+    shutil.rmtree(keras_base)
+    # mlflow flavors whose loaders unpickle their data file (dspy and langchain cloudpickle,
+    # paddle pickles): the payload is the data file the MLmodel names
+    for module in ("mlflow.dspy", "mlflow.langchain", "mlflow.paddle"):
+        d = root / f"unchecked_loader_{module.split('.')[1]}"
+        d.mkdir()
+        (d / "model.pkl").write_bytes(cloudpickle.dumps(A.Reduce(os.system, A.touch_cmd(marker))))
+        (d / "MLmodel").write_text(
+            f"flavors:\n  python_function: {{loader_module: {module}, data: model.pkl}}\n"
+        )
 
     for b in base.values():
         shutil.rmtree(b)
