@@ -15,7 +15,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 pub use compress::{decompress, Compression, MAX_DECOMPRESSED};
-pub use pickle::{verify_bytes, verify_bytes_tracked, Limits};
+pub use pickle::{verify_bytes, verify_bytes_tracked, Limits, JOBLIB_WRAPPER};
 
 /// One global the pickle references (first occurrence; `count` occurrences in all).
 #[derive(Debug, Clone, PartialEq, Eq)]

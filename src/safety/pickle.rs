@@ -43,8 +43,9 @@ impl Default for Limits {
 const MAX_TUPLE_DEPTH: u8 = 32;
 /// A dict's items are tracked up to this many (joblib's array wrapper state has six).
 const MAX_DICT_ITEMS: usize = 32;
-/// joblib's placeholder for an array whose raw bytes follow it in the file.
-const JOBLIB_WRAPPER: (&str, &str) = ("joblib.numpy_pickle", "NumpyArrayWrapper");
+/// joblib's placeholder for an array whose raw bytes follow it in the file (allowed in a joblib
+/// file's top-level stream, never in the nested pickle of an object array).
+pub const JOBLIB_WRAPPER: (&str, &str) = ("joblib.numpy_pickle", "NumpyArrayWrapper");
 
 /// A `numpy.dtype(str, ...)` built at load time: what the byte size of its items is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
