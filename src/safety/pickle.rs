@@ -579,6 +579,58 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
         Ok(())
     }
 
+    /// MEMOIZE: `memo[len(memo)] = top` (one opcode in four), appended without index arithmetic
+    /// while the memo is dense, as picklers that write MEMOIZE keep it.
+    #[inline(always)]
+    fn memoize(&mut self) -> Step<()> {
+        let v = self.top()?;
+        if self.memo.sparse.is_empty() && self.memo.len < self.limits.max_memo {
+            self.memo.dense.push(Some(v));
+            self.memo.len += 1;
+            Ok(())
+        } else {
+            self.memo_put(self.memo.len as u64)
+        }
+    }
+
+    /// Pushes a value an opcode produced; the MEMOIZE that picklers write right after almost
+    /// every such value is run here, without another trip through the dispatch loop.
+    #[inline(always)]
+    fn push_memo(&mut self, v: Value) -> Step<()> {
+        self.push(v)?;
+        self.memo_next()
+    }
+
+    /// Runs the next opcode here when it is MEMOIZE (of the value just pushed).
+    #[inline(always)]
+    fn memo_next(&mut self) -> Step<()> {
+        if self.data.get(self.pos) == Some(&0x94) {
+            self.op_start = self.pos;
+            self.pos += 1;
+            self.memoize()?;
+        }
+        Ok(())
+    }
+
+    /// [`push_memo`](Self::push_memo) for a value whose opcode may have grown the tables, checked
+    /// against [`Limits::max_values`] here, where values are made (not at every opcode).
+    #[inline(always)]
+    fn made(&mut self, v: Value) -> Step<()> {
+        self.values_check()?;
+        self.push_memo(v)
+    }
+
+    #[inline(always)]
+    fn values_check(&self) -> Step<()> {
+        if self.tracked() > self.limits.max_values {
+            return self.fail(format!(
+                "the stream builds more than {} values",
+                self.limits.max_values
+            ));
+        }
+        Ok(())
+    }
+
     #[inline(always)]
     fn memo_get(&mut self, idx: u64) -> Step<()> {
         match self.memo.get(idx) {
@@ -1206,18 +1258,8 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
     }
 
     fn run(&mut self) -> Step<()> {
-        let mut ops: u32 = 0;
         loop {
             self.op_start = self.pos;
-            ops = ops.wrapping_add(1);
-            // checked every 4096 opcodes (a few nanoseconds in all): values reach the tables
-            // from the stack, so the overshoot is at most the stack limit
-            if ops % 4096 == 0 && self.tracked() > self.limits.max_values {
-                return self.fail(format!(
-                    "the stream builds more than {} values",
-                    self.limits.max_values
-                ));
-            }
             let op = self.u8()?;
             match op {
                 b'.' => return Ok(()), // STOP
@@ -1311,7 +1353,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                 // Strings.
                 b'S' => {
                     let v = self.text_string()?;
-                    self.push(v)?;
+                    self.made(v)?;
                 }
                 b'T' | b'U' => {
                     let n = if op == b'T' {
@@ -1325,7 +1367,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     } else {
                         Value::Other
                     };
-                    self.push(v)?;
+                    self.made(v)?;
                 }
                 b'V' => {
                     // raw-unicode-escape: plain ASCII without a backslash is itself; the rest is
@@ -1336,7 +1378,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     } else {
                         Value::Other
                     };
-                    self.push(v)?;
+                    self.made(v)?;
                 }
                 b'X' | 0x8c | 0x8d => {
                     let n = match op {
@@ -1346,7 +1388,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     };
                     let b = self.take(n)?;
                     let v = self.utf8_value(b);
-                    self.push(v)?;
+                    self.made(v)?;
                 }
                 b'B' | b'C' | 0x8e | 0x96 => {
                     let n = match op {
@@ -1355,7 +1397,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                         _ => self.len::<8>()?,
                     };
                     self.take(n)?;
-                    self.push(Value::Bytes)?;
+                    self.push_memo(Value::Bytes)?;
                 }
                 0x97 => {
                     return self
@@ -1367,18 +1409,18 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                 // Containers.
                 b')' => {
                     let t = self.tuple(self.stack.len());
-                    self.push(t)?;
+                    self.made(t)?;
                 }
                 b'}' => {
                     let d = self.new_dict();
-                    self.push(d)?;
+                    self.made(d)?;
                 }
-                b']' | 0x8f => self.push(Value::Other)?,
+                b']' | 0x8f => self.push_memo(Value::Other)?,
                 b't' => {
                     let start = self.pop_mark()?;
                     let t = self.tuple(start);
                     self.stack.truncate(start);
-                    self.push(t)?;
+                    self.made(t)?;
                 }
                 0x85..=0x87 => {
                     let n = usize::from(op - 0x84);
@@ -1388,18 +1430,18 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     let start = self.stack.len() - n;
                     let t = self.tuple(start);
                     self.stack.truncate(start);
-                    self.push(t)?;
+                    self.made(t)?;
                 }
                 b'd' => {
                     let start = self.pop_mark()?;
                     let d = self.new_dict();
                     self.set_items(d, start, self.stack.len());
                     self.stack.truncate(start);
-                    self.push(d)?;
+                    self.made(d)?;
                 }
                 b'l' | 0x91 => {
                     self.drop_mark()?;
-                    self.push(Value::Other)?;
+                    self.push_memo(Value::Other)?;
                 }
                 b'a' => {
                     self.pop()?;
@@ -1423,6 +1465,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     let to = self.stack.len();
                     self.set_items(target, to - 2, to);
                     self.stack.truncate(to - 2);
+                    self.values_check()?;
                 }
                 b'u' => {
                     let start = self.pop_mark()?;
@@ -1430,6 +1473,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     self.check_target("SETITEMS", target);
                     self.set_items(target, start, self.stack.len());
                     self.stack.truncate(start);
+                    self.values_check()?;
                 }
                 b'b' => {
                     let state = self.pop()?;
@@ -1459,18 +1503,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     let i = self.le::<4>()?;
                     self.memo_put(i)?;
                 }
-                0x94 => {
-                    // MEMOIZE (one opcode in four): appended without index arithmetic while the
-                    // memo is dense, as picklers that write MEMOIZE keep it
-                    let v = self.top()?;
-                    if self.memo.sparse.is_empty() && self.memo.len < self.limits.max_memo {
-                        self.memo.dense.push(Some(v));
-                        self.memo.len += 1;
-                    } else {
-                        let i = self.memo.len as u64;
-                        self.memo_put(i)?;
-                    }
-                }
+                0x94 => self.memoize()?,
                 b'g' => {
                     let i = self.decimal()?;
                     self.memo_get(i)?;
@@ -1488,12 +1521,16 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     let module = self.utf8_line()?;
                     let name = self.utf8_line()?;
                     self.global(module, name)?;
+                    self.memo_next()?;
                 }
                 0x93 => {
                     let name = self.pop()?;
                     let module = self.pop()?;
                     match (self.str_of(module), self.str_of(name)) {
-                        (Some(m), Some(n)) => self.global(m, n)?,
+                        (Some(m), Some(n)) => {
+                            self.global(m, n)?;
+                            self.memo_next()?;
+                        }
                         _ => {
                             let msg = format!(
                                 "STACK_GLOBAL with arguments that are not literal strings ({}, {})",
@@ -1543,7 +1580,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                         _ => Args::NONE,
                     };
                     let r = self.call(callable, args);
-                    self.push(r)?;
+                    self.made(r)?;
                 }
                 b'i' => {
                     let module = self.utf8_line()?;
@@ -1558,7 +1595,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     };
                     let r = self.call(cls, args);
                     self.stack.truncate(start);
-                    self.push(r)?;
+                    self.made(r)?;
                 }
                 b'o' => {
                     let start = self.pop_mark()?;
@@ -1573,7 +1610,7 @@ impl<'a, const FULL: bool> Machine<'a, FULL> {
                     };
                     let r = self.call(cls, args);
                     self.stack.truncate(start);
-                    self.push(r)?;
+                    self.made(r)?;
                 }
                 _ => return self.fail(format!("unknown opcode 0x{op:02x}")),
             }
