@@ -75,6 +75,7 @@ def counts(model: str, calls: int, tmp: str) -> tuple[int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=20)
+    ap.add_argument("--only", help="one model of the table (e.g. HistGradientBoosting)")
     args = ap.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
@@ -95,6 +96,8 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for name, est in models.items():
+            if args.only and name != args.only:
+                continue
             d = os.path.join(tmp, name)
             mlflow.sklearn.save_model(
                 est, d, serialization_format="pickle", pip_requirements=["scikit-learn"]
