@@ -9,6 +9,8 @@ Prints markdown tables:
   3. the predict path per input kind (benches/predict_path.py): pandas, Arrow and NumPy into an
      ONNX model with a column signature, vs mlflow.pyfunc and onnxruntime by hand, up to 1,000,000
      rows, and peak memory;
+  3a. one column (a DataFrame's, a Series, a pyarrow Array) under a vector tensor signature
+     (benches/one_column.py), vs mlflow.pyfunc and onnxruntime on the ndarray;
   3b. the ONNX engine (benches/onnx_engine.py): per-call latency from 1 to 1,000,000 rows, load
      time and peak memory, vs mlflow.pyfunc and onnxruntime's Python API;
   4. signature enforcement (benches/enforce_bench.py): alone vs mlflow's `_enforce_schema`, and a
@@ -83,6 +85,7 @@ def make_models(root: Path) -> dict[str, tuple[Path, str]]:
 # section name -> module with run(quick) and print_tables(res); results go to bench-results/<json>
 SECTIONS = {
     "predict_path": ("predict_path", "predict_path"),
+    "one_column": ("one_column", "one_column"),
     "onnx": ("onnx_engine", "onnx"),
     "enforce": ("enforce_bench", "enforce"),
     "tensorflow": ("tf_engine", "tensorflow"),

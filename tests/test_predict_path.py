@@ -75,6 +75,15 @@ def _rows_out():
     )
 
 
+def _identity():
+    """X double [N] -> Y = X."""
+    from onnx import helper
+
+    return _graph(
+        [("X", "double", [None])], [("Y", "double", [None])], [helper.make_node("Identity", ["X"], ["Y"])]
+    )
+
+
 def _cols(**types):
     return Schema([ColSpec(t, n) for n, t in types.items()])
 
@@ -97,6 +106,8 @@ def models(tmp_path_factory):
         "nosig": (_row_sum("float", 2), None),
         # a tensor signature
         "tensor": (_row_sum("float", 3), Schema([TensorSpec(np.dtype("float32"), (-1, 3))])),
+        # one unnamed vector (a Series is one)
+        "vector": (_identity(), Schema([TensorSpec(np.dtype("float64"), (-1,))])),
         # an [N, 2] output
         "rows": (_rows_out(), _cols(a="float", b="float")),
         # the issue's case with a params schema (the wrapper ignores params once enforced)
@@ -452,6 +463,68 @@ def test_frames_under_a_tensor_signature_take_the_native_path(models):
     assert ours._native_predict(df.astype(np.float64), ours._native_plan) is None
 
 
+def test_a_series_under_a_tensor_signature_takes_the_one_native_call(models):
+    """mlflow's enforcement makes a Series a DataFrame (``pd.DataFrame(series)``) whatever the
+    schema; under a tensor signature the native call then reshapes it as any frame."""
+    for name, series, native in (
+        ("vector", pd.Series([1.5, -2.0, 0.25], name="s"), True),
+        ("vector", pd.Series([1.0, 2.0], index=pd.RangeIndex(0, 4, 2)), True),
+        # mlflow reads the first cell at label 0: another index is looked up in Python
+        ("vector", pd.Series([1.5, -2.0, 0.25], index=[3, 0, 2]), False),
+        ("vector", pd.Series([1.5, -2.0, 0.25], index=[3, 1, 2]), False),  # no label 0: KeyError
+        ("vector", pd.Series([1, 2]), False),  # int64 for float64: numpy's cast, in Python
+        ("tensor", pd.Series([1.0, 2.0, 3.0], dtype=np.float32), False),  # one column for [-1, 3]
+    ):
+        ours, theirs, _ = models[name]
+        expected = _outcome(theirs, series.copy())
+        direct = ours._native_predict(series, ours._native_plan)
+        assert (direct is not None) == native, (name, series)
+        if native:
+            _same_outcome(direct, expected)
+        _same_outcome(_outcome(ours, series), expected)
+
+
+def _arrays():
+    """Arrow arrays of every producer, each with the pandas Series it converts to."""
+    pl = require("polars")
+    out = []
+    for values in ([1.5, -2.0, 0.25], [1.0, None, 3.0], [1, 2, 3], []):
+        column = pa.array(values, pa.float64() if not values or isinstance(values[0], float) else pa.int64())
+        out.append(("array", column, column.to_pandas()))
+        chunked = pa.chunked_array([column[:1], column[1:]], column.type)
+        out.append(("chunked", chunked, chunked.to_pandas()))
+        series = pl.Series("s", values, dtype=pl.Float64 if values and isinstance(values[0], float) else None)
+        out.append(("polars", series, pa.chunked_array(series).to_pandas().rename("s")))
+    struct = pa.array([{"x": 1.0}, {"x": 2.0}])  # one column of records, not a table
+    out.append(("struct", struct, struct.to_pandas()))
+    return out
+
+
+def test_arrow_arrays_are_the_one_column_their_series_is(models):
+    """A pyarrow Array or ChunkedArray, or a polars Series, is read as the one column
+    ``pd.DataFrame(series)`` makes of its pandas Series (mlflow's rule for a Series; a polars
+    Series keeps its name): the answer is mlflow's for that Series, in Arrow (polars) form, and
+    numeric arrays take the one native call."""
+    pl = require("polars")
+    for name in ("one", "vector", "nosig"):
+        ours, theirs, _ = models[name]
+        for kind, arrow, series in _arrays():
+            frame = pd.DataFrame(series)
+            expected = _outcome(theirs, series.copy() if name != "nosig" else frame)
+            got = _outcome(ours, arrow)
+            if isinstance(expected, tuple) or isinstance(got, tuple):
+                _same_outcome(got, expected)
+                continue
+            family = pl.DataFrame if kind == "polars" else pa.Table
+            if isinstance(expected, pd.DataFrame):
+                assert isinstance(got, family), (name, kind, type(got))
+                got = got.to_pandas()
+                expected = expected.reset_index(drop=True)
+            assert_same(got, expected)
+            if series.dtype == np.float64 and len(series) and not series.isna().any():
+                assert ours._native_predict(arrow, ours._native_plan) is not None, (name, kind)
+
+
 def test_arrow_results_outlive_the_model(tmp_path):
     """An Arrow result's columns hold the engine's output memory without a copy: they stay valid
     after the model, and every other result, is gone."""
@@ -557,6 +630,11 @@ def test_arrow_predict_imports_neither_pandas_nor_mlflow(models):
         out = m.predict(t)
         assert isinstance(out, pa.Table), type(out)
         assert out.column("Y").to_pylist() == [6.0, 9.0], out
+        for column in (pa.array([1.5, 2.5]), pa.chunked_array([[1.5], [2.5]])):  # one column
+            out = fastpyfunc.load_model({str(models["vector"][2])!r}).predict(column)
+            assert out["Y"].tolist() == [1.5, 2.5], out
+            out = fastpyfunc.load_model({str(models["one"][2])!r}).predict(column)
+            assert out.column("Y").to_pylist() == [1.5, 2.5], out
         print("ok")
         """
     )

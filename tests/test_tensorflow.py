@@ -223,6 +223,29 @@ def test_array_wrappers_take_the_one_native_call(tf_models, keras_export):
     np.testing.assert_allclose(direct, theirs.predict(df.copy()), rtol=1e-6)
 
 
+def test_keras_one_column_frames_take_the_one_native_call(tmp_path):
+    """A one-column frame or a Series under a ``(-1, 1)`` spec (mlflow's ``np.array(series,
+    dtype).reshape(shape)``), in one native call."""
+    require("tensorflow")
+    import keras
+    from mlflow.models import infer_signature
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2)])
+    x = np.float32([[0.5], [-1.0], [2.0]])
+    d = tmp_path / "model"
+    signature = infer_signature(x, model.predict(x, verbose=0))
+    mlflow.keras.save_model(model, str(d), signature=signature, save_exported_model=True)
+    ours, theirs = both(d)
+    frame = pd.DataFrame({"v": x[:, 0]})
+    for data in (frame, frame["v"]):
+        expected = theirs.predict(data.copy())
+        direct = ours._native_predict(data, ours._native_plan)
+        assert isinstance(direct, np.ndarray), type(data)
+        np.testing.assert_allclose(direct, expected, rtol=1e-6)
+        assert direct.dtype == expected.dtype
+
+
 def test_params_are_enforced_in_the_one_native_call(tf_models, caplog):
     """With a params schema the call stays native: params enforced there with mlflow's rules
     (its warning logged once, its error keyed by the param), then ignored as mlflow ignores them."""

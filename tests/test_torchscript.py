@@ -279,6 +279,35 @@ def test_frames_under_a_tensor_signature_are_to_numpy_in_one_call(ts_models, tmp
         ours.predict(mixed)
 
 
+@pytest.mark.parametrize("shape", [(-1,), (-1, 1)])
+def test_one_column_under_a_vector_signature_is_fed_in_one_call(ts_models, tmp_path, shape):
+    """One column (a frame's, a Series', an Arrow array's) under a ``(-1,)`` or ``(-1, 1)`` spec
+    of its own type: mlflow's ``np.array(series, dtype).reshape(shape)``, done natively."""
+    import pyarrow as pa
+    import torch
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    module = torch.jit.load(str(ts_models["no_args"] / "data" / "model.pth"))  # x + 1
+    d = tmp_path / "model"
+    signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype("float32"), shape)]))
+    mlflow.pytorch.save_model(module, str(d), serialization_format="pickle", signature=signature)
+    ours, theirs = both(d)
+    values = np.float32([0.5, -1.25, 3.0])
+    frame = pd.DataFrame({"v": values})
+    for data, pandas_form in (
+        (frame, frame),
+        (frame["v"], frame["v"]),
+        (pa.table(frame), frame),
+        (pa.array(values), pd.Series(values)),
+    ):
+        expected = theirs.predict(pandas_form.copy())
+        assert expected.shape == (3,) + shape[1:]
+        direct = ours._native_predict(data, ours._native_plan)
+        assert direct is not None, type(data)
+        assert_same(direct, expected)
+
+
 def test_frames_are_cast_to_float32_as_to_numpy_does(ts_columns):
     """``to_numpy(dtype=float32)`` rounds an int64 once (not through float64): 16777217 * 2**30 + 1
     lands on a different float32 than float64 would give it."""

@@ -310,11 +310,9 @@ class Enforcer:
         pd = loaded("pandas")
         np = loaded("numpy")
         # ndarray first: the common call never asks whether its input is Arrow
-        if not (np is not None and type(data) is np.ndarray) and not (
-            pd is not None and isinstance(data, pd.DataFrame)
-        ):
-            # Arrow (pyarrow, polars, any Arrow C stream): the DataFrame to_pandas() gives, as
-            # for column schemas (a DataFrame also exports an Arrow stream: checked first)
+        if not (np is not None and type(data) is np.ndarray):
+            # Arrow (pyarrow, polars, any Arrow PyCapsule producer): the DataFrame mlflow's
+            # rules read, as for column schemas (never a pandas object)
             frame = arrow_to_pandas(data)
             if frame is not None:
                 data, pd = frame, loaded("pandas")
@@ -485,16 +483,33 @@ def native_frame(data: Any, dict_is_row: bool) -> Any:
 
 
 def arrow_to_pandas(data: Any) -> Any:
-    """A pyarrow Table/RecordBatch, or anything exporting an Arrow C stream (polars, DuckDB
-    relations...), as the pandas DataFrame ``to_pandas()`` gives; None for anything else."""
-    if type(data).__module__.startswith("pyarrow") and hasattr(data, "to_pandas"):
-        return data.to_pandas()  # Table, RecordBatch
-    if hasattr(data, "__arrow_c_stream__"):  # polars, DuckDB, ...: the Arrow C stream interface
-        pa = require(
-            "pyarrow", f"Input of type {type(data).__name__} (read through the Arrow C stream interface)"
-        )
-        return pa.table(data).to_pandas()
-    return None
+    """Arrow input as the pandas DataFrame mlflow's rules read; None for anything else (pandas
+    objects included: a pandas 3 Series exports an Arrow stream too).
+
+    A pyarrow Table/RecordBatch, or another producer's stream or array of records (a polars
+    DataFrame, DuckDB relations...), is what ``to_pandas()`` gives. An array (a pyarrow Array or
+    ChunkedArray, a polars Series, another producer's array of non-record type) is one column,
+    as ``pd.DataFrame(array.to_pandas())`` makes of it, mlflow's rule for a Series: named after a
+    polars Series, else unnamed (pandas labels it ``0``). The native reader reads them alike."""
+    module, name = type(data).__module__, type(data).__name__
+    if module.startswith("pandas"):
+        return None
+    if module.startswith("pyarrow") and name in ("Table", "RecordBatch"):
+        return data.to_pandas()
+    array, stream = hasattr(data, "__arrow_c_array__"), hasattr(data, "__arrow_c_stream__")
+    if not (array or stream):
+        return None
+    pa = require("pyarrow", f"Input of type {name} (read through the Arrow PyCapsule interface)")
+    polars_series = module.startswith("polars") and name == "Series"
+    if not (polars_series or (module.startswith("pyarrow") and name.endswith("Array"))):
+        try:
+            return (pa.record_batch(data) if array else pa.table(data)).to_pandas()
+        except (TypeError, ValueError, pa.ArrowException):  # not records: an array
+            pass
+    series = (pa.array(data) if array else pa.chunked_array(data)).to_pandas()
+    if polars_series:
+        series.name = data.name
+    return pandas.DataFrame(series)
 
 
 def _warn_no_mlflow() -> None:

@@ -294,13 +294,11 @@ def _log_route(
 
 
 def _arrow_origin(data: Any) -> str | None:
-    """ "polars" or "arrow" for Arrow input (a table, not an array), else None."""
+    """ "polars" or "arrow" for Arrow input (tables and arrays), else None."""
     module = type(data).__module__
     if module.startswith("pandas") or not (
         hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__")
     ):
-        return None
-    if module.startswith("pyarrow") and type(data).__name__ not in ("Table", "RecordBatch"):
         return None
     return "polars" if module.startswith("polars") else "arrow"
 

@@ -13,8 +13,8 @@ use super::input::Table;
 use super::model::{json_to_py, py_to_json};
 use crate::frame::Column;
 use crate::schema::enforce::{
-    columns::column_action, frame_tensor, tensors, ColAction, DtypeInfo, Plan, TensorPlan,
-    TensorShape, NAN_INT_HINT,
+    columns::column_action, frame_tensor, tensors, ColAction, DtypeInfo, FrameTensor, Plan,
+    TensorPlan, TensorShape, NAN_INT_HINT,
 };
 use crate::schema::{ColType, DataType, Schema, TensorSpec};
 use crate::tensor::ElemType;
@@ -244,18 +244,22 @@ pub(crate) fn named_array<'py>(
 }
 
 /// A table under one unnamed TensorSpec, as mlflow's enforcement reads it before the flavor sees
-/// an ndarray: its columns, and the element type of their `df.to_numpy()` (see
-/// [`frame_tensor`]). None where the Python path's rules apply.
+/// an ndarray: its columns, and the tensor they make (see [`frame_tensor`]). None where the
+/// Python path's rules apply.
 pub(crate) fn frame_values<'t>(
     plan: &TensorPlan,
     table: &'t Table<'_>,
-) -> Option<(Vec<Column<'t>>, ElemType)> {
-    let cols = (0..table.width())
+) -> PyResult<Option<(Vec<Column<'t>>, FrameTensor)>> {
+    let Some(cols) = (0..table.width())
         .map(|i| table.column(i))
-        .collect::<Option<Vec<Column<'t>>>>()?;
+        .collect::<Option<Vec<Column<'t>>>>()
+    else {
+        return Ok(None);
+    };
     let dtypes: Vec<ElemType> = cols.iter().map(|c| c.dtype).collect();
-    let elem = frame_tensor(plan, &dtypes, table.rows)?;
-    Some((cols, elem))
+    // one column is read at `series[0]`, by label
+    let zero = cols.len() == 1 && table.has_label_zero()?;
+    Ok(frame_tensor(plan, &dtypes, table.rows, zero).map(|t| (cols, t)))
 }
 
 /// What happens to one input column, as mlflow's `_enforce_mlflow_datatype` decides it from the

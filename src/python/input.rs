@@ -13,7 +13,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
-use pyo3_arrow::{PyRecordBatch, PyTable};
+use pyo3_arrow::{PyArray, PyChunkedArray, PyRecordBatch, PyTable};
 
 use crate::frame::{arrow_column, arrow_dtype, pandas_meta, Chunk, Column};
 use crate::schema::enforce::Plan;
@@ -126,6 +126,22 @@ impl<'py> Table<'py> {
         (0..self.width()).map(|i| self.column(i)).collect()
     }
 
+    /// Whether the frame has the row label 0, which mlflow reads a one-column frame's first cell
+    /// at (`series[0]`): a table without an index (Arrow, records) is labelled as `to_pandas()`
+    /// labels it, from 0; a pandas frame only where its index is a RangeIndex from 0 (any other
+    /// index goes to the Python path, which looks the label up).
+    pub fn has_label_zero(&self) -> PyResult<bool> {
+        let Some(df) = &self.frame else {
+            return Ok(self.rows > 0);
+        };
+        let py = df.py();
+        let index = df.getattr(intern!(py, "index"))?;
+        if index.get_type().name()?.to_str()? != "RangeIndex" {
+            return Ok(false);
+        }
+        Ok(self.rows > 0 && index.getattr(intern!(py, "start"))?.extract::<i64>()? == 0)
+    }
+
     /// The labels as the enforcement rules match them (None: not a str).
     pub fn label_strs(&self) -> Vec<Option<&str>> {
         self.labels.iter().map(|l| l.as_deref()).collect()
@@ -157,21 +173,30 @@ impl<'py> Input<'py> {
             Origin::Arrow
         };
         let py = data.py();
+        let type_name = data.get_type().name()?;
+        let type_name = type_name.to_str()?;
+        // An array (a pyarrow Array or ChunkedArray, a polars Series) is one column, whatever
+        // its type: a struct array's fields are not columns (`to_pandas()` gives one Series).
+        if (module == "pyarrow.lib" && type_name.ends_with("Array"))
+            || (origin == Origin::Polars && type_name == "Series")
+        {
+            return arrow_array(origin, data);
+        }
         // A RecordBatch exports itself as a stream at several times the cost of one array;
         // everything else keeps the stream first (a failed `hasattr` on a polars DataFrame or
         // a pyarrow Table costs an AttributeError).
-        let batch = module == "pyarrow.lib" && data.get_type().name()?.to_str()? == "RecordBatch";
+        let batch = module == "pyarrow.lib" && type_name == "RecordBatch";
         if !batch && data.hasattr(intern!(py, "__arrow_c_stream__"))? {
-            // A ChunkedArray or array stream is not a table: the Python path reads it.
+            // Another producer's stream of arrays that are not records: one column.
             let Ok(table) = data.extract::<PyTable>() else {
-                return Ok(Input::Other);
+                return arrow_array(origin, data);
             };
             let (batches, schema) = table.into_inner();
             return Ok(arrow_table(origin, &schema, &batches));
         }
         if data.hasattr(intern!(py, "__arrow_c_array__"))? {
             let Ok(batch) = data.extract::<PyRecordBatch>() else {
-                return Ok(Input::Other);
+                return arrow_array(origin, data);
             };
             let batch = batch.into_inner();
             return Ok(arrow_table(
@@ -194,6 +219,15 @@ impl<'py> Input<'py> {
         let input = Input::read(data)?;
         let dict_is_row = match (plan, &input) {
             (Some(Plan::Columns(c)), Input::Other | Input::Dict(_)) => c.dict_is_row(),
+            // mlflow's enforcement makes any Series a DataFrame first (`pd.DataFrame(series)`)
+            (Some(Plan::Tensors(_)), Input::Other) if is_series(data)? => {
+                let frame = data
+                    .py()
+                    .import(intern!(data.py(), "pandas"))?
+                    .getattr(intern!(data.py(), "DataFrame"))?
+                    .call1((data,))?;
+                return Input::read(&frame);
+            }
             _ => return Ok(input),
         };
         if let Some(table) = records_table(data)? {
@@ -207,6 +241,17 @@ impl<'py> Input<'py> {
         }
         Input::read(&frame)
     }
+}
+
+/// A pandas Series (or a subclass defined in pandas: anything else is not worth importing
+/// pandas for).
+fn is_series(data: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = data.py();
+    if !data.get_type().module()?.to_str()?.starts_with("pandas") {
+        return Ok(false);
+    }
+    let pandas = py.import(intern!(py, "pandas"))?;
+    data.is_instance(&pandas.getattr(intern!(py, "Series"))?)
 }
 
 /// A list of row dicts (what JSON APIs hand over) read as `pd.DataFrame(records)` reads it, in
@@ -380,6 +425,45 @@ pub(crate) fn numeric_elem(kind: u8, itemsize: usize) -> Option<ElemType> {
         (b'f', 8) => ElemType::F64,
         _ => return None,
     })
+}
+
+/// An Arrow array (through `__arrow_c_array__`, or its chunks through `__arrow_c_stream__`) as
+/// the one-column table `pd.DataFrame(array.to_pandas())` is: mlflow's rule for a Series. The
+/// column is a polars Series' name; any other array is unnamed (pandas labels it `0`, which
+/// matches no schema name). Other for anything that exports neither.
+fn arrow_array<'py>(origin: Origin, data: &Bound<'py, PyAny>) -> PyResult<Input<'py>> {
+    let py = data.py();
+    let (chunks, field) = if data.hasattr(intern!(py, "__arrow_c_array__"))? {
+        match data.extract::<PyArray>() {
+            Ok(a) => {
+                let (array, field) = a.into_inner();
+                (vec![array], field)
+            }
+            Err(_) => return Ok(Input::Other),
+        }
+    } else if data.hasattr(intern!(py, "__arrow_c_stream__"))? {
+        match data.extract::<PyChunkedArray>() {
+            Ok(c) => c.into_inner(),
+            Err(_) => return Ok(Input::Other),
+        }
+    } else {
+        return Ok(Input::Other);
+    };
+    let label = (origin == Origin::Polars).then(|| field.name().clone());
+    // An extension type's pandas conversion is the extension's own: pandas reads it.
+    let plain = !field.metadata().contains_key("ARROW:extension:name");
+    let source = if plain && !chunks.is_empty() && arrow_dtype(&chunks).is_some() {
+        Source::Arrow(chunks.clone())
+    } else {
+        Source::Unsupported
+    };
+    Ok(Input::Table(Table {
+        origin,
+        labels: vec![label],
+        rows: chunks.iter().map(|c| c.len()).sum(),
+        frame: None,
+        sources: vec![source],
+    }))
 }
 
 fn arrow_table<'py>(origin: Origin, schema: &Schema, batches: &[RecordBatch]) -> Input<'py> {

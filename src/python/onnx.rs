@@ -464,25 +464,36 @@ impl OnnxModel {
         let [port] = self.session.inputs() else {
             return Ok(None);
         };
-        let Some((cols, elem)) = frame_values(plan, table) else {
+        let Some((cols, frame)) = frame_values(plan, table)? else {
             return Ok(None);
         };
-        let (Feed::AsIs(to) | Feed::Cast(to)) = feed(&port.kind, Given::Elem(elem)) else {
+        let (Feed::AsIs(to) | Feed::Cast(to)) = feed(&port.kind, Given::Elem(frame.elem)) else {
             return Ok(None);
         };
         params.enforce(py)?;
         let parts: Vec<&Column<'_>> = cols.iter().collect();
+        // one column in the input's type is lent as it is
+        let lent = match parts.as_slice() {
+            [c] if c.dtype == to => c.as_slice(),
+            _ => None,
+        };
         // to the common type through float64, then (Cast) mlflow's float64 -> float32: the same
         // two steps as one assembly through float64
-        let data = py
-            .detach(|| assemble(&parts, to, Rounding::ThroughF64, Layout::RowMajor))
-            .map_err(pyo3::exceptions::PyValueError::new_err)?;
-        let shape = [table.rows, parts.len()];
+        let data = match lent {
+            Some(_) => None,
+            None => Some(
+                py.detach(|| assemble(&parts, to, Rounding::ThroughF64, Layout::RowMajor))
+                    .map_err(pyo3::exceptions::PyValueError::new_err)?,
+            ),
+        };
+        let shape = frame.shape(table.rows, parts.len());
         let tensors = [(
             port.name.as_str(),
             TensorRef {
                 shape: &shape,
-                data: data.as_data_ref(),
+                data: data
+                    .as_ref()
+                    .map_or_else(|| lent.expect("lent"), Data::as_data_ref),
             },
         )];
         let outputs = self.execute(py, &tensors)?;

@@ -347,9 +347,10 @@ impl SavedModel {
         table: &Table<'py>,
         params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let Some((cols, elem)) = frame_values(plan, table) else {
+        let Some((cols, frame)) = frame_values(plan, table)? else {
             return Ok(None);
         };
+        let elem = frame.elem;
         if Some(elem) != self.input_elem() {
             return Ok(None);
         }
@@ -358,7 +359,7 @@ impl SavedModel {
         let data = py
             .detach(|| assemble(&parts, elem, Rounding::ThroughF64, Layout::RowMajor))
             .map_err(pyo3::exceptions::PyValueError::new_err)?;
-        let shape = [table.rows, parts.len()];
+        let shape = frame.shape(table.rows, parts.len());
         let tensors = [TensorRef {
             shape: &shape,
             data: data.as_data_ref(),

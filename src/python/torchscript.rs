@@ -339,8 +339,15 @@ impl TorchScriptModel {
         if frame_feed(&given, &enforced) != FrameFeed::Direct {
             return Ok(None);
         }
-        let Some(outputs) =
-            self.forward_to_numpy(py, table, &parts, ElemType::F32, Rounding::Direct, params)?
+        let Some(outputs) = self.forward_to_numpy(
+            py,
+            table,
+            &parts,
+            &[table.rows, parts.len()],
+            ElemType::F32,
+            Rounding::Direct,
+            params,
+        )?
         else {
             return Ok(None);
         };
@@ -365,11 +372,21 @@ impl TorchScriptModel {
         table: &Table<'py>,
         params: &CallParams<'_, 'py>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let Some((cols, elem)) = frame_values(plan, table) else {
+        let Some((cols, frame)) = frame_values(plan, table)? else {
             return Ok(None);
         };
         let parts: Vec<&Column<'_>> = cols.iter().collect();
-        match self.forward_to_numpy(py, table, &parts, elem, Rounding::ThroughF64, params)? {
+        let shape = frame.shape(table.rows, parts.len());
+        let elem = frame.elem;
+        match self.forward_to_numpy(
+            py,
+            table,
+            &parts,
+            &shape,
+            elem,
+            Rounding::ThroughF64,
+            params,
+        )? {
             Some(outputs) => structured(py, outputs).map(Some),
             None => Ok(None),
         }
@@ -379,11 +396,13 @@ impl TorchScriptModel {
     /// same kernels, the same bits), in `elem`; one copy. None for a pandas frame that is one
     /// Fortran-ordered block (its columns are strided views): `to_numpy` is C-ordered there,
     /// and the Python path keeps that layout.
+    #[allow(clippy::too_many_arguments)]
     fn forward_to_numpy<'py>(
         &self,
         py: Python<'py>,
         table: &Table<'py>,
         parts: &[&Column<'_>],
+        shape: &[usize],
         elem: ElemType,
         rounding: Rounding,
         params: &CallParams<'_, 'py>,
@@ -398,14 +417,19 @@ impl TorchScriptModel {
         let Some(extra) = self.call_args(py, params)? else {
             return Ok(None);
         };
-        let (rows, width) = (table.rows, parts.len());
+        let rows = table.rows as i64;
         let data = py
             .detach(|| assemble(parts, elem, rounding, Layout::ColumnMajor))
             .map_err(pyo3::exceptions::PyValueError::new_err)?;
         let feeds = [Feed {
             elem,
-            shape: vec![rows as i64, width as i64],
-            strides: vec![1, rows as i64],
+            shape: shape.iter().map(|&d| d as i64).collect(),
+            // `[N]`, or `[N, k]` in Fortran order
+            strides: if shape.len() == 1 {
+                vec![1]
+            } else {
+                vec![1, rows]
+            },
             data: data.as_data_ref().addr() as *const std::ffi::c_void,
             owner: std::marker::PhantomData,
         }];

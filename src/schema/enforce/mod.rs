@@ -12,7 +12,7 @@ pub mod tensors;
 use super::Schema;
 
 pub use columns::{ColAction, ColumnPlan, DtypeInfo, Enforced, Matched, PlannedCol, NAN_INT_HINT};
-pub use tensors::{frame_tensor, TensorPlan, TensorShape};
+pub use tensors::{frame_tensor, FrameTensor, TensorPlan, TensorShape};
 
 /// What `predict` does with its input before the model sees it.
 #[derive(Debug, Clone, PartialEq)]

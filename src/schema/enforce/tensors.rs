@@ -95,24 +95,66 @@ pub fn check(spec: &TensorSpec, input: &TensorShape<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// The element type of the one unnamed input's tensor that mlflow's `_enforce_tensor_schema`
-/// makes of a DataFrame of several plain scalar columns (read natively, as `dtypes`): their
-/// common type, as `df.to_numpy()` has it, shaped `[N, k]`. None where the Python path's rules
-/// apply: named or several specs, one column (`series[0]` is read by label there), a shape or
-/// dtype mlflow refuses (it words the error), an empty frame.
-pub fn frame_tensor(plan: &TensorPlan, dtypes: &[ElemType], rows: usize) -> Option<ElemType> {
+/// The tensor mlflow's `_enforce_tensor_schema` makes of a DataFrame of plain scalar columns
+/// for the one unnamed input, before the flavor sees an ndarray.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameTensor {
+    /// Its element type: the columns' common type, as `df.to_numpy()` has it.
+    pub elem: ElemType,
+    /// `[N]` (one column into a `(-1,)` spec) rather than `[N, k]`.
+    pub vector: bool,
+}
+
+impl FrameTensor {
+    /// The tensor's shape for `rows` rows of `width` columns.
+    pub fn shape(&self, rows: usize, width: usize) -> Vec<usize> {
+        if self.vector {
+            vec![rows]
+        } else {
+            vec![rows, width]
+        }
+    }
+}
+
+/// The tensor of the one unnamed input that mlflow's `_enforce_tensor_schema` makes of a
+/// DataFrame of plain scalar columns (read natively, as `dtypes`):
+/// - several columns: `df.to_numpy()` (their common type) under a `(-1, k)` spec;
+/// - one column: `np.array(series, dtype=spec.type).reshape(shape)` under a `(-1,)` or `(-1, 1)`
+///   spec, once `series[0]` (by label: `first_label_zero` says the frame has that label) is a
+///   scalar, which every cell of a plain column is; only where the column already has the
+///   spec's type (any other cast is numpy's unsafe one).
+///
+/// None where the Python path's rules apply: named or several specs, a shape or dtype mlflow
+/// refuses (it words the error), an empty frame, a frame without the label 0.
+pub fn frame_tensor(
+    plan: &TensorPlan,
+    dtypes: &[ElemType],
+    rows: usize,
+    first_label_zero: bool,
+) -> Option<FrameTensor> {
     let [spec] = plan.specs.as_slice() else {
         return None;
     };
-    if plan.named || rows == 0 || dtypes.len() < 2 {
+    if plan.named || rows == 0 {
         return None;
     }
     let elem = ElemType::from_numpy_name(&spec.dtype)?;
-    let [-1, k] = spec.shape.as_slice() else {
-        return None;
-    };
-    (usize::try_from(*k).ok() == Some(dtypes.len()) && common_type(dtypes) == Some(elem))
-        .then_some(elem)
+    match (dtypes, spec.shape.as_slice()) {
+        ([only], shape @ ([-1] | [-1, 1])) => {
+            (first_label_zero && *only == elem).then_some(FrameTensor {
+                elem,
+                vector: shape.len() == 1,
+            })
+        }
+        ([_], _) | ([], _) => None,
+        (_, [-1, k]) => (usize::try_from(*k).ok() == Some(dtypes.len())
+            && common_type(dtypes) == Some(elem))
+        .then_some(FrameTensor {
+            elem,
+            vector: false,
+        }),
+        _ => None,
+    }
 }
 
 /// Which of mlflow's `_reshape_and_cast_pandas_column_values` cases a DataFrame column's first

@@ -241,19 +241,49 @@ fn frames_become_a_tensor_of_their_common_type_only_where_mlflow_accepts_it() {
         named: false,
     };
     let f32_4 = plan("float32", vec![-1, 4]);
-    assert_eq!(frame_tensor(&f32_4, &[F32; 4], 3), Some(F32));
+    let matrix = |elem| {
+        Some(FrameTensor {
+            elem,
+            vector: false,
+        })
+    };
+    assert_eq!(frame_tensor(&f32_4, &[F32; 4], 3, true), matrix(F32));
     // float64 beside float32 is a float64 array, which a float32 spec refuses
-    assert_eq!(frame_tensor(&f32_4, &[F32, F32, F32, F64], 3), None);
+    assert_eq!(frame_tensor(&f32_4, &[F32, F32, F32, F64], 3, true), None);
     assert_eq!(
-        frame_tensor(&plan("float64", vec![-1, 2]), &[I64, F32], 3),
-        Some(F64)
+        frame_tensor(&plan("float64", vec![-1, 2]), &[I64, F32], 3, false),
+        matrix(F64)
     );
-    // the shape must be (-1, number of columns); an empty frame and one column are Python's
-    assert_eq!(frame_tensor(&f32_4, &[F32; 3], 3), None);
-    assert_eq!(frame_tensor(&f32_4, &[F32; 4], 0), None);
-    assert_eq!(frame_tensor(&plan("float32", vec![-1, 1]), &[F32], 3), None);
+    // the shape must be (-1, number of columns); an empty frame is Python's
+    assert_eq!(frame_tensor(&f32_4, &[F32; 3], 3, true), None);
+    assert_eq!(frame_tensor(&f32_4, &[F32; 4], 0, true), None);
     assert_eq!(
-        frame_tensor(&plan("float32", vec![-1, 2, 2]), &[F32; 4], 3),
+        frame_tensor(&plan("float32", vec![-1, 2, 2]), &[F32; 4], 3, true),
         None
     );
+    // one column: (-1,) or (-1, 1), in the spec's own type, with a label 0 for `series[0]`
+    assert_eq!(
+        frame_tensor(&plan("float32", vec![-1, 1]), &[F32], 3, true),
+        matrix(F32)
+    );
+    assert_eq!(
+        frame_tensor(&plan("float64", vec![-1]), &[F64], 3, true),
+        Some(FrameTensor {
+            elem: F64,
+            vector: true
+        })
+    );
+    assert_eq!(
+        frame_tensor(&plan("float64", vec![-1]), &[F64], 3, false),
+        None
+    );
+    assert_eq!(
+        frame_tensor(&plan("float64", vec![-1]), &[F32], 3, true),
+        None
+    );
+    assert_eq!(
+        frame_tensor(&plan("float64", vec![-1, 2]), &[F64], 3, true),
+        None
+    );
+    assert_eq!(frame_tensor(&plan("float64", vec![-1]), &[], 3, true), None);
 }
