@@ -452,15 +452,16 @@ fn arrow_array<'py>(origin: Origin, data: &Bound<'py, PyAny>) -> PyResult<Input<
     let label = (origin == Origin::Polars).then(|| field.name().clone());
     // An extension type's pandas conversion is the extension's own: pandas reads it.
     let plain = !field.metadata().contains_key("ARROW:extension:name");
+    let rows = chunks.iter().map(|c| c.len()).sum();
     let source = if plain && !chunks.is_empty() && arrow_dtype(&chunks).is_some() {
-        Source::Arrow(chunks.clone())
+        Source::Arrow(chunks)
     } else {
         Source::Unsupported
     };
     Ok(Input::Table(Table {
         origin,
         labels: vec![label],
-        rows: chunks.iter().map(|c| c.len()).sum(),
+        rows,
         frame: None,
         sources: vec![source],
     }))
