@@ -223,6 +223,27 @@ def test_array_wrappers_take_the_one_native_call(tf_models, keras_export):
     np.testing.assert_allclose(direct, theirs.predict(df.copy()), rtol=1e-6)
 
 
+def test_lists_convert_as_tensorflow_converts_them(tmp_path):
+    """A list into a tf2-module model is ``tf.convert_to_tensor(list)``: Python ints are int32,
+    or int64 where one does not fit int32 (never wrapped)."""
+    tf = require("tensorflow")
+
+    class Doubler(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+        def __call__(self, x):
+            return x * 2
+
+    d = tmp_path / "model"
+    mlflow.tensorflow.save_model(Doubler(), str(d))
+    ours, theirs = both(d)
+    big = [2**40, -(2**35), 3]
+    assert_same(ours.predict(big), np.asarray(theirs.predict(big)))
+    with pytest.raises(Exception):  # noqa: B017, PT011 - TensorFlow raises several types
+        theirs.predict([1, 2])  # int32, which the int64 signature refuses
+    with pytest.raises(InvalidInputError):
+        ours.predict([1, 2])
+
+
 def test_keras_one_column_frames_take_the_one_native_call(tmp_path):
     """A one-column frame or a Series under a ``(-1, 1)`` spec (mlflow's ``np.array(series,
     dtype).reshape(shape)``), in one native call."""

@@ -255,10 +255,12 @@ def _like_column(col: Any) -> Any:
 
 
 def _like_convert_to_tensor(data: list[Any]) -> Any:
-    """``tf.convert_to_tensor(list)``: Python floats become float32 and ints int32."""
+    """``tf.convert_to_tensor(list)``: Python floats become float32 and ints int32, or int64
+    where one does not fit int32 (TensorFlow's rule; a cast would wrap them)."""
     arr = np.asarray(data)
     if arr.dtype == np.float64:
         return arr.astype(np.float32)
     if arr.dtype == np.int64:
-        return arr.astype(np.int32)
+        small = arr.size == 0 or (arr.min() >= -(2**31) and arr.max() < 2**31)
+        return arr.astype(np.int32) if small else arr
     return arr
