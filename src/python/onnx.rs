@@ -477,23 +477,24 @@ impl OnnxModel {
             [c] if c.dtype == to => c.as_slice(),
             _ => None,
         };
-        // to the common type through float64, then (Cast) mlflow's float64 -> float32: the same
-        // two steps as one assembly through float64
+        let assembled: Data;
         let data = match lent {
-            Some(_) => None,
-            None => Some(
-                py.detach(|| assemble(&parts, to, Rounding::ThroughF64, Layout::RowMajor))
-                    .map_err(pyo3::exceptions::PyValueError::new_err)?,
-            ),
+            Some(lent) => lent,
+            // to the common type through float64, then (Cast) mlflow's float64 -> float32: the
+            // same two steps as one assembly through float64
+            None => {
+                assembled = py
+                    .detach(|| assemble(&parts, to, Rounding::ThroughF64, Layout::RowMajor))
+                    .map_err(pyo3::exceptions::PyValueError::new_err)?;
+                assembled.as_data_ref()
+            }
         };
         let shape = frame.shape(table.rows, parts.len());
         let tensors = [(
             port.name.as_str(),
             TensorRef {
                 shape: &shape,
-                data: data
-                    .as_ref()
-                    .map_or_else(|| lent.expect("lent"), Data::as_data_ref),
+                data,
             },
         )];
         let outputs = self.execute(py, &tensors)?;
