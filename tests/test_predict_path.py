@@ -573,6 +573,27 @@ def test_arrow_with_a_stored_pandas_index_is_read_as_to_pandas_reads_it(models):
         assert_same(ours.predict(table).to_pandas(), expected.reset_index(drop=True))
 
 
+def test_record_batch_readers_are_read_as_their_table(models):
+    """A ``RecordBatchReader`` can be read once: where the native reader hands the input to the
+    pandas path (a stored pandas index, a dictionary column), that path must see the same rows
+    (it saw an exhausted reader and answered an empty table)."""
+    df = pd.DataFrame({"a": [1.5, 2.0, 0.5], "b": [0.25, 1.0, 2.0], "c": [3.0, -1.0, 0.0]})
+    indexed = df.set_axis([7, 8, 9])
+    coded = pa.table(df).append_column("d", pa.array(["x", "y", "x"]).dictionary_encode())
+    cases = [("doubles", pa.table(df)), ("doubles", pa.table(indexed)), ("nosig", pa.table(indexed[["a", "b"]]))]
+    cases.append(("doubles", coded))
+    for name, table in cases:
+        ours, _, _ = models[name]
+        expected = ours.predict(table)
+        reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+        got = ours.predict(reader)
+        assert isinstance(got, pa.Table)
+        assert got.num_rows == 3
+        assert got.equals(expected), name
+    _, theirs, _ = models["doubles"]
+    assert_same(got.to_pandas(), theirs.predict(coded.to_pandas().drop(columns="d")))
+
+
 def test_multichunk_tables_and_strided_frames(models):
     ours, theirs, _ = models["doubles"]
     df = pd.DataFrame(np.arange(30, dtype=np.float64).reshape(10, 3), columns=list("abc"))

@@ -97,6 +97,7 @@ class PyFuncModel:
         Arrow input (pyarrow, polars, any Arrow PyCapsule producer) to a native engine gives an
         Arrow result of the same family, with the columns and values a pandas input gives.
         """
+        data = _replayable(data)
         result = self._native_call(data, params)
         if result is not None:
             return result
@@ -142,7 +143,7 @@ class PyFuncModel:
                 f"{self._model_path}: this model does not support predict_stream method.",
                 model_path=self._model_path,
             )
-        data, params = self._enforce(data, params)
+        data, params = self._enforce(_replayable(data), params)
         if isinstance(data, list):
             if len(data) != 1:
                 raise exc.make(
@@ -291,6 +292,16 @@ def _log_route(
     else:
         _logger.info("%s: %s model runs in Python: %s", path, flavor, reason)
     _logger.debug("%s: load plan %s", path, plan)
+
+
+def _replayable(data: Any) -> Any:
+    """A pyarrow ``RecordBatchReader`` (an IPC stream, a DuckDB or ADBC result, a dataset
+    scan) as the table of its batches (no copy): a reader can be read once, and the native
+    reader reads it before it knows whether the pandas path must take the input."""
+    pa = loaded("pyarrow")
+    if pa is not None and isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    return data
 
 
 def _arrow_origin(data: Any) -> str | None:
