@@ -580,7 +580,11 @@ def test_record_batch_readers_are_read_as_their_table(models):
     df = pd.DataFrame({"a": [1.5, 2.0, 0.5], "b": [0.25, 1.0, 2.0], "c": [3.0, -1.0, 0.0]})
     indexed = df.set_axis([7, 8, 9])
     coded = pa.table(df).append_column("d", pa.array(["x", "y", "x"]).dictionary_encode())
-    cases = [("doubles", pa.table(df)), ("doubles", pa.table(indexed)), ("nosig", pa.table(indexed[["a", "b"]]))]
+    cases = [
+        ("doubles", pa.table(df)),
+        ("doubles", pa.table(indexed)),
+        ("nosig", pa.table(indexed[["a", "b"]])),
+    ]
     cases.append(("doubles", coded))
     for name, table in cases:
         ours, _, _ = models[name]
