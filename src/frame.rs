@@ -392,6 +392,17 @@ pub enum Layout {
     ColumnMajor,
 }
 
+/// An assembled `[N, k]` buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assembled {
+    pub data: Data,
+    /// A finite value became infinite (a float64 beyond float32's range): numpy's `astype`,
+    /// which mlflow's path calls, warns "overflow encountered in cast" then, and the binding
+    /// warns as it does. Read from the FPU's overflow flag ([`overflow_flag`]); always false
+    /// where that is not read.
+    pub overflowed: bool,
+}
+
 /// Copies `cols` into one `[N, k]` buffer of `out` in `layout` (N = the columns' length; they
 /// are of equal length). Each value goes the way mlflow's path takes it: to a float output as
 /// `rounding` says (float16 and float64 outputs through float64), to an integer or bool output
@@ -401,11 +412,49 @@ pub fn assemble(
     out: ElemType,
     rounding: Rounding,
     layout: Layout,
-) -> Result<Data, String> {
-    if let Some(data) = assemble_fast(cols, out, rounding, layout) {
-        return Ok(data);
-    }
-    assemble_generic(cols, out, rounding, layout)
+) -> Result<Assembled, String> {
+    let (data, overflowed) = overflow_flag(|| {
+        if let Some(data) = assemble_fast(cols, out, rounding, layout) {
+            return Ok(data);
+        }
+        assemble_generic(cols, out, rounding, layout)
+    });
+    Ok(Assembled {
+        data: data?,
+        overflowed,
+    })
+}
+
+/// `f()`, and whether a floating-point operation in it overflowed: the FPU's sticky overflow
+/// flag (x86-64's MXCSR.OE), cleared before and read after, as numpy reads it around a cast
+/// (`npy_clear_floatstatus`, `npy_get_floatstatus`). Nothing is checked per element, so the
+/// copy runs as fast as without it. The flags are restored afterwards. The conversions that can
+/// overflow here are float64 -> float32 (hardware, so flagged); float16 outputs come only from
+/// float16, int8, uint8 and bool columns (numpy's promotion), which cannot. The asm blocks may
+/// touch memory (no `nomem`), so the compiler keeps `f`'s stores, and the conversions they
+/// store, between them.
+#[cfg(target_arch = "x86_64")]
+fn overflow_flag<R>(f: impl FnOnce() -> R) -> (R, bool) {
+    use std::arch::asm;
+    const STATUS: u32 = 0x3f; // the six sticky exception flags
+    const OVERFLOW: u32 = 0x8;
+    let mut saved: u32 = 0;
+    let mut after: u32 = 0;
+    // SAFETY: stmxcsr/ldmxcsr read and write the 4 bytes at a valid, aligned u32; the value
+    // loaded keeps the saved control bits (rounding, masks) and only clears status flags.
+    unsafe { asm!("stmxcsr [{}]", in(reg) &mut saved, options(nostack, preserves_flags)) };
+    let cleared = saved & !STATUS;
+    unsafe { asm!("ldmxcsr [{}]", in(reg) &cleared, options(nostack, preserves_flags)) };
+    let result = f();
+    unsafe { asm!("stmxcsr [{}]", in(reg) &mut after, options(nostack, preserves_flags)) };
+    unsafe { asm!("ldmxcsr [{}]", in(reg) &saved, options(nostack, preserves_flags)) };
+    (result, after & OVERFLOW != 0)
+}
+
+/// Elsewhere the flag is not read: no overflow warning (README, differences from mlflow).
+#[cfg(not(target_arch = "x86_64"))]
+fn overflow_flag<R>(f: impl FnOnce() -> R) -> (R, bool) {
+    (f(), false)
 }
 
 /// [`assemble`] for any columns: chunked, strided, with nulls, of mixed types.
@@ -910,7 +959,7 @@ mod tests {
                                 let fast = assemble_fast(&parts, out, rounding, layout);
                                 let taken = layout == Layout::ColumnMajor || k <= FAST_MAX_K;
                                 assert_eq!(fast.is_some(), taken, "{what}");
-                                let got = assemble(&parts, out, rounding, layout).unwrap();
+                                let got = assemble(&parts, out, rounding, layout).unwrap().data;
                                 let want = reference(out, rounding, layout);
                                 assert_eq!(bits(&generic), want, "generic {what}");
                                 assert_eq!(bits(&got), want, "assemble {what}");
@@ -924,8 +973,11 @@ mod tests {
         assert!(fast_taken > 0);
         // the two roundings do differ on these columns (so the comparison above covers both)
         let c = col(ElemType::I64, DataRef::I64(&i64s[0]), 1, rows[5]);
-        let [through, direct] = [Rounding::ThroughF64, Rounding::Direct]
-            .map(|r| assemble(&[&c], ElemType::F32, r, Layout::RowMajor).unwrap());
+        let [through, direct] = [Rounding::ThroughF64, Rounding::Direct].map(|r| {
+            assemble(&[&c], ElemType::F32, r, Layout::RowMajor)
+                .unwrap()
+                .data
+        });
         assert_ne!(through, direct);
     }
 
@@ -1036,7 +1088,9 @@ mod tests {
             Rounding::ThroughF64,
             Layout::RowMajor,
         )
-        .unwrap() else {
+        .unwrap()
+        .data
+        else {
             panic!("f64 expected")
         };
         assert!(out[1].is_nan() && out[17].is_nan());
@@ -1080,7 +1134,8 @@ mod tests {
             Rounding::ThroughF64,
             Layout::RowMajor,
         )
-        .unwrap();
+        .unwrap()
+        .data;
         assert_eq!(out, Data::F32(vec![1.5, 10.0, 2.5, 20.0, 3.5, 30.0]));
         // 2^53 + 1 rounds to 2^53 in float64 first, as pandas' interleaving does, then to f32.
         let big = [(1i64 << 53) + 1];
@@ -1091,7 +1146,8 @@ mod tests {
             Rounding::ThroughF64,
             Layout::RowMajor,
         )
-        .unwrap();
+        .unwrap()
+        .data;
         assert_eq!(out, Data::F64(vec![9007199254740992.0]));
     }
 
@@ -1102,12 +1158,15 @@ mod tests {
         let v = [16777217i64 * (1 << 30) + 1];
         let c = col(ElemType::I64, DataRef::I64(&v), 1, 1);
         let Data::F32(through) =
-            assemble(&[&c], ElemType::F32, Rounding::ThroughF64, Layout::RowMajor).unwrap()
+            assemble(&[&c], ElemType::F32, Rounding::ThroughF64, Layout::RowMajor)
+                .unwrap()
+                .data
         else {
             panic!("float32 out")
         };
-        let Data::F32(direct) =
-            assemble(&[&c], ElemType::F32, Rounding::Direct, Layout::RowMajor).unwrap()
+        let Data::F32(direct) = assemble(&[&c], ElemType::F32, Rounding::Direct, Layout::RowMajor)
+            .unwrap()
+            .data
         else {
             panic!("float32 out")
         };
@@ -1124,9 +1183,63 @@ mod tests {
             Rounding::Direct,
             Layout::ColumnMajor,
         );
-        assert_eq!(out.unwrap(), Data::F32(vec![1.0, 2.0, 3.0, 0.5, -1.0, 2.0]));
+        assert_eq!(
+            out.unwrap().data,
+            Data::F32(vec![1.0, 2.0, 3.0, 0.5, -1.0, 2.0])
+        );
         assert_eq!(direct, vec![1.80144e16f32]);
         assert!(direct[0] > through[0]);
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn overflow_is_a_finite_value_made_infinite_as_numpy_warns_of_it() {
+        let over = |v: &[f64], out: ElemType, layout: Layout, nulls: bool| {
+            let bits = [0b1111_1011u8]; // the third value is null
+            let mut c = col(ElemType::F64, DataRef::F64(v), 1, v.len());
+            if nulls {
+                c.chunks[0].nulls = Some(Nulls {
+                    bits: &bits,
+                    offset: 0,
+                });
+            }
+            let other = col(
+                ElemType::F64,
+                DataRef::F64(&[0.0; 3][..v.len()]),
+                1,
+                v.len(),
+            );
+            assemble(&[&other, &c], out, Rounding::ThroughF64, layout)
+                .unwrap()
+                .overflowed
+        };
+        for layout in [Layout::RowMajor, Layout::ColumnMajor] {
+            // nulls: the generic path; without: the fast one
+            for nulls in [false, true] {
+                // numpy: np.array([1e300, inf]).astype(float32) warns; [inf, -inf, nan] does not
+                assert!(over(
+                    &[1.0, 1e300, f64::INFINITY],
+                    ElemType::F32,
+                    layout,
+                    nulls
+                ));
+                assert!(over(&[-1e39, 2.0, 3.0], ElemType::F32, layout, nulls));
+                let quiet = [f64::INFINITY, f64::NEG_INFINITY, f64::NAN];
+                assert!(!over(&quiet, ElemType::F32, layout, nulls));
+                assert!(!over(
+                    &[f32::MAX as f64, 1.0, 2.0],
+                    ElemType::F32,
+                    layout,
+                    nulls
+                ));
+                assert!(!over(&[1e300, 1.0, 2.0], ElemType::F64, layout, nulls));
+            }
+        }
+        // integers never overflow float32; the flags of earlier work do not leak in
+        let _ = std::hint::black_box(std::hint::black_box(1e300f64) as f32);
+        let c = col(ElemType::I64, DataRef::I64(&[i64::MAX]), 1, 1);
+        let f32 = assemble(&[&c], ElemType::F32, Rounding::ThroughF64, Layout::RowMajor);
+        assert!(!f32.unwrap().overflowed);
     }
 
     #[test]
@@ -1173,7 +1286,9 @@ mod tests {
             Rounding::ThroughF64,
             Layout::RowMajor,
         )
-        .unwrap() else {
+        .unwrap()
+        .data
+        else {
             panic!("f64 expected")
         };
         for r in 0..n {
@@ -1202,8 +1317,9 @@ mod tests {
                 }),
             }],
         };
-        let Data::F64(out) =
-            assemble(&[&c], ElemType::F64, Rounding::ThroughF64, Layout::RowMajor).unwrap()
+        let Data::F64(out) = assemble(&[&c], ElemType::F64, Rounding::ThroughF64, Layout::RowMajor)
+            .unwrap()
+            .data
         else {
             panic!("f64 expected")
         };

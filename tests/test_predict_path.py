@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import textwrap
+import warnings
 
 import mlflow
 import numpy as np
@@ -259,6 +260,32 @@ def test_the_issue_case_takes_the_native_path(models):
     got = ours._native_predict(table, ours._native_plan)
     assert isinstance(got, pa.Table) and got.column_names == ["Y"]
     np.testing.assert_array_equal(got.column("Y").to_numpy(), theirs.predict(df)["Y"].to_numpy())
+
+
+def test_overflow_in_the_float32_cast_warns_as_numpy_does(models):
+    """mlflow's ONNX wrapper casts float64 feeds to float32 with numpy's ``astype``, which warns
+    "overflow encountered in cast" where a finite value becomes infinite (not for inf or NaN)."""
+    ours, theirs, _ = models["doubles"]
+    df = pd.DataFrame({"a": [1e300, 1.0], "b": [np.inf, 2.0], "c": [0.5, -1e39]})
+    with pytest.warns(RuntimeWarning, match="overflow encountered in cast"):
+        expected = theirs.predict(df)
+    for data in (df, pa.table(df)):
+        with pytest.warns(RuntimeWarning, match="overflow encountered in cast"):
+            direct = ours._native_predict(data, ours._native_plan)
+        assert direct is not None
+        with pytest.warns(RuntimeWarning, match="overflow encountered in cast"):
+            got = ours.predict(data)
+        assert_same(got if isinstance(got, pd.DataFrame) else got.to_pandas(), expected)
+    # under -W error the warning is the error, as numpy's is
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning):
+            theirs.predict(df)
+        with pytest.raises(RuntimeWarning):
+            ours.predict(df)
+        quiet = pd.DataFrame({"a": [np.inf], "b": [-np.inf], "c": [np.nan]})
+        assert_same(ours.predict(quiet), theirs.predict(quiet))
+        assert_same(ours.predict(pa.table(quiet)).to_pandas(), theirs.predict(quiet))
 
 
 def test_params_are_enforced_in_the_one_native_call(models, caplog):

@@ -318,6 +318,26 @@ def test_frames_are_cast_to_float32_as_to_numpy_does(ts_columns):
     assert_same(ours.predict(frame.copy()), theirs.predict(frame.copy()))
 
 
+def test_overflow_in_the_float32_cast_warns_as_to_numpy_does(ts_columns):
+    """``to_numpy(dtype=float32)`` warns "overflow encountered in cast" for a finite float64
+    beyond float32's range; the native assembly warns alike."""
+    import warnings
+
+    frame = _mixed_frame(2)
+    frame.loc[0, "a"] = 1e300
+    ours, theirs = both(ts_columns)
+    with pytest.warns(RuntimeWarning, match="overflow encountered in cast"):
+        expected = theirs.predict(frame.copy())
+    with pytest.warns(RuntimeWarning, match="overflow encountered in cast"):
+        assert ours._native_predict(frame, ours._native_plan) is not None
+    with pytest.warns(RuntimeWarning, match="overflow encountered in cast"):
+        assert_same(ours.predict(frame.copy()), expected)
+    frame.loc[0, "a"] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_same(ours.predict(frame.copy()), theirs.predict(frame.copy()))
+
+
 def test_arrow_predict_on_torchscript_imports_neither_pandas_nor_mlflow(ts_columns):
     code = f"""
 import sys

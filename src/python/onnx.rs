@@ -483,9 +483,10 @@ impl OnnxModel {
             // to the common type through float64, then (Cast) mlflow's float64 -> float32: the
             // same two steps as one assembly through float64
             None => {
-                assembled = py
-                    .detach(|| assemble(&parts, to, Rounding::ThroughF64, Layout::RowMajor))
-                    .map_err(pyo3::exceptions::PyValueError::new_err)?;
+                assembled = convert::assembled(
+                    py,
+                    py.detach(|| assemble(&parts, to, Rounding::ThroughF64, Layout::RowMajor)),
+                )?;
                 assembled.as_data_ref()
             }
         };
@@ -556,9 +557,10 @@ impl OnnxModel {
                 continue;
             }
             let parts: Vec<&Column<'_>> = f.columns.iter().map(|j| enforced[*j]).collect();
-            let data = py
-                .detach(|| assemble(&parts, f.elem, Rounding::ThroughF64, Layout::RowMajor))
-                .map_err(pyo3::exceptions::PyValueError::new_err)?;
+            let data = convert::assembled(
+                py,
+                py.detach(|| assemble(&parts, f.elem, Rounding::ThroughF64, Layout::RowMajor)),
+            )?;
             owned.push((shape, Some(data), None));
         }
         let tensors: Vec<(&str, TensorRef<'_>)> = self

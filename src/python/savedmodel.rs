@@ -315,9 +315,10 @@ impl SavedModel {
             if !matches!(port.kind, ValueKind::Tensor { elem: e, .. } if e == elem) {
                 return Ok(None);
             }
-            let data = py
-                .detach(|| assemble(&[col], elem, Rounding::ThroughF64, Layout::RowMajor))
-                .map_err(pyo3::exceptions::PyValueError::new_err)?;
+            let data = convert::assembled(
+                py,
+                py.detach(|| assemble(&[col], elem, Rounding::ThroughF64, Layout::RowMajor)),
+            )?;
             owned.push(data);
         }
         params.enforce(py)?;
@@ -356,9 +357,10 @@ impl SavedModel {
         }
         params.enforce(py)?;
         let parts: Vec<&Column<'_>> = cols.iter().collect();
-        let data = py
-            .detach(|| assemble(&parts, elem, Rounding::ThroughF64, Layout::RowMajor))
-            .map_err(pyo3::exceptions::PyValueError::new_err)?;
+        let data = convert::assembled(
+            py,
+            py.detach(|| assemble(&parts, elem, Rounding::ThroughF64, Layout::RowMajor)),
+        )?;
         let shape = frame.shape(table.rows, parts.len());
         let tensors = [TensorRef {
             shape: &shape,

@@ -418,9 +418,10 @@ impl TorchScriptModel {
             return Ok(None);
         };
         let rows = table.rows as i64;
-        let data = py
-            .detach(|| assemble(parts, elem, rounding, Layout::ColumnMajor))
-            .map_err(pyo3::exceptions::PyValueError::new_err)?;
+        let data = convert::assembled(
+            py,
+            py.detach(|| assemble(parts, elem, rounding, Layout::ColumnMajor)),
+        )?;
         let feeds = [Feed {
             elem,
             shape: shape.iter().map(|&d| d as i64).collect(),
