@@ -10,6 +10,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 import fastpyfunc
 from fastpyfunc.exceptions import InvalidInputError, ModelLoadError, SchemaEnforcementError
@@ -242,6 +244,101 @@ def test_lists_convert_as_tensorflow_converts_them(tmp_path):
         theirs.predict([1, 2])  # int32, which the int64 signature refuses
     with pytest.raises(InvalidInputError):
         ours.predict([1, 2])
+
+
+@pytest.fixture(scope="module")
+def identities(tmp_path_factory):
+    """One identity tf.Module per dtype a list converts to, over a tensor of any shape."""
+    tf = require("tensorflow")
+    out = {}
+    for dtype in ("float32", "float64", "int32", "int64", "bool"):
+
+        class Identity(tf.Module):
+            @tf.function(input_signature=[tf.TensorSpec(None, getattr(tf, dtype))])
+            def __call__(self, x):
+                return tf.identity(x)
+
+        d = tmp_path_factory.mktemp("identity") / dtype
+        mlflow.tensorflow.save_model(Identity(), str(d))
+        out[dtype] = both(d)
+    return out
+
+
+_BIG = [2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**63 - 1, 2**63, 2**64, 10**39]
+_LEAF = st.one_of(
+    st.integers(-3, 3),
+    st.sampled_from(_BIG),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([1e300, -1e39, 3.4028235e38, 3.5e38]),
+    st.booleans(),
+    st.floats(-10, 10).map(np.float64),
+    st.floats(-10, 10, width=32).map(np.float32),
+    st.integers(-(2**40), 2**40).map(np.int64),
+    st.integers(0, 2**64 - 1).map(np.uint64),
+    st.booleans().map(np.bool_),
+    st.sampled_from([None, "a", b"b", {"k": 1}]),
+)
+
+
+@st.composite
+def _lists(draw):
+    """Lists of one or two levels of these values, some ragged, some with tuples for rows."""
+    depth = draw(st.integers(1, 2))
+    if depth == 1:
+        return draw(st.lists(_LEAF, max_size=4))
+    width = draw(st.integers(0, 3))
+    rows = draw(st.lists(st.lists(_LEAF, min_size=width, max_size=width), max_size=3))
+    if rows and draw(st.integers(0, 4)) == 0:  # a ragged row, or a scalar where a row belongs
+        rows.append(draw(st.one_of(st.lists(_LEAF, max_size=width + 2), _LEAF)))
+    if rows and draw(st.booleans()):
+        rows[0] = tuple(rows[0]) if isinstance(rows[0], list) else rows[0]
+    return rows
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_lists())
+@example(data=[1, 2**31])
+@example(data=[np.float64(1.5), 2.0])
+@example(data=[2.0, np.float64(1.5)])
+@example(data=[True, 1])
+@example(data=[1, True])
+@example(data=[1.5, True])
+@example(data=[1.5, np.bool_(True)])
+@example(data=[1e300])
+@example(data=[[1, 2], [3]])
+@example(data=[[1, "a"], [3]])
+@example(data=[[], []])
+@example(data=[None])
+@example(data=[1, 2**64, 1.5])
+@example(data=[1, 1.5, 2**64])
+@example(data=[np.uint64(2**63)])
+def test_lists_are_converted_natively_as_tensorflow_converts_them(identities, data):
+    """mlflow's tf2-module wrapper feeds ``tf.convert_to_tensor(list)``: the native reader
+    converts every list as TensorFlow does (shape, dtype, values), and refuses what TensorFlow
+    refuses with TensorFlow's message. Compared with TensorFlow itself on the same lists."""
+    tf = require("tensorflow")
+    try:
+        t = tf.convert_to_tensor(data)
+        expected, refused = t.numpy(), None
+    except (ValueError, TypeError) as e:
+        expected, refused = None, str(e)
+    taken = expected.dtype.name if expected is not None else None
+    for dtype, (ours, theirs) in identities.items():
+        try:
+            got = ours._native_predict(data, None)
+        except InvalidInputError as e:
+            assert dtype != taken, f"{dtype}: refused {data!r}: {e}"
+            if refused is not None and "unsupported type" not in refused:
+                assert refused in str(e)
+            continue
+        assert got is not None, f"the list took the Python path: {data!r}"
+        assert dtype == taken, f"{dtype}: fed {data!r}, TensorFlow makes {taken} ({refused})"
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+        assert_same(ours.predict(data), np.asarray(theirs.predict(data)))
+    if refused is not None:
+        with pytest.raises(InvalidInputError):
+            identities["float32"][0].predict(data)
 
 
 def test_keras_one_column_frames_take_the_one_native_call(tmp_path):

@@ -4,3 +4,4 @@
 pub mod onnx;
 pub mod pytorch;
 pub mod tensorflow;
+pub mod tensorflow_lists;

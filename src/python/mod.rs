@@ -13,6 +13,7 @@ mod output;
 mod params;
 mod safety;
 mod savedmodel;
+mod sequence;
 mod torchscript;
 
 use pyo3::prelude::*;

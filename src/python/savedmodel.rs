@@ -18,9 +18,11 @@ use super::enforce::{array_passes, dict_arrays, frame_values, EnforcePlan, Named
 use super::errors::to_pyerr;
 use super::input::{numpy_elem, Input, Origin, Table};
 use super::params::{with_params, CallParams, ParamPlan};
+use super::sequence::read_sequence;
 use crate::engine::savedmodel::SavedModelSession;
 use crate::error::Error;
 use crate::flavor::tensorflow::{self, OutputColumn};
+use crate::flavor::tensorflow_lists::convert_to_tensor;
 use crate::frame::{assemble, Column, Layout, Rounding};
 use crate::schema::enforce::{table_columns, Plan, TensorPlan};
 use crate::tensor::{ElemType, Given, TensorRef, Value, ValueKind};
@@ -103,15 +105,8 @@ impl SavedModel {
                 .map_err(|_| invalid(&port.name, "expected a numpy array".into()))?
                 .clone();
             if convert::given(&arr) != Some(Given::Elem(elem)) {
-                return Err(invalid(
-                    &port.name,
-                    format!(
-                        "cannot feed an array of dtype {} to the signature input '{}' of dtype {}",
-                        arr.dtype(),
-                        port.name,
-                        elem.numpy_name()
-                    ),
-                ));
+                let given = arr.dtype().to_string();
+                return Err(invalid(&port.name, refused_dtype(&given, &port.name, elem)));
             }
             held.push(convert::lend(&arr, elem)?);
         }
@@ -126,9 +121,10 @@ impl SavedModel {
     }
 
     /// A `tf2-module` model's whole predict in one call: an ndarray (checked against a single
-    /// unnamed TensorSpec) fed to the one input, `params` enforced with `param_plan` (mlflow's
-    /// wrapper then ignores them); the output array, or `{key: array}` for several. None for
-    /// anything mlflow's wrapper or rules handle in Python.
+    /// unnamed TensorSpec) fed to the one input, or, without a signature, a list converted as
+    /// the wrapper's `tf.convert_to_tensor` converts it (`flavor::tensorflow_lists`); `params`
+    /// enforced with `param_plan` (mlflow's wrapper then ignores them); the output array, or
+    /// `{key: array}` for several. None for anything mlflow's wrapper or rules handle in Python.
     #[pyo3(signature = (data, plan=None, params=None, param_plan=None))]
     fn predict_module<'py>(
         &self,
@@ -140,10 +136,15 @@ impl SavedModel {
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let plan = plan.as_deref().map(|p| &p.plan);
         with_params(py, param_plan.as_deref(), params.as_ref(), |params| {
-            let Input::Array(arr) = Input::read(data)? else {
-                return Ok(None);
+            let outputs = match data.cast::<PyList>() {
+                // mlflow's enforcement refuses a list under a tensor signature
+                Ok(list) if plan.is_none() => self.run_list(py, list, params)?,
+                _ => match Input::read(data)? {
+                    Input::Array(arr) => self.run_array(py, &arr, plan, params)?,
+                    _ => None,
+                },
             };
-            let Some(mut outputs) = self.run_array(py, &arr, plan, params)? else {
+            let Some(mut outputs) = outputs else {
                 return Ok(None);
             };
             if outputs.len() == 1 {
@@ -387,6 +388,54 @@ impl SavedModel {
         }
     }
 
+    /// Runs the one input on `tf.convert_to_tensor(list)`, TensorFlow's refusals and a dtype
+    /// the input does not take raised as its input's `InvalidInputError`. None where the list
+    /// holds what the native reader leaves to the Python path (see `sequence`).
+    fn run_list<'py>(
+        &self,
+        py: Python<'py>,
+        list: &Bound<'py, PyList>,
+        params: &CallParams<'_, 'py>,
+    ) -> PyResult<Option<Vec<Value>>> {
+        let ports = self.session.inputs();
+        let [port] = ports.as_slice() else {
+            return Ok(None);
+        };
+        // string inputs: the engine feeds numbers only (the Python path words its error)
+        let ValueKind::Tensor { elem: want, .. } = port.kind else {
+            return Ok(None);
+        };
+        if want == ElemType::String {
+            return Ok(None);
+        }
+        let Some(seq) = read_sequence(list)? else {
+            return Ok(None);
+        };
+        params.enforce(py)?;
+        let invalid = |reason: String| {
+            to_pyerr(
+                py,
+                Error::InvalidInput {
+                    path: self.session.path().to_path_buf(),
+                    key: Some(port.name.clone()),
+                    reason,
+                },
+            )
+        };
+        let (elem, data) = convert_to_tensor(&seq).map_err(|e| invalid(e.to_string()))?;
+        if elem != want {
+            return Err(invalid(refused_dtype(elem.numpy_name(), &port.name, want)));
+        }
+        let tensors = [TensorRef {
+            shape: &seq.shape,
+            data: data.as_data_ref(),
+        }];
+        let session = &self.session;
+        py.detach(|| session.run(&tensors))
+            .map(Some)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
     /// Runs the one input on `arr` when the signature (if any) and the input's dtype accept it
     /// as they are; None otherwise (the Python path raises what mlflow raises).
     fn run_array<'py>(
@@ -413,6 +462,14 @@ impl SavedModel {
             .map(Some)
             .map_err(|e| to_pyerr(py, e))
     }
+}
+
+/// Why a tensor of dtype `given` is not fed to the signature input `name` of `want`.
+fn refused_dtype(given: &str, name: &str, want: ElemType) -> String {
+    format!(
+        "cannot feed an array of dtype {given} to the signature input '{name}' of dtype {}",
+        want.numpy_name()
+    )
 }
 
 fn describe(ports: Vec<&crate::tensor::Port>) -> Vec<(String, String, Vec<i64>)> {
