@@ -14,7 +14,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import fastpyfunc
-from fastpyfunc.exceptions import InvalidInputError, ModelLoadError, SchemaEnforcementError
+from fastpyfunc.exceptions import (
+    FastPyFuncError,
+    InvalidInputError,
+    ModelLoadError,
+    SchemaEnforcementError,
+)
 
 from conftest import assert_same, both, compare_predict, logged_warnings, require
 
@@ -289,7 +294,8 @@ def _lists(draw):
     width = draw(st.integers(0, 3))
     rows = draw(st.lists(st.lists(_LEAF, min_size=width, max_size=width), max_size=3))
     if rows and draw(st.integers(0, 4)) == 0:  # a ragged row, or a scalar where a row belongs
-        rows.append(draw(st.one_of(st.lists(_LEAF, max_size=width + 2), _LEAF)))
+        scalar = st.one_of(st.integers(-3, 3), st.floats(), st.none(), st.booleans().map(np.bool_))
+        rows.append(draw(st.one_of(st.lists(_LEAF, max_size=width + 2), scalar)))
     if rows and draw(st.booleans()):
         rows[0] = tuple(rows[0]) if isinstance(rows[0], list) else rows[0]
     return rows
@@ -339,6 +345,20 @@ def test_lists_are_converted_natively_as_tensorflow_converts_them(identities, da
     if refused is not None:
         with pytest.raises(InvalidInputError):
             identities["float32"][0].predict(data)
+
+
+def test_lists_tensorflow_reads_otherwise_take_the_python_path(identities):
+    """Where TensorFlow would iterate a value in a row's place (a string, a dict, an array) or
+    convert a type the native reader does not model (float16, complex), the list is left to the
+    Python path, which answers or refuses it."""
+    ours, theirs = identities["float32"]
+    for data in ([[0.5], "a"], [[0.5], {"k": 1}], [np.float16(1.5)], [1j]):  # TensorFlow refuses
+        assert ours._native_predict(data, None) is None, data
+        with pytest.raises(FastPyFuncError):
+            ours.predict(data)
+    arrays = [np.float32([1.5, 2.0])]
+    assert ours._native_predict(arrays, None) is None
+    assert_same(ours.predict(arrays), np.asarray(theirs.predict(arrays)))
 
 
 def test_keras_one_column_frames_take_the_one_native_call(tmp_path):

@@ -17,3 +17,20 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
     // If the exceptions module itself is broken, still surface the message.
     build().unwrap_or_else(|e| e)
 }
+
+/// `InvalidInputError` for the model at `path`, naming the input `key` (where there is one).
+pub(crate) fn invalid_input(
+    py: Python<'_>,
+    path: &std::path::Path,
+    key: Option<String>,
+    reason: String,
+) -> PyErr {
+    to_pyerr(
+        py,
+        Error::InvalidInput {
+            path: path.to_path_buf(),
+            key,
+            reason,
+        },
+    )
+}

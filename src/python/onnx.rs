@@ -19,7 +19,7 @@ use super::convert::{self, Held};
 use super::enforce::{
     array_passes, dict_arrays, frame_values, named_array, EnforcePlan, NamedArrays,
 };
-use super::errors::to_pyerr;
+use super::errors::{invalid_input, to_pyerr};
 use super::input::{Input, Table};
 use super::model::py_to_json;
 use super::output::table_result;
@@ -146,16 +146,7 @@ impl OnnxModel {
         feeds: &Bound<'py, PyDict>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let path = self.session.path();
-        let invalid = |key: Option<String>, reason: String| {
-            to_pyerr(
-                py,
-                Error::InvalidInput {
-                    path: path.to_path_buf(),
-                    key,
-                    reason,
-                },
-            )
-        };
+        let invalid = |key: Option<String>, reason: String| invalid_input(py, path, key, reason);
         let ports = self.session.inputs();
         for key in feeds.keys() {
             let key: String = key.str()?.extract()?;
@@ -361,14 +352,7 @@ impl OnnxModel {
         how: Feed,
     ) -> PyResult<Held<'py>> {
         let invalid = |reason: String| {
-            to_pyerr(
-                py,
-                Error::InvalidInput {
-                    path: self.session.path().to_path_buf(),
-                    key: Some(port.name.clone()),
-                    reason,
-                },
-            )
+            invalid_input(py, self.session.path(), Some(port.name.clone()), reason)
         };
         match how {
             Feed::Reject(reason) => Err(invalid(reason)),

@@ -15,12 +15,11 @@ use pyo3::types::{PyDict, PyList};
 
 use super::convert::{self, Held};
 use super::enforce::{array_passes, dict_arrays, frame_values, EnforcePlan, NamedArrays};
-use super::errors::to_pyerr;
+use super::errors::{invalid_input, to_pyerr};
 use super::input::{numpy_elem, Input, Origin, Table};
 use super::params::{with_params, CallParams, ParamPlan};
 use super::sequence::read_sequence;
 use crate::engine::savedmodel::SavedModelSession;
-use crate::error::Error;
 use crate::flavor::tensorflow::{self, OutputColumn};
 use crate::flavor::tensorflow_lists::convert_to_tensor;
 use crate::frame::{assemble, Column, Layout, Rounding};
@@ -71,16 +70,7 @@ impl SavedModel {
     ) -> PyResult<Bound<'py, PyDict>> {
         let path = self.session.path();
         let ports = self.session.inputs();
-        let invalid = |key: &str, reason: String| {
-            to_pyerr(
-                py,
-                Error::InvalidInput {
-                    path: path.to_path_buf(),
-                    key: Some(key.to_string()),
-                    reason,
-                },
-            )
-        };
+        let invalid = |key: &str, reason: String| invalid_input(py, path, Some(key.into()), reason);
         if arrays.len() != ports.len() {
             return Err(invalid(
                 &ports
@@ -413,14 +403,7 @@ impl SavedModel {
         };
         params.enforce(py)?;
         let invalid = |reason: String| {
-            to_pyerr(
-                py,
-                Error::InvalidInput {
-                    path: self.session.path().to_path_buf(),
-                    key: Some(port.name.clone()),
-                    reason,
-                },
-            )
+            invalid_input(py, self.session.path(), Some(port.name.clone()), reason)
         };
         let (elem, data) = convert_to_tensor(&seq).map_err(|e| invalid(e.to_string()))?;
         if elem != want {

@@ -15,14 +15,13 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::convert;
 use super::enforce::{array_passes, frame_values, EnforcePlan};
-use super::errors::to_pyerr;
+use super::errors::{invalid_input, to_pyerr};
 use super::input::{numpy_elem, Input, Origin, Table};
 use super::output::unlabelled_frame;
 use super::params::{with_params, CallParams, ParamPlan};
 use crate::engine::torchscript::{
     self, ArgValue, Binding, Feed, Outputs, ParamValue, Structure, TorchScriptModule,
 };
-use crate::error::Error;
 use crate::flavor::pytorch::{frame_feed, refuses_params, takes_array, FrameFeed};
 use crate::frame::{assemble, Column, Layout, Rounding};
 use crate::schema::enforce::{table_columns, Plan, TensorPlan};
@@ -110,13 +109,11 @@ impl TorchScriptModel {
         let mut given = Vec::with_capacity(arrays.len());
         for (i, value) in arrays.iter().enumerate() {
             let arr = value.cast::<PyUntypedArray>().map_err(|_| {
-                to_pyerr(
+                invalid_input(
                     py,
-                    Error::InvalidInput {
-                        path: path.to_path_buf(),
-                        key: Some(format!("input {i}")),
-                        reason: "expected a numpy array".into(),
-                    },
+                    path,
+                    Some(format!("input {i}")),
+                    "expected a numpy array".into(),
                 )
             })?;
             given.push(arr.clone());
@@ -189,14 +186,8 @@ impl TorchScriptModel {
         let mut values = Vec::with_capacity(params.len());
         for (key, value) in params.iter() {
             let key: String = key.extract().map_err(|_| {
-                to_pyerr(
-                    py,
-                    Error::InvalidInput {
-                        path: self.module.path().to_path_buf(),
-                        key: Some(key.to_string()),
-                        reason: "params keys must be strings".into(),
-                    },
-                )
+                let reason = "params keys must be strings".into();
+                invalid_input(py, self.module.path(), Some(key.to_string()), reason)
             })?;
             values.push((key, param_value(&value)));
         }
@@ -245,18 +236,12 @@ impl TorchScriptModel {
         let mut feeds: Vec<Feed<'_>> = Vec::with_capacity(arrays.len());
         for (i, arr) in arrays.into_iter().enumerate() {
             let Some(Given::Elem(elem)) = convert::given(&arr) else {
-                return Err(to_pyerr(
-                    py,
-                    Error::InvalidInput {
-                        path: path.to_path_buf(),
-                        key: Some(format!("input {i}")),
-                        reason: format!(
-                            "can't convert np.ndarray of type {} to a tensor; the supported types \
-                             are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool",
-                            arr.dtype()
-                        ),
-                    },
-                ));
+                let reason = format!(
+                    "can't convert np.ndarray of type {} to a tensor; the supported types are: \
+                     float64, float32, float16, int64, int32, int16, int8, uint8, and bool",
+                    arr.dtype()
+                );
+                return Err(invalid_input(py, path, Some(format!("input {i}")), reason));
             };
             let size = arr.dtype().itemsize() as isize;
             // torch.from_numpy views any aligned, native-order array with non-negative strides;
