@@ -11,6 +11,8 @@ Prints markdown tables:
      rows, and peak memory;
   3a. one column (a DataFrame's, a Series, a pyarrow Array) under a vector tensor signature
      (benches/one_column.py), vs mlflow.pyfunc and onnxruntime on the ndarray;
+  3c. the one copy against the run (benches/copy_share.py): a 1,000,000-row Arrow Table into
+     issue 12's model and into MLPs of growing width, vs `run` on the ready float32 array;
   3b. the ONNX engine (benches/onnx_engine.py): per-call latency from 1 to 1,000,000 rows, load
      time and peak memory, vs mlflow.pyfunc and onnxruntime's Python API;
   4. signature enforcement (benches/enforce_bench.py): alone vs mlflow's `_enforce_schema`, and a
@@ -86,6 +88,7 @@ def make_models(root: Path) -> dict[str, tuple[Path, str]]:
 SECTIONS = {
     "predict_path": ("predict_path", "predict_path"),
     "one_column": ("one_column", "one_column"),
+    "copy_share": ("copy_share", "copy_share"),
     "onnx": ("onnx_engine", "onnx"),
     "enforce": ("enforce_bench", "enforce"),
     "tensorflow": ("tf_engine", "tensorflow"),
