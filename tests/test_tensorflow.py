@@ -356,9 +356,15 @@ def test_lists_tensorflow_reads_otherwise_take_the_python_path(identities):
         assert ours._native_predict(data, None) is None, data
         with pytest.raises(FastPyFuncError):
             ours.predict(data)
-    arrays = [np.float32([1.5, 2.0])]
-    assert ours._native_predict(arrays, None) is None
-    assert_same(ours.predict(arrays), np.asarray(theirs.predict(arrays)))
+    deep: list = [1.0]
+    for _ in range(100):
+        deep = [deep]
+    assert ours._native_predict(deep, None) is None  # deeper than any rank: not walked natively
+    with pytest.raises(FastPyFuncError):
+        ours.predict(deep)
+    for arrays in ([np.float32([1.5, 2.0])], [1.0, np.array(2.0)]):  # TensorFlow converts them
+        assert ours._native_predict(arrays, None) is None
+        assert_same(ours.predict(arrays), np.asarray(theirs.predict(arrays)))
 
 
 def test_keras_one_column_frames_take_the_one_native_call(tmp_path):

@@ -55,6 +55,9 @@ pub(crate) fn read_sequence(list: &Bound<'_, PyList>) -> PyResult<Option<Sequenc
             break;
         };
         shape.push(len);
+        if shape.len() > MAX_DEPTH {
+            return Ok(None); // walked recursively below: numpy's error on the Python path
+        }
         if len == 0 {
             return Ok(Some(Sequence {
                 shape,
@@ -63,12 +66,18 @@ pub(crate) fn read_sequence(list: &Bound<'_, PyList>) -> PyResult<Option<Sequenc
         }
         obj = obj.get_item(0)?;
     }
-    let mut leaves = Vec::with_capacity(shape.iter().product());
+    // reserved up to a bound: the first elements' lengths are not the list's size where it
+    // is ragged, or repeats one row object a great many times
+    let size = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    let mut leaves = Vec::with_capacity(size.unwrap_or(usize::MAX).min(1 << 16));
     Ok(match walk(list.as_any(), &shape, &mut leaves)? {
         Walk::Bail => None,
         Walk::Go | Walk::Ragged => Some(Sequence { shape, leaves }),
     })
 }
+
+/// The deepest nesting read natively (numpy's and most engines' rank limit is 64).
+const MAX_DEPTH: usize = 64;
 
 enum Walk {
     Go,
@@ -150,6 +159,11 @@ fn leaf(obj: &Bound<'_, PyAny>, first: bool) -> PyResult<Option<Leaf>> {
         return Ok(std::str::from_utf8(b.as_bytes())
             .ok()
             .map(|s| Leaf::Str(s.to_owned())));
+    }
+    // an array among the values: TensorFlow reads a 0-d one as its scalar, a longer one as a
+    // sequence
+    if obj.cast::<numpy::PyUntypedArray>().is_ok() {
+        return Ok(None);
     }
     let np = numpy_types(py)?;
     if obj.is_instance(np.generic.bind(py))? {
