@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::tensor::{Data, ElemType};
+use crate::tensor::Data;
 
 /// One value of the sequence, as TensorFlow's converters tell values apart.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,16 +99,17 @@ enum Stop {
     FoundFloat,
 }
 
-/// The tensor `tf.convert_to_tensor` makes of `seq`: its element type, shape and values.
-pub fn convert_to_tensor(seq: &Sequence) -> Result<(ElemType, Data), ConvertError> {
+/// The values of the tensor `tf.convert_to_tensor` makes of `seq` (of `seq.shape`), in its
+/// element type.
+pub fn convert_to_tensor(seq: &Sequence) -> Result<Data, ConvertError> {
     if seq.shape.contains(&0) {
         // nothing to infer from: an empty float32 tensor of the inferred shape
-        return Ok((ElemType::F32, Data::F32(Vec::new())));
+        return Ok(Data::F32(Vec::new()));
     }
     let leaves = &seq.leaves;
     let first = leaves.first().ok_or(ConvertError::Rectangular)?;
     let done = |r: Result<Data, Stop>| match r {
-        Ok(data) => Ok((data.elem_type(), data)),
+        Ok(data) => Ok(data),
         Err(Stop::Error(e)) => Err(e),
         // only the integer passes stop for these, and they are retried below
         Err(Stop::FoundInt64 | Stop::FoundFloat) => Err(ConvertError::MixedTypes),
@@ -207,6 +208,7 @@ fn str_of(leaf: &Leaf) -> Result<String, Stop> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tensor::ElemType;
 
     fn int(i: i64) -> Leaf {
         Leaf::Int {
@@ -224,7 +226,7 @@ mod tests {
 
     fn convert(leaves: Vec<Leaf>) -> Result<(ElemType, Data), ConvertError> {
         let shape = vec![leaves.len()];
-        convert_to_tensor(&Sequence { shape, leaves })
+        convert_to_tensor(&Sequence { shape, leaves }).map(|d| (d.elem_type(), d))
     }
 
     // Expected values are TensorFlow 2's own (`tf.convert_to_tensor` of the same Python lists);
@@ -301,10 +303,7 @@ mod tests {
             shape: vec![2, 0],
             leaves: vec![],
         };
-        assert_eq!(
-            convert_to_tensor(&empty),
-            Ok((ElemType::F32, Data::F32(vec![])))
-        );
+        assert_eq!(convert_to_tensor(&empty), Ok(Data::F32(vec![])));
         assert_eq!(
             convert(vec![int(1), Leaf::Ragged]),
             Err(ConvertError::Rectangular)

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use super::input::numeric_elem;
-use crate::frame::Assembled;
+use crate::frame::{assemble, Column, Layout, Rounding};
 use crate::tensor::{Data, DataRef, ElemType, EngineBuffer, Given, Map, MapKeys, TensorRef, Value};
 
 /// What one array holds, for the flavor rules: `None` for dtypes no engine takes (datetime...).
@@ -39,10 +39,18 @@ pub(crate) fn convert<'py>(
     Ok(out.cast_into::<PyUntypedArray>()?)
 }
 
-/// An assembled buffer, once numpy's warning is given where a value overflowed in the cast
-/// (mlflow's `astype` or `to_numpy(dtype)` gives it there; under `-W error`, that error).
-pub(crate) fn assembled(py: Python<'_>, assembly: Result<Assembled, String>) -> PyResult<Data> {
-    let assembly = assembly.map_err(PyValueError::new_err)?;
+/// [`assemble`] with the GIL released, then numpy's warning where a value overflowed in the
+/// cast (mlflow's `astype` or `to_numpy(dtype)` gives it there; under `-W error`, that error).
+pub(crate) fn assemble_columns(
+    py: Python<'_>,
+    cols: &[&Column<'_>],
+    elem: ElemType,
+    rounding: Rounding,
+    layout: Layout,
+) -> PyResult<Data> {
+    let assembly = py
+        .detach(|| assemble(cols, elem, rounding, layout))
+        .map_err(PyValueError::new_err)?;
     if assembly.overflowed {
         let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
         PyErr::warn(py, &category, c"overflow encountered in cast", 1)?;

@@ -28,7 +28,7 @@ use crate::engine::onnx::options;
 use crate::engine::onnx::{OnnxSession, RunOptions};
 use crate::error::Error;
 use crate::flavor::onnx::{feed, frame_feeds, Feed};
-use crate::frame::{assemble, Column, Layout, Rounding};
+use crate::frame::{Column, Layout, Rounding};
 use crate::mlmodel::flavors::OnnxFlavor;
 use crate::schema::enforce::{table_columns, Plan, TensorPlan};
 use crate::tensor::{Data, DataRef, ElemType, Given, TensorRef, Value, ValueKind};
@@ -467,9 +467,12 @@ impl OnnxModel {
             // to the common type through float64, then (Cast) mlflow's float64 -> float32: the
             // same two steps as one assembly through float64
             None => {
-                assembled = convert::assembled(
+                assembled = convert::assemble_columns(
                     py,
-                    py.detach(|| assemble(&parts, to, Rounding::ThroughF64, Layout::RowMajor)),
+                    &parts,
+                    to,
+                    Rounding::ThroughF64,
+                    Layout::RowMajor,
                 )?;
                 assembled.as_data_ref()
             }
@@ -541,9 +544,12 @@ impl OnnxModel {
                 continue;
             }
             let parts: Vec<&Column<'_>> = f.columns.iter().map(|j| enforced[*j]).collect();
-            let data = convert::assembled(
+            let data = convert::assemble_columns(
                 py,
-                py.detach(|| assemble(&parts, f.elem, Rounding::ThroughF64, Layout::RowMajor)),
+                &parts,
+                f.elem,
+                Rounding::ThroughF64,
+                Layout::RowMajor,
             )?;
             owned.push((shape, Some(data), None));
         }

@@ -22,7 +22,7 @@ use super::sequence::read_sequence;
 use crate::engine::savedmodel::SavedModelSession;
 use crate::flavor::tensorflow::{self, OutputColumn};
 use crate::flavor::tensorflow_lists::convert_to_tensor;
-use crate::frame::{assemble, Column, Layout, Rounding};
+use crate::frame::{Column, Layout, Rounding};
 use crate::schema::enforce::{table_columns, Plan, TensorPlan};
 use crate::tensor::{ElemType, Given, TensorRef, Value, ValueKind};
 
@@ -306,9 +306,12 @@ impl SavedModel {
             if !matches!(port.kind, ValueKind::Tensor { elem: e, .. } if e == elem) {
                 return Ok(None);
             }
-            let data = convert::assembled(
+            let data = convert::assemble_columns(
                 py,
-                py.detach(|| assemble(&[col], elem, Rounding::ThroughF64, Layout::RowMajor)),
+                &[col],
+                elem,
+                Rounding::ThroughF64,
+                Layout::RowMajor,
             )?;
             owned.push(data);
         }
@@ -348,10 +351,8 @@ impl SavedModel {
         }
         params.enforce(py)?;
         let parts: Vec<&Column<'_>> = cols.iter().collect();
-        let data = convert::assembled(
-            py,
-            py.detach(|| assemble(&parts, elem, Rounding::ThroughF64, Layout::RowMajor)),
-        )?;
+        let data =
+            convert::assemble_columns(py, &parts, elem, Rounding::ThroughF64, Layout::RowMajor)?;
         let shape = frame.shape(table.rows, parts.len());
         let tensors = [TensorRef {
             shape: &shape,
@@ -405,7 +406,8 @@ impl SavedModel {
         let invalid = |reason: String| {
             invalid_input(py, self.session.path(), Some(port.name.clone()), reason)
         };
-        let (elem, data) = convert_to_tensor(&seq).map_err(|e| invalid(e.to_string()))?;
+        let data = convert_to_tensor(&seq).map_err(|e| invalid(e.to_string()))?;
+        let elem = data.elem_type();
         if elem != want {
             return Err(invalid(refused_dtype(elem.numpy_name(), &port.name, want)));
         }

@@ -23,7 +23,7 @@ use crate::engine::torchscript::{
     self, ArgValue, Binding, Feed, Outputs, ParamValue, Structure, TorchScriptModule,
 };
 use crate::flavor::pytorch::{frame_feed, refuses_params, takes_array, FrameFeed};
-use crate::frame::{assemble, Column, Layout, Rounding};
+use crate::frame::{Column, Layout, Rounding};
 use crate::schema::enforce::{table_columns, Plan, TensorPlan};
 use crate::tensor::{ElemType, Given, Value};
 
@@ -403,10 +403,7 @@ impl TorchScriptModel {
             return Ok(None);
         };
         let rows = table.rows as i64;
-        let data = convert::assembled(
-            py,
-            py.detach(|| assemble(parts, elem, rounding, Layout::ColumnMajor)),
-        )?;
+        let data = convert::assemble_columns(py, parts, elem, rounding, Layout::ColumnMajor)?;
         let feeds = [Feed {
             elem,
             shape: shape.iter().map(|&d| d as i64).collect(),
